@@ -1,0 +1,191 @@
+"""``python -m paper_checks``: run the checks and print one verdict line per paper claim.
+
+Exit status: 0 when every selected check ran (a refuted claim is a finding, not a failure), 1 when a
+check raised an error, 2 for bad command-line input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from paper_checks.registry import PAPERS, Claim, Outcome, all_claims
+
+_COLUMNS = (("id", 30), ("kind", 10), ("paper", 26), ("ours", 34), ("verdict", 12))
+
+
+@dataclass
+class Result:
+    claim: Claim
+    outcome: Outcome | None
+    seconds: float
+    error: str = ""
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _cell(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _row(values: list[str]) -> str:
+    return "  ".join(_cell(v, w).ljust(w) for v, (_, w) in zip(values, _COLUMNS))
+
+
+def _verdict_text(result: Result) -> str:
+    return "ERROR" if result.outcome is None else result.outcome.verdict
+
+
+def run_claim(claim: Claim) -> Result:
+    """Run one check, catching its errors so that one broken check does not hide the others."""
+    start = time.perf_counter()
+    try:
+        outcome = claim.run()
+    except Exception:  # noqa: BLE001 - reported in the table and the exit status
+        return Result(claim, None, time.perf_counter() - start, traceback.format_exc())
+    return Result(claim, outcome, time.perf_counter() - start)
+
+
+def select(claims: list[Claim], only: list[str]) -> list[Claim]:
+    if not only:
+        return claims
+    return [c for c in claims if any(c.id.startswith(o) or o in c.id for o in only)]
+
+
+def write_markdown(results: list[Result], path: Path) -> None:
+    lines = ["# Paper checks", "", "| id | source | kind | paper | ours | verdict |", "|---|---|---|---|---|---|"]
+    for r in results:
+        ours = r.outcome.ours if r.outcome else "error"
+        lines.append(
+            f"| {r.claim.id} | {r.claim.source} | {r.claim.kind} | {r.claim.paper_value} | {ours} | "
+            f"{_verdict_text(r)} |"
+        )
+    for seed in sorted({r.claim.seed for r in results}):
+        lines += ["", f"## Seed {seed}: {PAPERS[seed]}", ""]
+        for r in (r for r in results if r.claim.seed == seed):
+            lines += [f"### {r.claim.id} ({r.claim.where}, {r.claim.kind}): {_verdict_text(r)}", ""]
+            lines.append(f"- Paper: {r.claim.statement} Printed value: {r.claim.paper_value}")
+            if r.outcome is None:
+                lines += ["- Error:", "", "```", r.error.rstrip(), "```"]
+                continue
+            lines.append(f"- Ours: {r.outcome.ours}")
+            lines.append(f"- Evidence: {r.outcome.evidence}")
+            if r.outcome.corrected:
+                lines.append(f"- Corrected statement: {r.outcome.corrected}")
+            if r.outcome.data:
+                lines.append(f"- Data: {r.outcome.data}")
+            lines.append(f"- Time: {r.seconds:.1f} s")
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_json(results: list[Result], path: Path) -> None:
+    records = []
+    for r in results:
+        rec = {
+            "id": r.claim.id,
+            "seed": r.claim.seed,
+            "seed_file": r.claim.seed_file,
+            "where": r.claim.where,
+            "kind": r.claim.kind,
+            "tier": r.claim.tier,
+            "statement": r.claim.statement,
+            "paper_value": r.claim.paper_value,
+            "verdict": _verdict_text(r),
+            "seconds": round(r.seconds, 3),
+        }
+        if r.outcome is not None:
+            rec.update(ours=r.outcome.ours, evidence=r.outcome.evidence, corrected=r.outcome.corrected,
+                       data=r.outcome.data, numbers=r.outcome.numbers)
+        else:
+            rec["error"] = r.error
+        records.append(rec)
+    path.write_text(json.dumps(records, indent=2, default=float) + "\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m paper_checks",
+        description="Check the claims of the five batch-size papers and print one verdict per claim.",
+    )
+    p.add_argument("--full", action="store_true", help="also run the slow claims, and GPU claims when CUDA is present")
+    p.add_argument("--list", action="store_true", help="list the claims without running them")
+    p.add_argument("--only", action="append", default=[], metavar="ID",
+                   help="run only claims whose id starts with or contains ID (repeatable), e.g. --only 001.")
+    p.add_argument("--report", type=Path, metavar="PATH", help="write a Markdown report to PATH")
+    p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON to PATH")
+    p.add_argument("--verbose", "-v", action="store_true", help="print the evidence under each row")
+    return p
+
+
+def _tiers(full: bool) -> tuple[str, ...]:
+    if not full:
+        return ("quick",)
+    return ("quick", "full", "gpu") if _cuda_available() else ("quick", "full")
+
+
+def _print_list(claims: list[Claim]) -> None:
+    for c in claims:
+        print(f"{c.id:32s} {c.tier:6s} {c.kind:10s} {c.source}: {_cell(c.statement, 70)}")
+
+
+def _check_output_paths(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    for path in (args.report, args.json):
+        if path is not None and not path.resolve().parent.is_dir():
+            parser.error(f"invalid output path: {path} (its folder does not exist)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_output_paths(args, parser)
+    claims = select(all_claims(_tiers(args.full)), args.only)
+    if args.only and not claims:
+        parser.error(f"invalid --only: {args.only} (no claim id matches; see --list)")
+    if args.list:
+        _print_list(claims)
+        return 0
+
+    print(_row([name for name, _ in _COLUMNS]), flush=True)
+    print("-" * (sum(w for _, w in _COLUMNS) + 2 * (len(_COLUMNS) - 1)), flush=True)
+    results = []
+    for c in claims:
+        r = run_claim(c)
+        results.append(r)
+        ours = r.outcome.ours if r.outcome else r.error.strip().splitlines()[-1]
+        print(_row([c.id, c.kind, c.paper_value, ours, _verdict_text(r)]), flush=True)
+        if args.verbose and r.outcome:
+            print(f"    evidence: {r.outcome.evidence}", flush=True)
+            if r.outcome.corrected:
+                print(f"    corrected: {r.outcome.corrected}", flush=True)
+
+    counts = Counter(_verdict_text(r) for r in results)
+    total = sum(r.seconds for r in results)
+    print(f"\n{len(results)} claims in {total:.1f} s: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    if args.report:
+        write_markdown(results, args.report)
+        print(f"report written to {args.report}")
+    if args.json:
+        write_json(results, args.json)
+        print(f"json written to {args.json}")
+    errors = [r for r in results if r.outcome is None]
+    for r in errors:
+        print(f"\n{r.claim.id} raised:\n{r.error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Explicit randomness: every simulator takes ``seed`` (int or None) or ``rng`` (a numpy Generator)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Generator:
+    """A numpy Generator from a seed, or the Generator itself. Never touches global state."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"Invalid seed: {seed!r} (expected a non-negative integer, a numpy Generator or None)")
+    return np.random.default_rng(seed)
+
+
+def spawn(seed: int | None, k: int) -> list[np.random.Generator]:
+    """``k`` independent generators derived from one seed (``SeedSequence.spawn``)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(k)]
