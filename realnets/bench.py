@@ -1,0 +1,157 @@
+"""``realnets bench``: timings of the engine against the obvious peer, measured in the same run.
+
+Sections are registered by name (:func:`register_section`); each returns rows with our time, the peer's
+time and their ratio. Repetitions of ours and the peer are interleaved (ABAB...) so that drifts in machine
+load hit both, and the medians are reported.
+
+Built-in section ``engine``: the engine's time per update at a fixed batch size against a minimal
+hand-written PyTorch loop (index the on-device data, forward, cross-entropy, backward, optimizer step) on
+the same model, batch and device. Target: loop time / engine time >= 0.95.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["SECTIONS", "format_results", "interleaved_medians", "register_section", "run_bench"]
+
+Section = Callable[[torch.device, int], list[dict[str, Any]]]
+SECTIONS: dict[str, Section] = {}
+
+
+def register_section(name: str) -> Callable[[Section], Section]:
+    """Register ``fn(device, repeats) -> rows`` as bench section ``name`` (decorator)."""
+
+    def register(fn: Section) -> Section:
+        SECTIONS[name] = fn
+        return fn
+
+    return register
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved_medians(ours: Callable[[], None], peer: Callable[[], None], repeats: int,
+                        device: torch.device) -> tuple[float, float]:
+    """Median seconds of ``ours()`` and ``peer()`` over ``repeats`` interleaved repetitions (one warm-up each)."""
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    for i in range(repeats + 1):
+        # Alternate which one goes first so that neither always runs on a warmer cache.
+        order = (("ours", ours), ("peer", peer)) if i % 2 == 0 else (("peer", peer), ("ours", ours))
+        for name, fn in order:
+            _synchronize(device)
+            start = time.perf_counter()
+            fn()
+            _synchronize(device)
+            if i > 0:
+                times[name].append(time.perf_counter() - start)
+    return statistics.median(times["ours"]), statistics.median(times["peer"])
+
+
+def _engine_run(batch_size: int, device: torch.device, run_dir: Path, width: int):
+    from realnets.config import make_config
+    from realnets.engine import _Run
+
+    config = make_config({"algo": "momentum", "batch_size": batch_size, "lr": 0.01, "device": str(device),
+                          "budget_epochs": 1e6, "out_dir": str(run_dir), "progress": False,
+                          "model_options": {"width": width}})
+    run = _Run(config, device, run_dir)
+    (run_dir / "metrics.jsonl").write_text("")
+    return run
+
+
+def _engine_block(run, steps: int) -> Callable[[], None]:
+    from realnets.engine import _SYNC_EVERY
+
+    def block() -> None:
+        for _ in range(steps):
+            run.one_step()
+            if len(run.pending) >= _SYNC_EVERY:
+                run.flush()
+
+    return block
+
+
+def _loop_block(run, steps: int, batch_size: int) -> Callable[[], None]:
+    """The peer: the same model architecture, data and batch, without the engine."""
+    import copy
+
+    model = copy.deepcopy(run.task.model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x_all, y_all = run.task.x_train, run.task.y_train
+    n = x_all.shape[0]
+    generator = torch.Generator().manual_seed(0)
+    perm = torch.randperm(n, generator=generator).to(x_all.device)
+    position = [0]
+
+    def block() -> None:
+        for _ in range(steps):
+            if position[0] + batch_size > n:
+                position[0] = 0
+            idx = perm[position[0] : position[0] + batch_size]
+            position[0] += batch_size
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
+            loss.backward()
+            optimizer.step()
+
+    return block
+
+
+@register_section("engine")
+def engine_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
+    """Engine vs hand-written loop, MLP on the embedded digits, fixed batch sizes."""
+    rows = []
+    steps = 200
+    with tempfile.TemporaryDirectory() as tmp:
+        for batch_size, width in ((32, 256), (128, 256), (128, 1024)):
+            run = _engine_run(batch_size, device, Path(tmp) / f"b{batch_size}w{width}", width)
+            ours, peer = interleaved_medians(_engine_block(run, steps), _loop_block(run, steps, batch_size),
+                                             repeats, device)
+            rows.append({"section": "engine", "case": f"mlp(width={width}) digits B={batch_size}",
+                         "ours": "engine", "peer": "plain PyTorch loop", "unit": "ms/update",
+                         "ours_value": 1e3 * ours / steps, "peer_value": 1e3 * peer / steps,
+                         "ratio": peer / ours, "target": ">= 0.95 (peer/ours)"})
+    return rows
+
+
+def run_bench(sections: Sequence[str] | None = None, device: str = "auto", repeats: int = 7,
+              out: str | Path | None = "bench.json") -> list[dict[str, Any]]:
+    """Run the named sections (all by default), write the rows to ``out`` as JSON, return them."""
+    from realnets.engine import resolve_device
+    from realnets.envinfo import collect_env
+
+    names = list(sections) if sections else list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise ValueError(f"Invalid section: {unknown[0]!r} (expected one of {', '.join(SECTIONS)})")
+    if not (isinstance(repeats, int) and repeats >= 1):
+        raise ValueError(f"Invalid repeats: {repeats!r} (expected an integer >= 1)")
+    dev = resolve_device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(0)
+        rows = [row for name in names for row in SECTIONS[name](dev, repeats)]
+    if out is not None:
+        Path(out).write_text(json.dumps({"rows": rows, "repeats": repeats, "env": collect_env(dev)}, indent=2) + "\n")
+    return rows
+
+
+def format_results(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per row: case, our time, the peer's time, the ratio."""
+    lines = [f"{'section':<10} {'case':<34} {'ours':>12} {'peer':>12} {'ratio':>7}  unit / target"]
+    for r in rows:
+        lines.append(f"{r['section']:<10} {r['case']:<34} {r['ours_value']:>12.4g} {r['peer_value']:>12.4g} "
+                     f"{r['ratio']:>7.3f}  {r['unit']}; {r['ours']} vs {r['peer']}, target {r['target']}")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""``realnets compare``: a grid of algorithms x seeds on one task with the same sample budget.
+
+Every run gets the same dataset, model and budget in samples, so the comparison is at equal epochs of data
+(seed 000, sec. 4.2). The table gives, per algorithm, the mean and sample standard deviation over seeds of
+the final full training loss, the test accuracy and the number of updates; the figure is seed 000's
+fig. 1 (training loss per epoch, mean over seeds with the min-max band).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from realnets.config import make_config
+from realnets.engine import train
+from realnets.plots import load_metrics, plot_compare
+from realnets.registry import get_algorithm
+
+__all__ = ["format_table", "run_compare", "summarize"]
+
+
+def _algo_layer(algo: str, hp: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared ``--hp`` settings that this algorithm accepts (the others are for other algorithms)."""
+    accepted = get_algorithm(algo).defaults
+    return {"algo": algo, "hp": {k: v for k, v in hp.items() if k in accepted}}
+
+
+def _check_hp_used(algos: Sequence[str], hp: Mapping[str, Any]) -> None:
+    for key in hp:
+        if not any(key in get_algorithm(a).defaults for a in algos):
+            raise ValueError(f"Invalid hyperparameter: {key!r} (no algorithm of {', '.join(algos)} accepts it)")
+
+
+def run_compare(algos: Sequence[str], seeds: Sequence[int], layers: Sequence[Mapping[str, Any]],
+                out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train every (algorithm, seed) pair and write ``compare.json`` and ``compare.png``.
+
+    Args:
+        algos: registered algorithm names.
+        seeds: seeds, the same for every algorithm.
+        layers: settings layers shared by all runs (config file, flags); ``out_dir`` there is the grid's
+            folder, each run goes to ``<out_dir>/<algo>/seed<seed>``.
+        out_dir: overrides the grid folder.
+
+    Returns:
+        ``{"rows": per-algorithm summaries, "json": path, "figure": path}``.
+    """
+    if not algos or not seeds:
+        raise ValueError(f"Invalid grid: algos={list(algos)!r} seeds={list(seeds)!r} (expected both non-empty)")
+    base = make_config(*layers)
+    hp = dict(base.hp)
+    _check_hp_used(algos, hp)
+    grid_dir = Path(out_dir or base.out_dir or f"runs/compare-{base.model}-{base.dataset}")
+    without_hp = [{k: v for k, v in layer.items() if k != "hp"} for layer in layers]
+    configs = {(a, s): make_config(*without_hp, _algo_layer(a, hp),
+                                   {"seed": s, "out_dir": str(grid_dir / a / f"seed{s}")})
+               for a in algos for s in seeds}
+    results = {key: train(config, plots=False) for key, config in configs.items()}
+    rows = summarize(algos, seeds, results)
+    curves = {a: [_loss_curve(results[(a, s)].run_dir) for s in seeds] for a in algos}
+    grid_dir.mkdir(parents=True, exist_ok=True)
+    json_path = grid_dir / "compare.json"
+    json_path.write_text(json.dumps({"rows": rows, "budget_epochs": base.budget_epochs,
+                                     "dataset": base.dataset, "model": base.model}, indent=2) + "\n")
+    figure = plot_compare(curves, grid_dir / "compare.png",
+                          title=f"{base.model} on {base.dataset}, {base.budget_epochs:g} epochs, {len(seeds)} seeds")
+    return {"rows": rows, "json": json_path, "figure": figure}
+
+
+def _loss_curve(run_dir: Path) -> list[tuple[float, float]]:
+    _, epochs = load_metrics(run_dir)
+    return [(r["epoch"], r["train_loss"]) for r in epochs]
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(algos: Sequence[str], seeds: Sequence[int], results: Mapping) -> list[dict[str, Any]]:
+    """Per algorithm: mean and sample standard deviation over seeds of the final numbers."""
+    rows = []
+    for algo in algos:
+        runs = [results[(algo, s)] for s in seeds]
+        row: dict[str, Any] = {"algo": algo, "seeds": len(seeds),
+                               "diverged": sum(r.status != "finished" for r in runs)}
+        for key in ("final_train_loss", "final_test_acc", "steps"):
+            row[key], row[key + "_std"] = _mean_std([r.summary.get(key) for r in runs])
+        rows.append(row)
+    return rows
+
+
+def _cell(mean: float | None, std: float | None, fmt: str) -> str:
+    return "-" if mean is None else f"{mean:{fmt}} ± {std:{fmt}}"
+
+
+def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A plain-text table: algorithm, final training loss, test accuracy, updates (mean ± std)."""
+    header = f"{'algorithm':<20} {'train loss':>22} {'test acc':>20} {'updates':>20}  diverged"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['algo']:<20} {_cell(r['final_train_loss'], r['final_train_loss_std'], '.4g'):>22} "
+                     f"{_cell(r['final_test_acc'], r['final_test_acc_std'], '.4f'):>20} "
+                     f"{_cell(r['steps'], r['steps_std'], '.0f'):>20}  {r['diverged']}/{r['seeds']}")
+    return "\n".join(lines)

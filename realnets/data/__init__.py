@@ -1,0 +1,22 @@
+"""Datasets for real training: embedded (offline), synthetic, and downloaded with pinned SHA-256.
+
+>>> from realnets.data import load_dataset, list_datasets
+>>> ds = load_dataset("digits")          # real data, no network
+>>> ds.x_train.shape, ds.num_classes
+(torch.Size([1437, 1, 8, 8]), 10)
+"""
+
+from __future__ import annotations
+
+# Importing the loader modules registers their datasets.
+from realnets.data import embedded, remote  # noqa: F401
+from realnets.data.registry import (
+    CLASSIFICATION,
+    REGRESSION,
+    Dataset,
+    default_data_dir,
+    list_datasets,
+    load_dataset,
+)
+
+__all__ = ["CLASSIFICATION", "REGRESSION", "Dataset", "default_data_dir", "list_datasets", "load_dataset"]

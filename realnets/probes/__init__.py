@@ -1,0 +1,118 @@
+"""Statistics registry: policies ask for batch statistics by name, the engine computes them.
+
+A statistic is a function ``fn(ctx: StatContext) -> value`` registered with
+:func:`register_statistic`. The engine calls :func:`compute_statistics` with the names a policy declared in
+``Policy.needs`` on the batch drawn so far, before each ``decide`` call.
+
+Conventions for statistic authors:
+
+* ``ctx.cache`` lives for one parameter update, across the ``Grow`` calls of that step, so a statistic
+  can update its sums incrementally: ``ctx.x[:ctx.cache["rows_done"]]`` were seen before.
+* Count the passes you make: ``ctx.count("fwd")`` / ``ctx.count("bwd")`` (the engine logs them per step).
+* If a statistic leaves the mean gradient of exactly the current batch in ``p.grad`` of every parameter
+  (and the batch's mean loss in ``ctx.cache["batch_loss"]``), it sets ``ctx.cache["grad_ready"] = True``;
+  the engine then skips its own forward/backward for the update, so batch-adaptive training is not
+  charged twice. It must set the flag back to ``False`` whenever it leaves something else in ``p.grad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = ["StatContext", "compute_statistics", "list_statistics", "register_statistic"]
+
+
+@dataclass
+class StatContext:
+    """What a statistic may look at.
+
+    Attributes:
+        model: the network (in training mode).
+        loss_fn: per-sample loss, ``loss_fn(outputs, targets) -> (n,) tensor``.
+        x, y: the current batch (all samples drawn so far in this step), on the model's device.
+        optimizer: the torch optimizer (for momentum buffers and the like).
+        info: the engine's :class:`~realnets.algorithms.base.StepInfo` for this call.
+        cache: per-step scratch space, shared by the statistics and the ``Grow`` calls of one update.
+        counts: forward and backward passes made so far in this step (``{"fwd": .., "bwd": ..}``).
+    """
+
+    model: torch.nn.Module
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    x: torch.Tensor
+    y: torch.Tensor
+    optimizer: torch.optim.Optimizer | None
+    info: Any
+    cache: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=lambda: {"fwd": 0, "bwd": 0})
+
+    def count(self, kind: str, passes: int = 1) -> None:
+        """Record ``passes`` forward (``"fwd"``) or backward (``"bwd"``) passes."""
+        self.counts[kind] = self.counts.get(kind, 0) + passes
+
+
+_STATISTICS: dict[str, Callable[[StatContext], Any]] = {}
+
+
+def register_statistic(name: str) -> Callable[[Callable[[StatContext], Any]], Callable[[StatContext], Any]]:
+    """Register ``fn(ctx) -> value`` under ``name`` (decorator)."""
+
+    def register(fn: Callable[[StatContext], Any]) -> Callable[[StatContext], Any]:
+        if name in _STATISTICS and _STATISTICS[name].__qualname__ != fn.__qualname__:
+            raise ValueError(f"Duplicate statistic name: {name!r}")
+        _STATISTICS[name] = fn
+        return fn
+
+    return register
+
+
+def list_statistics() -> list[str]:
+    """Names of every registered statistic."""
+    _import_probe_modules()
+    return sorted(_STATISTICS)
+
+
+def compute_statistics(names: Iterable[str], ctx: StatContext) -> dict[str, Any]:
+    """``{name: fn(ctx)}`` for each requested name; unknown names raise ValueError listing the valid ones."""
+    names = tuple(names)
+    if any(name not in _STATISTICS for name in names):
+        _import_probe_modules()
+    unknown = [name for name in names if name not in _STATISTICS]
+    if unknown:
+        raise ValueError(f"Invalid statistic: {unknown[0]!r} (expected one of {', '.join(sorted(_STATISTICS))})")
+    return {name: _STATISTICS[name](ctx) for name in names}
+
+
+def _import_probe_modules() -> None:
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+@register_statistic("per_sample_loss")
+def per_sample_loss(ctx: StatContext) -> torch.Tensor:
+    """Loss of each sample of the current batch, shape (n,), without gradient.
+
+    Only the rows added since the last call are evaluated (the earlier ones are cached for this step).
+    """
+    done = ctx.cache.get("per_sample_loss")
+    start = 0 if done is None else done.shape[0]
+    if start < ctx.x.shape[0]:
+        with torch.no_grad():
+            fresh = ctx.loss_fn(ctx.model(ctx.x[start:]), ctx.y[start:])
+        ctx.count("fwd")
+        done = fresh if done is None else torch.cat([done, fresh])
+        ctx.cache["per_sample_loss"] = done
+    return done
+
+
+@register_statistic("batch_loss")
+def batch_loss(ctx: StatContext) -> float:
+    """Mean loss of the current batch, (1/|Y|) sum_j l_j (the state s_t of seed 000, Algorithm 1)."""
+    return float(per_sample_loss(ctx).mean())
