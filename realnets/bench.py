@@ -25,6 +25,9 @@ import torch.nn.functional as F
 __all__ = ["SECTIONS", "format_results", "interleaved_medians", "register_section", "run_bench"]
 
 Section = Callable[[torch.device, int], list[dict[str, Any]]]
+#: (batch size, MLP width) cases of the ``engine`` section, and the updates timed per repetition.
+ENGINE_CASES = ((32, 256), (128, 256), (512, 256))
+ENGINE_STEPS = 100
 SECTIONS: dict[str, Section] = {}
 
 
@@ -68,6 +71,7 @@ def _engine_run(batch_size: int, device: torch.device, run_dir: Path, width: int
                           "budget_epochs": 1e6, "out_dir": str(run_dir), "progress": False,
                           "model_options": {"width": width}})
     run = _Run(config, device, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.jsonl").write_text("")
     return run
 
@@ -114,10 +118,10 @@ def _loop_block(run, steps: int, batch_size: int) -> Callable[[], None]:
 def engine_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
     """Engine vs hand-written loop, MLP on the embedded digits, fixed batch sizes."""
     rows = []
-    steps = 200
     with tempfile.TemporaryDirectory() as tmp:
-        for batch_size, width in ((32, 256), (128, 256), (128, 1024)):
+        for batch_size, width in ENGINE_CASES:
             run = _engine_run(batch_size, device, Path(tmp) / f"b{batch_size}w{width}", width)
+            steps = ENGINE_STEPS
             ours, peer = interleaved_medians(_engine_block(run, steps), _loop_block(run, steps, batch_size),
                                              repeats, device)
             rows.append({"section": "engine", "case": f"mlp(width={width}) digits B={batch_size}",

@@ -81,6 +81,8 @@ def _add_run_options(parser: argparse.ArgumentParser, hp_flags: bool = True) -> 
                        help="ghost batch-norm size for models with BatchNorm (default: the model's)")
     group.add_argument("--model-option", dest="model_option", type=_key_value, action="append", default=SUPPRESS,
                        metavar="KEY=VALUE", help="model option, e.g. width=64 (repeatable)")
+    group.add_argument("--dataset-option", dest="dataset_option", type=_key_value, action="append",
+                       default=SUPPRESS, metavar="KEY=VALUE", help="dataset option, e.g. num_train=500 (repeatable)")
     group.add_argument("--no-progress", dest="progress", action="store_false", default=SUPPRESS,
                        help="no progress bar")
     if hp_flags:
@@ -109,6 +111,8 @@ def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
         options["ghost_batch_size"] = given["ghost_batch_size"]
     if options:
         flags["model_options"] = options
+    if "dataset_option" in given:
+        flags["dataset_options"] = dict(given["dataset_option"])
     return [*layers, flags]
 
 
@@ -126,9 +130,13 @@ def _add_train(subparsers) -> None:
 
 
 def _resolved_config(config) -> dict[str, Any]:
+    import torch
+
     from realnets.registry import get_algorithm, resolve_hparams
 
     info = get_algorithm(config.algo)
+    # Building on a stand-in parameter validates every hyperparameter value before any data is loaded.
+    info.build([torch.nn.Parameter(torch.zeros(1))], config.algo_overrides())
     return {**config.to_dict(), "hp": resolve_hparams(info, config.algo_overrides()),
             "out_dir": str(config.run_dir())}
 

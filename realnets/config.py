@@ -39,6 +39,7 @@ class TrainConfig:
         lr, batch_size: shortcuts for the algorithm's ``lr`` and ``batch_size`` hyperparameters.
         hp: further algorithm hyperparameters (``--hp key=value``).
         model_options: options passed to ``build_model`` (``width``, ``ghost_batch_size``, ...).
+        dataset_options: options passed to ``load_dataset`` (``num_train`` of the synthetic sets, ...).
         out_dir: the run directory (None: ``runs/<algo>-<model>-<dataset>-seed<seed>``).
         checkpoint_every: write a checkpoint every this many epochs (0: only at the end).
         eval_batch_size: chunk size for the per-epoch full-data evaluation.
@@ -56,6 +57,7 @@ class TrainConfig:
     batch_size: int | None = None
     hp: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
     out_dir: str | None = None
     checkpoint_every: int = 1
     eval_batch_size: int = 2048
@@ -99,14 +101,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def make_config(*layers: Mapping[str, Any]) -> TrainConfig:
-    """Merge layers of settings (later wins; ``hp`` and ``model_options`` merge key by key) and validate."""
+    """Merge layers of settings (later wins; the option tables merge key by key) and validate."""
     merged: dict[str, Any] = {}
     for layer in layers:
         unknown = sorted(set(layer) - _FIELDS)
         if unknown:
             raise ValueError(f"Invalid setting: {unknown[0]!r} (expected one of {', '.join(sorted(_FIELDS))})")
         for key, value in layer.items():
-            if key in ("hp", "model_options"):
+            if key in ("hp", "model_options", "dataset_options"):
                 merged[key] = {**merged.get(key, {}), **_mapping(key, value)}
             else:
                 merged[key] = value

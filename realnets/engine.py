@@ -10,8 +10,21 @@ sample drawn in a run is ``perm_{k // N}[k % N]``. Every sample is therefore dra
 and a batch that crosses an epoch boundary takes the rest of its samples from the next epoch's
 permutation. The sampler's position is the number of samples drawn, so a checkpoint needs no sampler state.
 
-Artifacts in the run directory: ``config.json`` (resolved), ``metrics.jsonl`` (one record per step and per
-epoch, plus events), ``summary.json``, ``env.json``, ``checkpoint.pt`` and the plots.
+Artifacts in the run directory: ``config.json`` (resolved; usable as ``--config``), ``metrics.jsonl``,
+``summary.json``, ``env.json``, ``checkpoint.pt`` (after the initial evaluation, every ``checkpoint_every``
+epochs and at the end) and ``plots.png``. Records of ``metrics.jsonl``:
+
+* ``{"kind": "step", step, samples, epoch, batch_size, lr, loss, fwd, bwd[, kept]}`` per update: ``loss`` is
+  the batch's mean loss before the update, ``fwd``/``bwd`` the passes spent on it (statistics included),
+  ``kept`` the samples left in the gradient when the policy dropped the smallest losses;
+* ``{"kind": "epoch", epoch, step, samples, train_loss, train_acc, test_loss, test_acc, time}`` at the start,
+  after the update that completes each epoch, and at the end of the budget: ``train_loss`` is the mean
+  loss over the whole training set in eval mode (seed 000's measure), ``time`` the wall time so far;
+* ``{"kind": "event", "event": "diverged", step, samples, message}`` when a loss is not finite.
+
+A non-finite loss is detected when the logged losses are synchronised (every 64 updates and at each epoch
+end, so a GPU run does not wait on the device every step); the run then stops, keeps its last checkpoint
+and reports ``status == "diverged"``.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +132,7 @@ class Task:
     y_test: torch.Tensor
     model: torch.nn.Module
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    mean_loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     classification: bool
     dataset_info: dict[str, Any]
 
@@ -136,21 +150,27 @@ def _per_sample_squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> t
     return diff.pow(2).reshape(diff.shape[0], -1).mean(dim=1)
 
 
+def _mean_squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(outputs, targets.reshape(outputs.shape))
+
+
 def build_task(config: TrainConfig, device: torch.device) -> Task:
     """Load the dataset onto ``device`` and build the model (call inside the run's RNG scope)."""
     from realnets.data import load_dataset
     from realnets.models import build_model
 
-    ds = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed)
+    ds = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, **config.dataset_options)
     classification = ds.task == "classification"
     outputs = ds.num_classes if classification else int(ds.y_train[0].numel())
     model = build_model(config.model, input_shape=tuple(ds.input_shape), num_outputs=outputs,
                         **config.model_options).to(device)
     loss_fn = _per_sample_cross_entropy if classification else _per_sample_squared_error
+    # The fused mean loss: its backward is much cheaper than reduction="none" followed by .mean().
+    mean_loss_fn = F.cross_entropy if classification else _mean_squared_error
     info = {"name": ds.name, "n_train": int(ds.x_train.shape[0]), "n_test": int(ds.x_test.shape[0]),
             "task": ds.task, "source": ds.source}
     return Task(ds.x_train.to(device), ds.y_train.to(device), ds.x_test.to(device), ds.y_test.to(device),
-                model, loss_fn, classification, info)
+                model, loss_fn, mean_loss_fn, classification, info)
 
 
 @torch.no_grad()
@@ -217,22 +237,26 @@ class _Run:
         idx = self.sampler.draw(count)
         return self.task.x_train[idx], self.task.y_train[idx]
 
-    def choose_batch(self) -> tuple[torch.Tensor, torch.Tensor, Update, dict[str, int], dict[str, Any]]:
-        first, self.state = self.policy.first_draw(self.state, self.info(0))
-        first = _checked_count(first, self.budget - self.samples, self.policy.name)
-        x, y = self.draw_batch(first)
-        ctx = StatContext(self.task.model, self.task.loss_fn, x, y, self.optimizer, None)
+    def choose_batch(self, info: StepInfo) -> tuple[torch.Tensor, torch.Tensor, Update, dict[str, int], dict]:
+        """Draw the step's batch as the policy decides (with ``Grow`` rounds when it asks for them)."""
+        first, self.state = self.policy.first_draw(self.state, info)
+        x, y = self.draw_batch(_checked_count(first, self.budget - self.samples, self.policy.name))
+        ctx = StatContext(self.task.model, self.task.loss_fn, x, y, self.optimizer, None) if self.policy.needs \
+            else None
         while True:
-            ctx.info = self.info(ctx.x.shape[0])
-            stats = compute_statistics(self.policy.needs, ctx) if self.policy.needs else {}
-            decision, self.state = self.policy.decide(self.state, ctx.info, stats)
+            info = self.info(x.shape[0])
+            stats = {}
+            if ctx is not None:
+                ctx.x, ctx.y, ctx.info = x, y, info
+                stats = compute_statistics(self.policy.needs, ctx)
+            decision, self.state = self.policy.decide(self.state, info, stats)
             if isinstance(decision, Update):
-                return ctx.x, ctx.y, decision, ctx.counts, ctx.cache
-            if not isinstance(decision, Grow) or ctx.info.budget_left == 0:
+                return x, y, decision, *((ctx.counts, ctx.cache) if ctx is not None else ({}, {}))
+            if not isinstance(decision, Grow) or info.budget_left == 0:
                 raise RuntimeError(f"Policy {self.policy.name!r} returned {decision!r} with "
-                                   f"{ctx.info.budget_left} samples left (expected Update)")
-            more_x, more_y = self.draw_batch(min(decision.n, ctx.info.budget_left))
-            ctx.x, ctx.y = torch.cat([ctx.x, more_x]), torch.cat([ctx.y, more_y])
+                                   f"{info.budget_left} samples left (expected Update)")
+            more_x, more_y = self.draw_batch(min(decision.n, info.budget_left))
+            x, y = torch.cat([x, more_x]), torch.cat([y, more_y])
 
     def apply_update(self, x, y, decision: Update, counts, cache) -> tuple[torch.Tensor, int]:
         for group in self.optimizer.param_groups:
@@ -242,11 +266,12 @@ class _Run:
             loss = torch.as_tensor(cache["batch_loss"]).detach()
         else:
             self.optimizer.zero_grad(set_to_none=True)
-            per_sample = self.task.loss_fn(self.task.model(x), y)
+            outputs = self.task.model(x)
             if decision.drop_smallest_fraction > 0.0:
                 kept = max(1, x.shape[0] - math.floor(decision.drop_smallest_fraction * x.shape[0]))
-                per_sample = torch.topk(per_sample, kept, sorted=False).values
-            loss = per_sample.mean()
+                loss = torch.topk(self.task.loss_fn(outputs, y), kept, sorted=False).values.mean()
+            else:
+                loss = self.task.mean_loss_fn(outputs, y)
             loss.backward()
             counts["fwd"] = counts.get("fwd", 0) + 1
             counts["bwd"] = counts.get("bwd", 0) + 1
@@ -255,8 +280,8 @@ class _Run:
         return loss, kept
 
     def one_step(self) -> None:
-        samples_before = self.samples
-        x, y, decision, counts, cache = self.choose_batch()
+        info = self.info(0)
+        x, y, decision, counts, cache = self.choose_batch(info)
         loss, kept = self.apply_update(x, y, decision, counts, cache)
         self.step += 1
         record = {"kind": "step", "step": self.step, "samples": self.samples,
@@ -264,10 +289,9 @@ class _Run:
                   "lr": decision.lr, "loss": loss, "fwd": counts.get("fwd", 0), "bwd": counts.get("bwd", 0)}
         if kept != x.shape[0]:
             record["kept"] = kept
-        for key in self.totals:
-            self.totals[key] += record[key]
+        self.totals["fwd"] += record["fwd"]
+        self.totals["bwd"] += record["bwd"]
         self.pending.append(record)
-        info = replace(self.info(0), samples_seen=samples_before, epoch=samples_before / self.task.n_train)
         self.state = self.policy.after_update(self.state, info, record)
 
     # -- logging, evaluation, checkpoints -----------------------------------------------------------
@@ -312,13 +336,24 @@ class _Run:
     def restore(self, payload: dict[str, Any]) -> None:
         self.task.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.state = payload["policy_state"]
+        self.state = _to_device(payload["policy_state"], self.device)
         self.step, self.sampler.drawn = payload["step"], payload["samples"]
         self.evals_done, self.metric_lines = payload["evals_done"], payload["metric_lines"]
         self.totals = dict(payload["totals"])
         self.elapsed_before, self.start = payload["elapsed"], time.perf_counter()
         set_rng_states(payload["rng"], self.device)
         _truncate_lines(self.run_dir / "metrics.jsonl", self.metric_lines)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    """Tensors of a nested dict/list moved to ``device`` (checkpoints are read onto the CPU)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {key: _to_device(value, device) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_to_device(value, device) for value in obj]
+    return obj
 
 
 def _checked_count(count: Any, left: int, name: str) -> int:
@@ -372,7 +407,9 @@ def _loop(run: _Run, stop_after_steps: int | None) -> RunResult | None:
             message = run.flush()
             if message:
                 progress.show(run, force=True)
-                return RunResult("diverged", run.run_dir, _summary(run, "diverged"), message)
+                summary = _summary(run, "diverged")
+                _write_json(run.run_dir / "summary.json", summary)
+                return RunResult("diverged", run.run_dir, summary, message)
         if crossed and every and _epochs_completed(run) % every == 0 and run.samples < run.budget:
             run.checkpoint()
     progress.show(run, force=True)

@@ -41,6 +41,7 @@ __all__ = [
     "simulate_least_squares",
     "least_squares_speedup_curve",
     "epoch_batches",
+    "subset_batches",
 ]
 
 LR_GRID_SIZE = 16  # geometric learning-rate grid per tuning round
@@ -166,7 +167,9 @@ class _NQMSweep:
         self.noise_std = np.sqrt(noise)
         self.lrs = lrs[:, None, None]
         self.momentum = momentum
-        self.x = np.array(np.broadcast_to(x0, (lrs.size, runs, h.size)))
+        # a single learning rate reuses the caller's fresh (runs, d) start array instead of copying it
+        shape = (lrs.size, runs, h.size)
+        self.x = x0[None] if lrs.size == 1 and x0.shape == shape[1:] else np.array(np.broadcast_to(x0, shape))
         self.v = np.zeros_like(self.x) if momentum > 0 else None
         self.xi = np.empty((runs, h.size))
         self.kick = np.empty_like(self.x)
@@ -413,7 +416,7 @@ def _nqm_sweep_curves(h, noise, x0, momentum, runs, seed, batch, max_steps, targ
     """A function lrs -> (mean, stderr) loss curves of shape (T, G) for one batch size."""
 
     def curves(lrs):
-        sweep = _NQMSweep(h, noise, lrs, momentum, x0, runs, as_generator(seed))
+        sweep = _NQMSweep(h, noise, lrs, momentum, x0.copy(), runs, as_generator(seed))
         means, stderrs = [], []
         for t in range(max_steps + 1):
             mean, stderr = sweep.loss_stats()
@@ -578,8 +581,34 @@ def _epoch_int(name: str, value, n_samples: int) -> int:
     return out
 
 
+def subset_batches(n_samples: int, batch_size: int, runs: int, rng) -> list[np.ndarray]:
+    """One "epoch" of ceil(N/B) independent batches, each a fresh without-replacement draw.
+
+    Unlike :func:`epoch_batches`, successive batches are independent (a sample may appear in several or
+    none); this is the sampling that the SDE's per-step covariance :math:`\\Sigma(1/B-1/N)` describes.
+    """
+    steps = math.ceil(n_samples / batch_size)
+    return [_uniform_subsets(n_samples, batch_size, runs, rng) for _ in range(steps)]
+
+
+def _uniform_subsets(n_samples: int, batch_size: int, runs: int, rng) -> np.ndarray:
+    """(runs, B) uniformly random B-subsets of range(N), one per run."""
+    if batch_size * batch_size > n_samples:  # duplicates would be common: shuffle instead
+        return rng.permuted(np.tile(np.arange(n_samples), (runs, 1)), axis=1)[:, :batch_size]
+    # B^2 <= N: draw with replacement and redraw the rows that hit a duplicate (at most ~40% of rows);
+    # accepted rows are uniform over ordered distinct tuples, hence uniform subsets
+    out = rng.integers(0, n_samples, size=(runs, batch_size))
+    while True:
+        ordered = np.sort(out, axis=1)
+        bad = np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1))
+        if bad.size == 0:
+            return out
+        out[bad] = rng.integers(0, n_samples, size=(bad.size, batch_size))
+
+
 def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w0=None,
-                           runs: int = 100, seed=None, record: str = "epoch") -> LeastSquaresRun:
+                           runs: int = 100, seed=None, record: str = "epoch", sampling: str = "epoch"
+                           ) -> LeastSquaresRun:
     """SGD (or heavy ball) on finite least squares with without-replacement batches.
 
     .. math::
@@ -598,6 +627,8 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
         w0: start point (scalar, (d,) or (runs, d)); default zeros.
         runs, seed: number of independent runs and the randomness.
         record: ``"epoch"`` (at every epoch end) or ``"step"`` (after every update).
+        sampling: ``"epoch"`` (reshuffle once per epoch, :func:`epoch_batches`) or ``"subset"`` (a fresh
+            without-replacement batch at every update, :func:`subset_batches`).
 
     Returns:
         A :class:`LeastSquaresRun` (excess loss over :math:`L^\\ast` of the finite training set).
@@ -607,6 +638,9 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
     epochs = _positive_int("epochs", epochs)
     if record not in ("epoch", "step"):
         raise ValueError(f"Invalid record: {record!r} (expected 'epoch' or 'step')")
+    if sampling not in _SAMPLERS:
+        raise ValueError(f"Invalid sampling: {sampling!r} (expected one of {sorted(_SAMPLERS)})")
+    draw_epoch = _SAMPLERS[sampling]
     lr_fn, batch_fn = _schedule("lr", lr), _schedule("batch_size", batch_size)
     mom_fn = momentum if callable(momentum) else (lambda _e: momentum)
     rng = as_generator(seed)
@@ -619,7 +653,7 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
         batch = _epoch_int("batch_size", batch_fn(epoch), n)
         sweep.momentum = _momentum(mom_fn(epoch))
         seen = 0
-        for idx in epoch_batches(n, batch, runs, rng):
+        for idx in draw_epoch(n, batch, runs, rng):
             sweep.step(idx, lr_e)
             updates += 1
             seen += idx.shape[1]
@@ -629,6 +663,9 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
             _record_ls(records, sweep, float(epoch + 1), updates)
     arr = np.array(records, dtype=float)
     return LeastSquaresRun(arr[:, 0], arr[:, 1].astype(int), arr[:, 2], arr[:, 3], sweep.w[0], runs)
+
+
+_SAMPLERS = {"epoch": epoch_batches, "subset": subset_batches}
 
 
 def _record_ls(records: list, sweep: _LeastSquaresSweep, epoch: float, updates: int) -> None:

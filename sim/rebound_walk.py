@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import erfcx, ndtr
 
 from sim._rng import as_generator
 from sim.estimate import Estimate, estimate
@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-# Past this many standard deviations a rebound has probability Phi(-8) ~ 6e-16: u(m) <= eta*mu/m then
-# holds to double precision, so m* = 1 exactly and the search can be skipped.
+# Past this many standard deviations a rebound has probability Phi(-8) ~ 6e-16: for mu > 0, u(m) <= eta*mu/m
+# then holds to double precision, so m* = 1 exactly and the search can be skipped.
 _NO_REBOUND_A = 8.0
 _GRID_POINTS = 25
 _GOLDEN_ITERATIONS = 40
@@ -193,8 +193,44 @@ def folded_normal_mean(nu, tau):
     return tau * _SQRT_2_OVER_PI * np.exp(-0.5 * ratio * ratio) + nu * (1.0 - 2.0 * ndtr(-ratio))
 
 
+def _rebound_excess(nu, tau):
+    """:math:`\\mathbb E|Y| - \\nu = 2\\tau\\,[\\varphi(a) - a\\Phi(-a)]` with :math:`a = \\nu/\\tau`: what the rebound adds.
+
+    Written with the scaled complementary error function so that it stays accurate (and positive) far in the
+    tail, where :math:`\\mathbb E|Y| - \\nu` would cancel to zero in floating point.
+    """
+    a = nu / tau
+    phi = np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
+    # Phi(-a)/phi(a) = sqrt(pi/2) erfcx(a/sqrt 2) for a >= 0; for a < 0 the plain form does not cancel.
+    mills = math.sqrt(math.pi / 2.0) * erfcx(np.maximum(a, 0.0) / math.sqrt(2.0))
+    tail = np.where(a >= 0, phi * (1.0 - a * mills), phi - a * ndtr(-a))
+    return 2.0 * tau * tail
+
+
+def _utility(m, r, mu, sigma, eta):
+    tau = eta * sigma / np.sqrt(m)
+    return (eta * mu - _rebound_excess(r - eta * mu, tau)) / m
+
+
+def _walk_arrays(r, mu, sigma, eta) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    arrays = []
+    for name, value in (("r", r), ("mu", mu), ("sigma", sigma)):
+        arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"Invalid {name}: {value!r} (expected finite numbers)")
+        arrays.append(arr)
+    if np.any(arrays[0] < 0):
+        raise ValueError(f"Invalid r: {r!r} (expected s - s_star >= 0)")
+    if np.any(arrays[2] < 0):
+        raise ValueError(f"Invalid sigma: {sigma!r} (expected >= 0)")
+    return arrays[0], arrays[1], arrays[2], _finite("eta", eta, positive=True)
+
+
 def sim_utility(m, r, mu, sigma, eta):
     """The utility :math:`u(m) = (s - \\mathbb E_m[s_{t+1}])/m` of seed 000 eq. 8, vectorised.
+
+    Computed as :math:`u = (\\eta\\mu - (\\mathbb E|Y| - \\nu))/m` with :math:`\\nu = s - S^* - \\eta\\mu`, which equals
+    :math:`(s - S^* - \\mathbb E|Y|)/m` but keeps the tiny rebound term instead of rounding it away.
 
     Args:
         m: batch size(s) > 0.
@@ -202,8 +238,12 @@ def sim_utility(m, r, mu, sigma, eta):
         mu, sigma, eta: the die and the learning rate (``sigma > 0``).
     """
     m = np.asarray(m, dtype=float)
-    tau = eta * sigma / np.sqrt(m)
-    return (r - folded_normal_mean(r - eta * mu, tau)) / m
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"Invalid m: {m!r} (expected finite batch sizes > 0)")
+    r, mu, sigma, eta = _walk_arrays(r, mu, sigma, eta)
+    if np.any(sigma == 0):
+        raise ValueError(f"Invalid sigma: {sigma!r} (expected > 0)")
+    return _utility(m, r, mu, sigma, eta)
 
 
 def _golden_refine(lo, hi, r, mu, sigma, eta):
@@ -211,13 +251,13 @@ def _golden_refine(lo, hi, r, mu, sigma, eta):
     g = (math.sqrt(5.0) - 1.0) / 2.0
 
     def u_of(x):
-        return sim_utility(np.exp(x), r, mu, sigma, eta)
+        return _utility(np.exp(x), r, mu, sigma, eta)
 
     x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
     u1, u2 = u_of(x1), u_of(x2)
     for _ in range(_GOLDEN_ITERATIONS):
         # Keep the sub-bracket that holds the larger value; one new evaluation per iteration.
-        left = u1 >= u2
+        left = u1 > u2
         hi = np.where(left, x2, hi)
         lo = np.where(left, lo, x1)
         new_x1 = np.where(left, hi - g * (hi - lo), x2)
@@ -231,17 +271,18 @@ def _golden_refine(lo, hi, r, mu, sigma, eta):
 def _best_integer(m_cont, r, mu, sigma, eta, m_max):
     lo = np.clip(np.floor(m_cont), 1.0, m_max)
     hi = np.clip(lo + 1.0, 1.0, m_max)
-    u_lo = sim_utility(lo, r, mu, sigma, eta)
-    u_hi = sim_utility(hi, r, mu, sigma, eta)
-    return np.where(u_hi > u_lo, hi, lo)
+    u_lo = _utility(lo, r, mu, sigma, eta)
+    u_hi = _utility(hi, r, mu, sigma, eta)
+    return np.where(u_hi >= u_lo, hi, lo)
 
 
 def _search(r, mu, sigma, eta, m_max):
     """Integer argmax of u on [1, m_max] for walkers that may rebound (1-d arrays, one per walker)."""
     log_max = math.log(m_max)
     grid = np.linspace(0.0, log_max, _GRID_POINTS)
-    values = np.stack([sim_utility(math.exp(x), r, mu, sigma, eta) for x in grid])
-    best = np.argmax(values, axis=0)
+    values = np.stack([_utility(math.exp(x), r, mu, sigma, eta) for x in grid])
+    # Ties go to the larger batch: flat stretches only occur where u creeps up to 0 from below.
+    best = grid.size - 1 - np.argmax(values[::-1], axis=0)
     step = grid[1] - grid[0]
     lo = np.maximum(grid[best] - step, 0.0)
     hi = np.minimum(grid[best] + step, log_max)
@@ -267,19 +308,28 @@ def maximise_utility(r, mu, sigma, eta, m_max=None):
 
     Note:
         The search looks for the global maximum on the grid and refines it locally; seed 000 and its
-        reference code use bisection on the sign of du/dm, which assumes u is unimodal. Where
-        ``sigma == 0`` there is no noise to average away and ``m* = 1``.
+        reference code use bisection on the sign of du/dm, which assumes u is unimodal. Where every batch
+        expects the state to rise (``mu <= 0`` or ``eta*mu >= 2(s - S*)``), u < 0 creeps up to 0 as m grows
+        and ``m* = m_max``; ties (u flat to rounding) go to the larger batch. Without noise (``sigma == 0``)
+        ``u = (r - |r - eta*mu|)/m``, so ``m* = 1`` unless that decrease is negative.
+
+    Raises:
+        ValueError: for non-finite input, ``r < 0``, ``sigma < 0``, ``eta <= 0`` or ``m_max < 1``.
     """
     m_max = _DEFAULT_M_MAX if m_max is None else _finite("m_max", m_max, positive=True)
     if m_max < 1:
         raise ValueError(f"Invalid m_max: {m_max!r} (expected >= 1)")
-    r, mu, sigma = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, mu, sigma)))
+    r, mu, sigma, eta = _walk_arrays(r, mu, sigma, eta)
+    r, mu, sigma = np.broadcast_arrays(r, mu, sigma)
     shape = r.shape
     r, mu, sigma = r.ravel(), mu.ravel(), sigma.ravel()
     m_star = np.ones_like(r)
+    # Without noise u(m) = (r - |r - eta*mu|)/m: m* = 1 if that decrease is >= 0, else the largest batch.
+    m_star[(sigma == 0) & (r - np.abs(r - eta * mu) < 0)] = np.floor(m_max)
     with np.errstate(divide="ignore", invalid="ignore"):
         a_at_one = (r - eta * mu) / (eta * sigma)
-    needs_search = (sigma > 0) & (a_at_one <= _NO_REBOUND_A) & (m_max > 1)
+    # The shortcut m* = 1 needs a rebound-free walk AND a positive expected decrease (mu > 0).
+    needs_search = (sigma > 0) & ((a_at_one <= _NO_REBOUND_A) | (mu <= 0)) & (m_max > 1)
     if np.any(needs_search):
         m_star[needs_search] = _search(r[needs_search], mu[needs_search], sigma[needs_search], eta,
                                        float(np.floor(m_max)))
@@ -601,7 +651,7 @@ def compare_policies(fixed_sizes: Sequence[int], *, ba: Policy | None = None, re
     return Comparison(regime, tuple(rows), float(z))
 
 
-FIXED_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FIXED_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Games found by scanning (see ba_regime_table): BA wins on the consistent quadratic die and loses when the
 # die does not shrink near S* or when momentum carries the walker past S*.
 REGIMES = {
@@ -612,7 +662,7 @@ REGIMES = {
 
 
 def ba_regime_table(*, walkers: int = 4000, seed=0, regimes: dict | None = None) -> list[Comparison]:
-    """BA against fixed batches 1...256 in the regimes where it wins and where it loses.
+    """BA against fixed batches 1...1024 in the regimes where it wins and where it loses.
 
     * **quadratic die, SGD** (:func:`quadratic_dice`, :math:`\\mu` and :math:`\\sigma^2` proportional to
       :math:`s - S^*`): BA takes small batches far from :math:`S^*` and grows them near it, and ends an order of

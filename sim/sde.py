@@ -30,6 +30,7 @@ from sim.quadratic import (
     LeastSquaresRun,
     QuadraticRun,
     _finite_array,
+    _LeastSquaresSweep,
     _momentum,
     _nqm_inputs,
     _positive_float,
@@ -51,11 +52,12 @@ __all__ = [
     "compare_schedules",
     "updates_per_schedule",
     "svag_quadratic",
+    "svag_least_squares",
 ]
 
 
 def noise_scale(lr: float, n_train: float, batch_size: float, momentum: float = 0.0) -> float:
-    """Smith & Le's SGD noise scale :math:`g=\\frac{\\epsilon}{1-m}(N/B-1)` (seed 004, eq. 1 and Sec. 4).
+    """Smith & Le's SGD noise scale :math:`g=\\frac{\\epsilon}{1-m}(N/B-1)` (seed 004, Sec. 2 and Sec. 4).
 
     Written here independently of ``theory.noise_scale`` on purpose; a test pins the two together.
     """
@@ -125,13 +127,11 @@ def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt
 
 def _nqm_record(step: int, x: np.ndarray, half_h: np.ndarray) -> tuple[float, float, float]:
     loss = np.square(x) @ half_h
-    return step, float(loss.mean()), float(loss.std(ddof=1) / math.sqrt(loss.size))
+    return step, float(loss.mean()), _stderr(loss)
 
 
-def _per_sample_gradients(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(runs, N, d) per-sample least-squares gradients :math:`x_j(x_j^\\top w-y_j)`."""
-    residual = w @ X.T - y
-    return residual[:, :, None] * X[None, :, :]
+def _stderr(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
 
 
 def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: float, w0=None,
@@ -163,10 +163,11 @@ def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: flo
     kick_scale = math.sqrt(dt * coefficient / (n - 1)) if n > 1 else 0.0
     records = [_ls_record(0.0, 0, w, w_hat, H)]
     for k in range(1, steps + 1):
-        per_sample = _per_sample_gradients(X, y, w)
-        grad = per_sample.mean(axis=1)
+        residual = w @ X.T - y  # per-sample gradient j of run r is residual[r, j] * X[j]
+        grad = residual @ X / n
         z = rng.standard_normal((runs, n))
-        kick = np.einsum("rn,rnd->rd", z, per_sample - grad[:, None, :])
+        # sum_j (g_j - mean g) z_j without forming the (runs, N, d) per-sample gradients
+        kick = (z * residual) @ X - grad * z.sum(axis=1, keepdims=True)
         w += -dt * grad + kick_scale * kick
         if k % record_every == 0 or k == steps:
             records.append(_ls_record(k * dt, k, w, w_hat, H))
@@ -177,7 +178,7 @@ def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: flo
 def _ls_record(time: float, step: int, w, w_hat, H) -> tuple[float, float, float, float]:
     e = w - w_hat
     excess = 0.5 * np.einsum("rd,de,re->r", e, H, e)
-    return time, step, float(excess.mean()), float(excess.std(ddof=1) / math.sqrt(excess.size))
+    return time, step, float(excess.mean()), _stderr(excess)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -208,6 +209,8 @@ def smith_schedules(lr: float, batch_size: int, *, factor: float = 5.0, mileston
     batch_size = _positive_int("batch_size", batch_size)
     marks = np.sort(_finite_array("milestones", milestones, ndim=1, nonnegative=True))
     max_batch = round(batch_size * factor) if max_batch is None else _positive_int("max_batch", max_batch)
+    if max_batch < batch_size:
+        raise ValueError(f"Invalid max_batch: {max_batch!r} (expected >= batch_size = {batch_size})")
     growths = int(math.floor(math.log(max_batch / batch_size) / math.log(factor) + 1e-9))
 
     def stage(epoch: int) -> int:
@@ -319,8 +322,7 @@ def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification
     l = _positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
     steps = max(1, round(l * _positive_float("time", time) / lr))
     rng = as_generator(seed)
-    root = math.sqrt(2 * l - 1)
-    a, b = (1 + root) / 2, (1 - root) / 2
+    a, b = _svag_weights(l)
     step = lr / l
     noise_std = np.sqrt(noise / batch_size)
     half_h = 0.5 * h
@@ -334,3 +336,47 @@ def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification
     records.append(_nqm_record(steps, x, half_h))
     arr = np.array(records)
     return QuadraticRun(arr[:, 0].astype(int), arr[:, 1], arr[:, 2], np.zeros(2), x, runs)
+
+
+def _svag_weights(amplification: int) -> tuple[float, float]:
+    root = math.sqrt(2 * amplification - 1)
+    return (1 + root) / 2, (1 - root) / 2
+
+
+def svag_least_squares(X, y, *, lr: float, batch_size: int, amplification: int, time: float, w0=None,
+                       runs: int = 1000, seed=None) -> LeastSquaresRun:
+    """SVAG on finite least squares with real batches: two independent without-replacement batches a step.
+
+    Same update as :func:`svag_quadratic`, :math:`w\\leftarrow w-\\frac{\\eta}{l}\\big(a\\,g_{\\mathcal B_1}
+    +b\\,g_{\\mathcal B_2}\\big)`, :math:`a,b=(1\\pm\\sqrt{2l-1})/2`, but the noise is the true,
+    state-dependent and non-Gaussian batch noise of the training set. The limit :math:`l\\to\\infty` is the
+    SDE of :func:`simulate_least_squares_sde` with ``coefficient`` :math:`=\\eta(1/B-1/N)`.
+
+    Returns:
+        A :class:`~sim.quadratic.LeastSquaresRun` with records at the start and at SDE time ``time``
+        (``epochs`` holds the time, ``updates`` the number of SVAG steps).
+    """
+    X = _finite_array("X", X, ndim=2)
+    y = _finite_array("y", y, ndim=1)
+    n, d = X.shape
+    runs = _positive_int("runs", runs)
+    lr = _positive_float("lr", lr)
+    batch_size = _positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"Invalid batch_size: {batch_size!r} (expected at most the {n} training samples)")
+    l = _positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
+    steps = max(1, round(l * _positive_float("time", time) / lr))
+    rng = as_generator(seed)
+    w = _start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
+    sweep = _LeastSquaresSweep(X, y, [1.0], 0.0, w, runs, rng)
+    a, b = _svag_weights(l)
+    records = [_ls_record(0.0, 0, sweep.w[0], sweep.w_hat, sweep.H)]
+    order = np.tile(np.arange(n), (runs, 1))
+    for _ in range(steps):
+        first = rng.permuted(order, axis=1)[:, :batch_size]
+        second = rng.permuted(order, axis=1)[:, :batch_size]
+        g_hat = a * sweep.batch_gradient(first) + b * sweep.batch_gradient(second)
+        sweep.w -= (lr / l) * g_hat
+    records.append(_ls_record(steps * lr / l, steps, sweep.w[0], sweep.w_hat, sweep.H))
+    arr = np.array(records)
+    return LeastSquaresRun(arr[:, 0], arr[:, 1].astype(int), arr[:, 2], arr[:, 3], sweep.w[0].copy(), runs)

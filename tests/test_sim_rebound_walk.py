@@ -6,6 +6,7 @@ fixed seeds, plus an absolute floor of 1e-12 for float error.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import bench
 from sim.grad_shrinkage import gaussian_population
 from sim.rebound_walk import (
     ba_policy,
@@ -145,6 +147,27 @@ def test_momentum_changes_the_game():
     assert not _agree_two(plain.final, heavy.final)
 
 
+def test_noiseless_momentum_game_matches_a_plain_loop_with_the_sign_flip():
+    s, eta, mu, rho = 1.0, 0.2, 1.5, 0.6
+    result = play(fixed_policy(2), budget=40, s0=s, eta=eta, mu=mu, sigma=0.0, momentum=rho, walkers=2, seed=0)
+    velocity = 0.0
+    for _ in range(20):
+        step = mu + rho * velocity
+        moved = s - eta * step
+        velocity = math.copysign(step, moved)  # crossing the floor turns the momentum around
+        s = abs(moved)
+    np.testing.assert_allclose(result.final_states, s, rtol=1e-12)
+
+
+@settings(max_examples=20)
+@given(mu=st.floats(0.1, 3.0), sigma=st.floats(0.5, 30.0), eta=st.floats(0.01, 0.5))
+def test_ba_batch_shrinks_as_the_state_moves_away_from_the_floor(mu, sigma, eta):
+    # Seed 000 Sec. 4.2: BA starts with small batches and grows them as the loss falls.
+    r = np.linspace(eta * mu / 2 + 1e-3, 5.0, 40)  # above eta*mu/2, so every u(m) has a finite argmax
+    m_star = maximise_utility(r, mu, sigma, eta, m_max=10**7)
+    assert np.all(np.diff(m_star) <= 0)
+
+
 def test_objective_decrease_mean_matches_its_second_order_expansion():
     # E dF = -eta f.f + eta^2/2 * sum h (f^2 + sigma^2/m) exactly for a quadratic.
     f, h, sigma, m, eta = np.array([1.0, -0.5, 0.2]), np.array([1.0, 3.0, 0.5]), 2.0, 10, 0.3
@@ -171,8 +194,23 @@ def test_objective_decrease_mean_matches_its_second_order_expansion():
         lambda: play("fixed", budget=4, s0=1.0, eta=0.1, mu=1.0, sigma=1.0),
         lambda: quadratic_dice(0.0, 1.0),
         lambda: maximise_utility(1.0, 1.0, 1.0, 0.1, m_max=0.5),
+        lambda: maximise_utility(-1.0, 1.0, 1.0, 0.1),
+        lambda: maximise_utility(1.0, float("inf"), 1.0, 0.1),
+        lambda: maximise_utility(1.0, 1.0, 1.0, 0.0),
+        lambda: sim_utility(4.0, 1.0, 1.0, 0.0, 0.1),
+        lambda: sim_utility(0.0, 1.0, 1.0, 1.0, 0.1),
     ],
 )
 def test_bad_input_raises_value_error(call):
     with pytest.raises(ValueError, match="Invalid"):
         call()
+
+
+def test_bench_cli_writes_a_json_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--walkers", "2000", "--steps", "3", "--case", "rebound_walk.fixed", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    (row,) = payload["rows"]
+    assert row["case"] == "rebound_walk.fixed" and row["work"] == 6000
+    assert row["ratio"] == pytest.approx(row["rate"] / row["bare_rate"])
+    assert "rebound_walk.fixed" in capsys.readouterr().out

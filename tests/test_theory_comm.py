@@ -150,6 +150,7 @@ def test_gg_schedule_of_table3():
         (lambda: C.iterations_for_schedule([(90, 0)], 50_000), "batch_size"),
         (lambda: C.iterations_for_schedule([(-1, 8)], 50_000), "epochs"),
         (lambda: C.step_schedule_phases(128, 5, [60, 30], 90), "milestones"),
+        (lambda: C.step_schedule_phases(128, 5, [30, 60], 90, max_batch=0), "batch_size"),
         (lambda: C.ring_allreduce_step_cost_expr("broadcast"), "phase"),
     ],
 )

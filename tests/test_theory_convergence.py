@@ -91,6 +91,22 @@ def test_exact_quadratic_sgd_never_exceeds_one_step_bound(curvatures, s2, sigma2
     assert exact_next <= bound_next * (1 + 1e-12) + 1e-15
 
 
+def test_quadratic_expression_matches_the_direct_formula():
+    # One coordinate of the formula in the test above: λ = 2, s² = 0.5, σ² = 3, b = 4, η = 0.1, θ = 1.5.
+    expr = C.quadratic_exact_one_step_expr()
+    lam, s2, sigma2, b, eta, theta = 2.0, 0.5, 3.0, 4, 0.1, 1.5
+    direct = lam / 2 * ((1 - eta * lam) ** 2 + eta**2 * lam**2 * s2 / b) * theta**2 + eta**2 * lam * sigma2 / (2 * b)
+    values = {C.S.c: lam, C.M_G_sym: 1 + s2, C.M_sym: sigma2, C.b_sym: b, C.step_sym: eta, C.gap_sym: lam * theta**2 / 2}
+    assert float(expr.subs(values)) == pytest.approx(direct, rel=1e-14)
+
+
+def test_one_step_bound_validates():
+    with pytest.raises(ValueError, match="Invalid gap"):
+        C.one_step_bound(-1.0, 4, eta0=1e-3, L=1.0, c=0.5, M=1.0)
+    with pytest.raises(ValueError, match="Invalid batch_sizes"):
+        C.one_step_bound(1.0, 0, eta0=1e-3, L=1.0, c=0.5, M=1.0)
+
+
 @given(smoothness, condition, noise_m, noise_mg, step_fraction, schedules, st.data())
 def test_bound_is_monotone_in_its_arguments(L, kappa, M, M_G, fraction, sizes, data):
     params = _problem(L, kappa, M, M_G, fraction, sizes)

@@ -151,6 +151,21 @@ def test_learning_rate_rules_in_the_noisy_quadratic_model():
 # ------------------------------------------------------------------ Ma, Bassily & Belkin
 
 
+def test_ma_step_and_critical_batch_follow_from_the_contraction_symbolically():
+    phi = cb.least_squares_step_contraction_expr()
+    eta, lam, beta, m = sp.symbols("eta lambda beta m", positive=True)
+    lambda_1, lambda_min = sp.symbols("lambda_1 lambda_min", positive=True)
+    (top_optimum,) = sp.solve(sp.diff(phi.subs(lam, lambda_1), eta), eta)
+    assert sp.simplify(top_optimum - m / (beta + (m - 1) * lambda_1)) == 0
+    # The regimes meet where the lambda_min optimum equals the step that equalises both ends.
+    own_optimum = m / (beta + (m - 1) * lambda_min)
+    equalising = 2 * m / (beta + (m - 1) * (lambda_1 + lambda_min))
+    (boundary,) = sp.solve(sp.Eq(own_optimum, equalising), m)
+    assert sp.simplify(boundary - (beta / (lambda_1 - lambda_min) + 1)) == 0
+    ends_equal = sp.simplify((phi.subs(lam, lambda_1) - phi.subs(lam, lambda_min)).subs(eta, equalising))
+    assert ends_equal == 0
+
+
 @given(seed=seeds, m=st.integers(1, 3), lr=st.floats(min_value=0.01, max_value=1.0, allow_nan=False))
 def test_contraction_matches_exact_expectation_over_all_batches(seed, m, lr):
     X = _equal_norm_data(seed)

@@ -153,6 +153,15 @@ def test_weight_decay_maps_ratio_through_x_over_one_plus_beta_x(seed, beta):
     np.testing.assert_allclose(with_decay[same_sign], radii[same_sign] / (1 + beta * radii[same_sign]), rtol=1e-12)
 
 
+@given(seed=SEEDS, beta=DECAYS)
+def test_median_rule_with_weight_decay_is_the_median_of_eq22_ratios(seed, beta):
+    w_values, grad = _layer(seed)
+    eq22 = np.abs(w_values / (grad + beta * w_values))
+    assert C.median_curvature_radius(w_values, grad, beta) == pytest.approx(np.median(eq22), rel=1e-12)
+    magnitudes = np.median(np.abs(w_values)) / (np.median(np.abs(grad)) + beta * np.median(np.abs(w_values)))
+    assert C.paper_median_curvature_radius(w_values, grad, beta) == pytest.approx(magnitudes, rel=1e-12)
+
+
 def test_lars_weight_decay_is_not_the_norm_of_eq22_denominator_unless_aligned():
     w_values, grad, beta = np.array([1.0, -1.0]), np.array([1.0, 1.0]), 0.5
     separate = C.lars_trust_ratio(w_values, grad, beta)

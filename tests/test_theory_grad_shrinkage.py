@@ -131,6 +131,24 @@ def test_abs_mean_follows_inverse_sqrt_n(sigma, n):
     assert ratio == pytest.approx(2.0, rel=1e-12)
 
 
+@pytest.mark.parametrize(("sigma", "n"), [(1.7, 37), (0.3, 4), (5.0, 1000)])
+def test_only_the_variance_two_sigma_squared_over_n_readings_give_the_printed_constant(sigma, n):
+    paper = G.paper_expected_abs_mean(sigma, n)
+    rescuing = {
+        "two independent batch means": G.expected_abs_difference_of_means(sigma, n),
+        "per-sample variance 2σ²": G.expected_abs_mean(math.sqrt(2) * sigma, n),
+    }
+    failing = {
+        "eq. 1-2 as stated": G.expected_abs_mean(sigma, n),
+        "eq. 2's second argument as a variance σ/√n": G.expected_abs_mean(math.sqrt(sigma / math.sqrt(n)), 1),
+        "eq. 3's exponent, normalised: N(0, nσ²)": G.expected_abs_mean(sigma * math.sqrt(n), 1),
+    }
+    for name, value in rescuing.items():
+        assert value == pytest.approx(paper, rel=1e-12), name
+    for name, value in failing.items():
+        assert abs(value / paper - 1) > 0.05, name
+
+
 # ---------------------------------------------------------------- finite population
 
 

@@ -143,10 +143,11 @@ def test_exact_over_small_lr_variance_is_the_stated_correction(h, fraction, mome
 
 @given(
     h=curvatures,
-    lr=st.floats(min_value=1e-4, max_value=0.05, allow_nan=False),
+    # Keeps lr * scale * h and lr * h / (1 - m) below 2, inside the stable region: 0.004 * 8 * 10 = 0.32.
+    lr=st.floats(min_value=1e-4, max_value=0.004, allow_nan=False),
     batch=st.integers(1, 64),
     scale=st.integers(2, 8),
-    momentum=momenta,
+    momentum=st.floats(min_value=0.0, max_value=0.8, allow_nan=False),
 )
 def test_small_lr_variance_depends_only_on_lr_over_batch_times_one_minus_m(h, lr, batch, scale, momentum):
     # Scaling lr and B together leaves lr / (B (1 - m)) and hence the small-step variance unchanged.

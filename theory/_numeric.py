@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lambdify_cached(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., np.ndarray]:
     return sp.lambdify(args, expr, modules=["scipy", "numpy"])
 

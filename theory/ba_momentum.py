@@ -210,6 +210,11 @@ def momentum_decrease_moments(f, Sigma, P_prev, rho, eta):
     Returns:
         ``(mean, variance_per_sample)``: the variance of ``D_t`` with a batch of ``m`` is
         ``variance_per_sample / m``. Positive mean means the loss is expected to go down.
+
+    Note:
+        The paper's ``ΔF_t = -D_t`` (eq. 13) is negative for a decrease. Its eq. 15 iterates the mean over true
+        gradients; here the earlier buffer is the realised ``P_{t-1}``, as the paper's own conditioning requires
+        (:func:`mean_recursion_gap_expr`).
     """
     f_arr, sigma_arr, p_arr = _validate_moments_input(f, Sigma, P_prev)
     rho_v = _validate_rho(rho)

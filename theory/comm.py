@@ -244,24 +244,25 @@ def step_schedule_phases(
     total_epochs: int,
     *,
     max_batch: int | None = None,
-) -> list[tuple[int, int]]:
+) -> list[tuple[float, int]]:
     """Phases of a step schedule that multiplies the batch by ``factor`` at each milestone epoch.
 
     This is seed 003's GG schedule for Table 3 ("increases batch size by a factor of 10 at epoch 30,
     60 and 80", after Smith et al.), optionally capped at ``max_batch``.
 
     Returns:
-        ``(epochs, batch_size)`` pairs covering epochs 0..total_epochs.
+        ``(epochs, batch_size)`` pairs covering epochs 0..total_epochs (epochs are ints when whole).
     """
     batch = _batch_size(initial_batch)
     factor_ = float(as_float_array("factor", factor, positive=True))
     total = float(as_float_array("total_epochs", total_epochs, nonnegative=True))
+    cap = math.inf if max_batch is None else _batch_size(max_batch)
     bounds = [0.0, *(float(m) for m in milestones), total]
     if any(hi < lo for lo, hi in zip(bounds, bounds[1:])):
         raise ValueError(f"Invalid milestones: {milestones!r} (expected increasing epochs within 0..{total_epochs})")
     phases = []
     for lo, hi in zip(bounds, bounds[1:]):
-        size = batch if max_batch is None else min(batch, float(max_batch))
-        phases.append((int(hi - lo) if float(hi - lo).is_integer() else hi - lo, int(round(size))))
+        epochs = hi - lo
+        phases.append((int(epochs) if epochs.is_integer() else epochs, int(round(min(batch, cap)))))
         batch *= factor_
     return phases

@@ -94,6 +94,11 @@ def loss_decrease_expr() -> sp.Expr:
     r"""Expected one-step decrease of a quadratic loss, :math:`\epsilon|G|^2 - \frac{\epsilon^2}{2}(G^\top HG + \mathrm{tr}(H\Sigma)/B)`.
 
     From :math:`E[\hat G] = G` and :math:`E[\hat G\hat G^\top] = GG^\top + \Sigma/B` (McCandlish et al. 2018, Sec. 2).
+
+    Note:
+        :math:`\Sigma/B` is the covariance of a batch drawn with replacement (or from unlimited data).
+        Without replacement from N samples it is :math:`\Sigma(1/B - 1/N)N/(N-1)` (see
+        ``theory.noise_scale.batch_gradient_variance``), which only matters when B is a sizeable part of N.
     """
     return _lr * GRAD_SQ - _lr**2 / 2 * (CURVATURE_ALONG_GRAD + TRACE_H_SIGMA / B)
 
@@ -209,7 +214,11 @@ def loss_decrease(lr, batch_size, lr_max, b_noise):
 
 
 def steps_to_target(batch_size, s_min, b_noise):
-    r"""Steps to a target loss, :math:`S = S_{min}(1 + \mathcal B_{noise}/B)` (McCandlish et al. 2018, Sec. 2)."""
+    r"""Steps to a target loss, :math:`S = S_{min}(1 + \mathcal B_{noise}/B)` (McCandlish et al. 2018, Sec. 2).
+
+    Each step at the optimal step size makes :math:`1/(1 + \mathcal B_{noise}/B)` of the noiseless progress,
+    so with :math:`\mathcal B_{noise}` taken constant along the way the step count scales by the inverse.
+    """
     batch, noise = _noise_and_batch(batch_size, b_noise)
     fewest = as_float_array("s_min", s_min, positive=True)
     return scalar_or_array(fewest * (1 + noise / batch))
@@ -233,6 +242,8 @@ def critical_batch_size(b_noise):
     :math:`E = 2E_{min}` (the balanced point of the steps/examples trade-off); (ii) the speed-up
     :math:`s(B; m_0)` reaches half of its limit :math:`1 + \mathcal B_{noise}/m_0`, for every :math:`m_0`;
     (iii) the scaling exponent :math:`d\log s/d\log B` (1 = linear scaling) has fallen to 1/2.
+    A fourth reading, the batch where the efficiency :math:`s/(B/m_0)` halves, is
+    :math:`\mathcal B_{noise} + 2m_0` and so depends on the base batch.
 
     References:
         McCandlish et al. (2018), Sec. 2.2; the notion seed 002 (Sec. 3) borrows from Ma et al.
@@ -389,12 +400,16 @@ def least_squares_contraction(m, lr, beta, eigenvalues):
     :math:`\phi(\lambda) = 1 - 2\eta\lambda + \eta^2\lambda(\beta + (m-1)\lambda)/m` is exact when every
     :math:`\|x_i\|^2 = \beta` (then :math:`E[\|x\|^2 x x^\top] = \beta H`) and an upper bound otherwise.
     ``eigenvalues`` is a 1-D array (the contraction is taken over its last axis); ``m`` and ``lr`` scalars.
+    The m samples of a batch are drawn independently and uniformly (with replacement), as in Ma et al.
 
     References:
         Ma, Bassily & Belkin (2018), the section on the quadratic loss.
     """
     spectrum = as_float_array("eigenvalues", eigenvalues, positive=True)
-    batch, bound, _ = _least_squares_inputs(m, beta, np.max(spectrum))
+    batch = as_float_array("m", m, at_least=1.0)
+    bound = as_float_array("beta", beta, positive=True)
+    if np.any(spectrum > bound):
+        raise ValueError(f"Invalid eigenvalues: {eigenvalues!r} (expected <= beta = {beta!r})")
     eta = as_float_array("lr", lr, positive=True)
     phi = 1 - 2 * eta * spectrum + eta**2 * spectrum * (bound + (batch - 1) * spectrum) / batch
     return scalar_or_array(np.max(phi, axis=-1))

@@ -49,6 +49,7 @@ __all__ = [
     "ratio_statistic_identities",
 ]
 
+#: The parameter w_i whose 1-D loss curve L(w) the derivations describe.
 w = sp.Symbol("w", real=True)
 _a = sp.Symbol("a", positive=True)
 _b = sp.Symbol("b", real=True)
@@ -283,6 +284,7 @@ def _percent_delta_rule(w_values, grad, weight_decay=0.0) -> float:
     return percent_delta_ratio(w_values, grad)
 
 
+#: Layer statistics of the ratios |w_i/g_i| by name; each takes ``(w_values, grad, weight_decay=0.0)``.
 LAYER_RULES = {
     "lars": lars_trust_ratio,
     "percent_delta": _percent_delta_rule,

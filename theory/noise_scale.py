@@ -1,27 +1,27 @@
-"""The SGD noise scale g = eps (N/B - 1) and the stationary variance of SGD on a quadratic (seed 004).
+r"""The SGD noise scale g = eps (N/B - 1) and the stationary variance of SGD on a quadratic (seed 004).
 
 Smith, Kindermans & Le (seed 004, Sec. 2-4, building on Smith & Le 2017) read SGD as the discretisation of
 an SDE whose temperature, the noise scale, is
 
 .. math::
 
-    g = \\frac{\\epsilon}{1-m}\\Big(\\frac{N}{B} - 1\\Big) \\approx \\frac{\\epsilon N}{B(1-m)} \\quad (B \\ll N),
+    g = \frac{\epsilon}{1-m}\Big(\frac{N}{B} - 1\Big) \approx \frac{\epsilon N}{B(1-m)} \quad (B \ll N),
 
-with learning rate :math:`\\epsilon`, momentum :math:`m`, training-set size :math:`N` and batch size :math:`B`.
+with learning rate :math:`\epsilon`, momentum :math:`m`, training-set size :math:`N` and batch size :math:`B`.
 This module derives that formula twice:
 
 1. from the variance of a batch mean drawn *without replacement* (covariance of the inclusion
    indicators), which gives the factor :math:`N/B - 1` exactly;
 2. from the exact stationary variance of plain and heavy-ball SGD on a quadratic
    :math:`L = h x^2/2` with additive gradient noise (the discrete Lyapunov equation), whose small-step
-   limit depends on :math:`\\epsilon`, :math:`m` and :math:`B` only through :math:`g`. That limit is the
-   basis of the paper's schedule equivalence (decay :math:`\\epsilon` or grow :math:`B`) and of the scaling
-   rules :math:`B \\propto \\epsilon` and :math:`B \\propto 1/(1-m)`.
+   limit depends on :math:`\epsilon`, :math:`m` and :math:`B` only through :math:`g`. That limit is the
+   basis of the paper's schedule equivalence (decay :math:`\epsilon` or grow :math:`B`) and of the scaling
+   rules :math:`B \propto \epsilon` and :math:`B \propto 1/(1-m)`.
 
 Conventions: ``per_sample_var`` / ``noise_var`` is the per-sample gradient variance with the 1/N
-normalisation, :math:`F = \\frac1N\\sum_i (g_i - \\bar g)^2` (one coordinate; a diagonal Hessian is handled
+normalisation, :math:`F = \frac1N\sum_i (g_i - \bar g)^2` (one coordinate; a diagonal Hessian is handled
 coordinate by coordinate). Heavy-ball is ``v <- m v - eps g; x <- x + v`` (the PyTorch form up to the
-scaling of v), momentum :math:`0 \\le m < 1`. Each SGD step draws an independent batch.
+scaling of v), momentum :math:`0 \le m < 1`. Each SGD step draws an independent batch.
 
 Symbols: ``eps`` learning rate, ``rho`` momentum (the paper's :math:`m`), ``B``, ``N``, ``h`` curvature,
 ``sigma`` per-sample gradient standard deviation (from :mod:`theory.symbols`).
@@ -71,17 +71,17 @@ _F = sigma**2  # per-sample gradient variance, 1/N convention
 
 @cache
 def batch_mean_variance_expr() -> sp.Expr:
-    """Variance of the mean of B of N per-sample gradients drawn without replacement.
+    r"""Variance of the mean of B of N per-sample gradients drawn without replacement.
 
-    With inclusion indicators :math:`\\alpha_i` (``P(alpha_i=1) = B/N``, ``P(alpha_i alpha_j = 1) =
-    B(B-1)/(N(N-1))``) and centred gradients (:math:`\\sum_i g_i = 0`, so
-    :math:`\\sum_{i\\ne j} g_i g_j = -N F`):
+    With inclusion indicators :math:`\alpha_i` (``P(alpha_i=1) = B/N``, ``P(alpha_i alpha_j = 1) =
+    B(B-1)/(N(N-1))``) and centred gradients (:math:`\sum_i g_i = 0`, so
+    :math:`\sum_{i\ne j} g_i g_j = -N F`):
 
     .. math::
 
-        \\mathrm{Var}\\Big[\\frac1B\\sum_i \\alpha_i g_i\\Big]
-        = \\frac{1}{B^2}\\big(\\mathrm{Var}\\,\\alpha - \\mathrm{Cov}(\\alpha_i,\\alpha_j)\\big) N F
-        = \\Big(\\frac1B - \\frac1N\\Big)\\frac{N}{N-1} F .
+        \mathrm{Var}\Big[\frac1B\sum_i \alpha_i g_i\Big]
+        = \frac{1}{B^2}\big(\mathrm{Var}\,\alpha - \mathrm{Cov}(\alpha_i,\alpha_j)\big) N F
+        = \Big(\frac1B - \frac1N\Big)\frac{N}{N-1} F .
 
     Returns:
         The expression in ``B``, ``N`` and ``sigma**2`` (= F, the 1/N-normalised per-sample variance).
@@ -95,21 +95,21 @@ def batch_mean_variance_expr() -> sp.Expr:
     cov_indicators = pair_inclusion - inclusion**2
     sum_of_squares = N * _F
     var_of_sum = var_indicator * sum_of_squares - cov_indicators * sum_of_squares
-    return sp.factor(sp.simplify(var_of_sum / B**2))
+    return sp.factor(sp.cancel(var_of_sum / B**2))
 
 
 @cache
 def heavy_ball_lyapunov_solution() -> dict[str, sp.Expr]:
-    """Stationary second moments of heavy-ball SGD on ``L = h x^2 / 2`` with step noise of variance ``s``.
+    r"""Stationary second moments of heavy-ball SGD on ``L = h x^2 / 2`` with step noise of variance ``s``.
 
-    The state :math:`z = (x, v)` evolves as :math:`z' = A z + q\\,\\xi` with
+    The state :math:`z = (x, v)` evolves as :math:`z' = A z + q\,\xi` with
 
     .. math::
 
-        A = \\begin{pmatrix} 1-\\epsilon h & m \\\\ -\\epsilon h & m \\end{pmatrix},\\quad
-        q = \\begin{pmatrix} -\\epsilon \\\\ -\\epsilon \\end{pmatrix},\\quad \\mathrm{Var}\\,\\xi = s,
+        A = \begin{pmatrix} 1-\epsilon h & m \\ -\epsilon h & m \end{pmatrix},\quad
+        q = \begin{pmatrix} -\epsilon \\ -\epsilon \end{pmatrix},\quad \mathrm{Var}\,\xi = s,
 
-    and its stationary covariance solves the discrete Lyapunov equation :math:`P = A P A^\\top + s\\,q q^\\top`.
+    and its stationary covariance solves the discrete Lyapunov equation :math:`P = A P A^\top + s\,q q^\top`.
     Plain SGD is the case :math:`m = 0`.
 
     Returns:
@@ -125,12 +125,12 @@ def heavy_ball_lyapunov_solution() -> dict[str, sp.Expr]:
 
 
 def stationary_variance_expr() -> sp.Expr:
-    """Exact stationary :math:`E[x^2]` of heavy-ball SGD on a quadratic (plain SGD at ``rho = 0``).
+    r"""Exact stationary :math:`E[x^2]` of heavy-ball SGD on a quadratic (plain SGD at ``rho = 0``).
 
     .. math::
 
-        E[x^2] = \\frac{\\epsilon s (1+m)}{h (1-m) \\big(2(1+m) - \\epsilon h\\big)},
-        \\qquad 0 < \\epsilon h < 2(1+m),\\ 0 \\le m < 1 .
+        E[x^2] = \frac{\epsilon s (1+m)}{h (1-m) \big(2(1+m) - \epsilon h\big)},
+        \qquad 0 < \epsilon h < 2(1+m),\ 0 \le m < 1 .
 
     ``s`` (:data:`STEP_NOISE`) is the per-step gradient-noise variance: ``sigma**2 / B`` for batches drawn
     with replacement (or from an infinite population), :func:`batch_mean_variance_expr` without replacement.
@@ -141,29 +141,30 @@ def stationary_variance_expr() -> sp.Expr:
 @cache
 def stationary_variance_small_lr_expr() -> sp.Expr:
     """Leading order of :func:`stationary_variance_expr` as ``eps -> 0``: ``eps s / (2 h (1 - m))``."""
-    exact = stationary_variance_expr()
-    return sp.simplify(sp.limit(exact / eps, eps, 0) * eps)
+    # E[x^2]/eps is rational in eps and finite at eps = 0, so the limit is a substitution.
+    exact_over_lr = sp.cancel(stationary_variance_expr() / eps)
+    return sp.factor(exact_over_lr.subs(eps, 0) * eps)
 
 
 @cache
 def noise_scale_expr() -> sp.Expr:
-    """The noise scale g, derived from the small-step stationary variance with finite-N batch noise.
+    r"""The noise scale g, derived from the small-step stationary variance with finite-N batch noise.
 
     Substituting the without-replacement variance into the small-step stationary variance gives
 
     .. math::
 
-        E[x^2] \\to \\frac{\\epsilon}{2h(1-m)}\\Big(\\frac1B - \\frac1N\\Big)\\frac{N}{N-1}F
-        = g\\,\\frac{F}{2h(N-1)}, \\qquad g = \\frac{\\epsilon}{1-m}\\Big(\\frac NB - 1\\Big),
+        E[x^2] \to \frac{\epsilon}{2h(1-m)}\Big(\frac1B - \frac1N\Big)\frac{N}{N-1}F
+        = g\,\frac{F}{2h(N-1)}, \qquad g = \frac{\epsilon}{1-m}\Big(\frac NB - 1\Big),
 
-    so the fluctuations depend on :math:`(\\epsilon, m, B, N)` only through :math:`g` (exactly, at this
+    so the fluctuations depend on :math:`(\epsilon, m, B, N)` only through :math:`g` (exactly, at this
     order). Returns :math:`g` in ``eps``, ``rho``, ``N``, ``B``.
 
     References:
         Seed 004, Sec. 2 and Sec. 4 (momentum form); Smith & Le (2017).
     """
     small = stationary_variance_small_lr_expr().subs(STEP_NOISE, batch_mean_variance_expr())
-    return sp.factor(sp.simplify(small * 2 * h_sym * (N - 1) / _F))
+    return sp.factor(sp.cancel(small * 2 * h_sym * (N - 1) / _F))
 
 
 def noise_scale_small_batch_expr() -> sp.Expr:
@@ -197,12 +198,12 @@ def _batch_and_population(batch_size, n_train) -> tuple[np.ndarray, np.ndarray]:
 
 
 def batch_gradient_variance(n_train, batch_size, per_sample_var):
-    """Variance of a batch-mean gradient drawn without replacement from a finite training set.
+    r"""Variance of a batch-mean gradient drawn without replacement from a finite training set.
 
     .. math::
 
-        \\mathrm{Var}[\\hat g] = \\Big(\\frac1B - \\frac1N\\Big)\\frac{N}{N-1} F
-        = \\frac{N - B}{B(N-1)} F,
+        \mathrm{Var}[\hat g] = \Big(\frac1B - \frac1N\Big)\frac{N}{N-1} F
+        = \frac{N - B}{B(N-1)} F,
 
     where :math:`F` is the per-sample variance with the 1/N normalisation (for the 1/(N-1) sample
     variance :math:`S^2` the factor is just :math:`1/B - 1/N`).
@@ -224,7 +225,7 @@ def batch_gradient_variance(n_train, batch_size, per_sample_var):
 
 
 def noise_scale(lr, n_train, batch_size, momentum=0.0):
-    """The SGD noise scale :math:`g = \\frac{\\epsilon}{1-m}(N/B - 1)` (seed 004, Sec. 2 and 4).
+    r"""The SGD noise scale :math:`g = \frac{\epsilon}{1-m}(N/B - 1)` (seed 004, Sec. 2 and 4).
 
     Args:
         lr: learning rate eps > 0.
@@ -236,7 +237,7 @@ def noise_scale(lr, n_train, batch_size, momentum=0.0):
         g (float for scalar input, array otherwise).
 
     Note:
-        The paper usually quotes :math:`g \\approx \\epsilon N/(B(1-m))`, whose relative error is
+        The paper usually quotes :math:`g \approx \epsilon N/(B(1-m))`, whose relative error is
         :math:`B/(N-B)`: 11% at the paper's cap B = 5120 on CIFAR-10 (N = 50000).
     """
     epsilon = as_float_array("lr", lr, positive=True)
@@ -246,17 +247,17 @@ def noise_scale(lr, n_train, batch_size, momentum=0.0):
 
 
 def effective_learning_rate(lr, momentum=0.0):
-    """The effective learning rate :math:`\\epsilon_{eff} = \\epsilon/(1-m)` (seed 004, Sec. 4)."""
+    r"""The effective learning rate :math:`\epsilon_{eff} = \epsilon/(1-m)` (seed 004, Sec. 4)."""
     epsilon = as_float_array("lr", lr, positive=True)
     return scalar_or_array(epsilon / (1 - _momentum(momentum)))
 
 
 def batch_size_for_noise_scale(g, lr, n_train, momentum=0.0):
-    """The batch size that gives noise scale g: the exact inverse of :func:`noise_scale`.
+    r"""The batch size that gives noise scale g: the exact inverse of :func:`noise_scale`.
 
     .. math::
 
-        B = \\frac{N}{1 + g(1-m)/\\epsilon} = \\frac{\\epsilon N}{\\epsilon + g(1-m)} .
+        B = \frac{N}{1 + g(1-m)/\epsilon} = \frac{\epsilon N}{\epsilon + g(1-m)} .
 
     Not a whole number in general; round it as the application requires.
     """
@@ -268,13 +269,13 @@ def batch_size_for_noise_scale(g, lr, n_train, momentum=0.0):
 
 
 def linear_scaling_batch_size(g, lr, n_train, momentum=0.0):
-    """The B << N scaling rule :math:`B = \\epsilon N / (g (1-m))`, i.e. B ∝ eps and B ∝ 1/(1-m).
+    r"""The B << N scaling rule :math:`B = \epsilon N / (g (1-m))`, i.e. B ∝ eps and B ∝ 1/(1-m).
 
     This is :func:`batch_size_for_noise_scale` to leading order in B/N: the exact batch is
     :math:`B_{lin}/(1 + B_{lin}/N)`.
 
     References:
-        Seed 004, Sec. 1 and 5.2 (":math:`B \\propto \\epsilon`", ":math:`B \\propto 1/(1-m)`").
+        Seed 004, Sec. 1 and 5.2 (":math:`B \propto \epsilon`", ":math:`B \propto 1/(1-m)`").
     """
     noise = as_float_array("g", g, positive=True)
     epsilon = as_float_array("lr", lr, positive=True)
@@ -284,7 +285,7 @@ def linear_scaling_batch_size(g, lr, n_train, momentum=0.0):
 
 
 def max_stable_lr(h, momentum=0.0):
-    """Largest stable step on curvature h: plain and heavy-ball SGD need :math:`\\epsilon h < 2(1+m)`."""
+    r"""Largest stable step on curvature h: plain and heavy-ball SGD need :math:`\epsilon h < 2(1+m)`."""
     curvature = as_float_array("h", h, positive=True)
     return scalar_or_array(2 * (1 + _momentum(momentum)) / curvature)
 
@@ -315,12 +316,12 @@ def _checked_inputs(h, lr, momentum):
 
 
 def stationary_variance(h, lr, batch_size, noise_var, momentum=0.0, n_train=None):
-    """Exact stationary :math:`E[x^2]` of (heavy-ball) SGD on :math:`L = \\sum_i h_i x_i^2/2`.
+    r"""Exact stationary :math:`E[x^2]` of (heavy-ball) SGD on :math:`L = \sum_i h_i x_i^2/2`.
 
     .. math::
 
-        E[x_i^2] = \\frac{\\epsilon s (1+m)}{h_i (1-m) \\big(2(1+m) - \\epsilon h_i\\big)},
-        \\qquad s = \\frac{F}{B}\\ \\text{or}\\ F\\Big(\\frac1B-\\frac1N\\Big)\\frac{N}{N-1},
+        E[x_i^2] = \frac{\epsilon s (1+m)}{h_i (1-m) \big(2(1+m) - \epsilon h_i\big)},
+        \qquad s = \frac{F}{B}\ \text{or}\ F\Big(\frac1B-\frac1N\Big)\frac{N}{N-1},
 
     from the discrete Lyapunov equation (:func:`heavy_ball_lyapunov_solution`). Each coordinate of a
     diagonal Hessian is independent.
@@ -334,7 +335,7 @@ def stationary_variance(h, lr, batch_size, noise_var, momentum=0.0, n_train=None
         n_train: training-set size N for without-replacement batches, or None for independent samples.
 
     Raises:
-        ValueError: on invalid input, or outside the stability region :math:`0 < \\epsilon h < 2(1+m)`.
+        ValueError: on invalid input, or outside the stability region :math:`0 < \epsilon h < 2(1+m)`.
 
     Note:
         The additive-noise model is exact for per-sample losses :math:`h(x-a_j)^2/2` with a common
@@ -348,12 +349,12 @@ def stationary_variance(h, lr, batch_size, noise_var, momentum=0.0, n_train=None
 
 
 def stationary_variance_small_lr(h, lr, batch_size, noise_var, momentum=0.0, n_train=None):
-    """Small-step limit of :func:`stationary_variance`: :math:`E[x^2] \\approx \\epsilon s/(2h(1-m))`.
+    r"""Small-step limit of :func:`stationary_variance`: :math:`E[x^2] \approx \epsilon s/(2h(1-m))`.
 
-    Without ``n_train`` this is :math:`\\frac{\\epsilon}{B(1-m)}\\frac{F}{2h}`: it depends on lr, B and m
-    only through :math:`\\epsilon/(B(1-m))`. With ``n_train`` it is exactly :math:`g F/(2h(N-1))` with
+    Without ``n_train`` this is :math:`\frac{\epsilon}{B(1-m)}\frac{F}{2h}`: it depends on lr, B and m
+    only through :math:`\epsilon/(B(1-m))`. With ``n_train`` it is exactly :math:`g F/(2h(N-1))` with
     :math:`g` from :func:`noise_scale`. The exact value exceeds it by the factor
-    :math:`1/(1 - \\epsilon h/(2(1+m)))`.
+    :math:`1/(1 - \epsilon h/(2(1+m)))`.
 
     References:
         Seed 004, Sec. 2 and 4: the basis of the equivalence of decaying eps and growing B.
@@ -365,7 +366,7 @@ def stationary_variance_small_lr(h, lr, batch_size, noise_var, momentum=0.0, n_t
 
 
 def stationary_loss(h, lr, batch_size, noise_var, momentum=0.0, n_train=None):
-    """Stationary expected loss :math:`E[L] = \\sum_i h_i E[x_i^2] / 2` (sum over the last axis of h).
+    r"""Stationary expected loss :math:`E[L] = \sum_i h_i E[x_i^2] / 2` (sum over the last axis of h).
 
     Arguments as in :func:`stationary_variance`; for scalar h it is :math:`h E[x^2]/2`.
     """

@@ -17,8 +17,15 @@ lands, relative to the floor), ``tau = eta*sigma/sqrt(m)`` (the step's spread) a
 so ``N`` falls strictly as ``m`` grows: ``u`` is unimodal, ``m* = 1`` exactly when ``N(1) <= 0``, and ``u``
 increases for ever exactly when ``lim_{m->inf} N = |nu| - d >= 0``, i.e. when ``mu <= 0`` or
 ``eta*mu >= 2 (s - S*)`` (every batch expects to land at least as high as it started). Implicit
-differentiation of ``N(m*) = 0`` shows that ``m*`` grows with ``eta`` and with ``sigma`` and shrinks with
-``s - S*`` (see :func:`optimal_batch_size_sensitivity`).
+differentiation of ``N(m*) = 0`` shows that ``m*`` grows with ``eta`` and shrinks with ``s - S*`` (see
+:func:`optimal_batch_size_sensitivity`). ``N`` depends on ``sigma`` only through ``tau``, so an interior
+optimum is ``m* = (eta sigma / tau*)^2`` with ``tau*(nu, s - S*)`` free of ``sigma``: m* scales exactly as ``sigma^2``.
+
+Numerically, ``E_m``, ``u`` and ``du/dm`` are evaluated in the cancellation-free forms
+``E_m = S* + |nu| + X(|nu|, tau)`` and ``N = T(|nu|, tau) - g`` with the noiseless gain
+``g = s - S* - |nu| = min(eta mu, 2(s - S*) - eta mu)`` (:func:`rebound_excess_expr`,
+:func:`derivative_tail_expr`; sympy proves them equal to the integrated forms), so m* stays accurate right up to
+the boundary ``eta mu = 2 (s - S*)``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ __all__ = [
     "utility_expr",
     "utility_derivative_expr",
     "utility_derivative_numerator_expr",
+    "rebound_excess_expr",
+    "derivative_tail_expr",
     "step_size_sensitivity_expr",
     "expected_next_state",
     "expected_next_state_limit",
@@ -59,6 +68,7 @@ nu = sp.Symbol("nu", real=True)
 tau = sp.Symbol("tau", positive=True)
 a_sym = sp.Symbol("a", real=True)
 d_sym = sp.Symbol("d", nonnegative=True)
+k_sym = sp.Symbol("k", positive=True)
 _z = sp.Symbol("z", real=True)
 
 
@@ -90,7 +100,7 @@ def folded_normal_mean_expr() -> sp.Expr:
     below = sp.integrate((nu - tau * _z) * _std_normal_pdf(_z), (_z, -sp.oo, kink))
     above = sp.integrate((tau * _z - nu) * _std_normal_pdf(_z), (_z, kink, sp.oo))
     # erfc -> erf so that identities with the paper's Phi(a) - Phi(-a) = erf(a/sqrt 2) simplify directly.
-    return sp.simplify((below + above).rewrite(sp.erf))
+    return sp.expand((below + above).rewrite(sp.erf))
 
 
 @cache
@@ -145,6 +155,28 @@ def utility_derivative_expr() -> sp.Expr:
     return utility_derivative_numerator_expr().subs(subs) / m**2
 
 
+@cache
+def rebound_excess_expr() -> sp.Expr:
+    """E|nu - tau Z| - |nu| in terms of ``k = |nu|``: ``2 tau phi(k/tau) - k erfc(k/(sqrt(2) tau))``.
+
+    What the noise adds to the noiseless landing point ``|nu|``. Obtained from :func:`folded_normal_mean_expr`
+    at ``nu = k`` (the folded mean is even in ``nu``). The numeric functions use this form: it keeps the tiny
+    excess exact where ``E_m`` and ``|nu|`` agree to many digits (``a >> 1``).
+    """
+    return sp.expand((folded_normal_mean_expr().subs(nu, k_sym) - k_sym).rewrite(sp.erfc))
+
+
+@cache
+def derivative_tail_expr() -> sp.Expr:
+    """T = N + (s - S* - |nu|) in terms of ``k = |nu|``: ``3 tau phi(k/tau) - k erfc(k/(sqrt(2) tau))``.
+
+    ``N = T - g`` with the noiseless gain ``g = s - S* - |nu| = min(eta mu, 2(s - S*) - eta mu)``; ``T`` rises
+    from 0 at ``tau = 0``, so the optimum solves ``T(tau) = g``, a root free of cancellation.
+    """
+    at_k = utility_derivative_numerator_expr().subs({nu: k_sym, d_sym: k_sym})
+    return sp.expand(at_k.rewrite(sp.erfc))
+
+
 def step_size_sensitivity_expr() -> sp.Expr:
     """h(a) = (eta / tau) dN/deta at an interior optimum, as a function of ``a = nu/tau`` there.
 
@@ -164,19 +196,35 @@ def step_size_sensitivity_expr() -> sp.Expr:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _folded_mean(nu_v: np.ndarray, tau_v: np.ndarray) -> np.ndarray:
-    fn = lambdify((nu, tau), folded_normal_mean_expr())
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        value = np.asarray(fn(nu_v, tau_v), dtype=float)
-    # tau = 0 is a point mass at nu: the 0/0 in a = nu/tau is resolved by the limit |nu|.
-    return np.where(tau_v > 0, value, np.abs(nu_v))
+def _homogeneous(expr_fn, k_v: np.ndarray, tau_v: np.ndarray) -> np.ndarray:
+    """Evaluate a degree-1 homogeneous expression of (k, tau) at unit scale; its tau -> 0 limit is 0."""
+    fn = lambdify((k_sym, tau), expr_fn())
+    # Scaling to max(k, tau) = 1 keeps k^2 / tau^2 from becoming 0/0 when tau^2 underflows (k = 0, tau ~ 1e-200).
+    scale = np.maximum(k_v, tau_v)
+    scale = np.where(scale > 0, scale, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        value = scale * np.asarray(fn(k_v / scale, tau_v / scale), dtype=float)
+    return np.where(tau_v > 0, value, 0.0)
 
 
-def _numerator(nu_v: np.ndarray, tau_v: np.ndarray, d_v: np.ndarray) -> np.ndarray:
-    fn = lambdify((nu, tau, d_sym), utility_derivative_numerator_expr())
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        value = np.asarray(fn(nu_v, tau_v, d_v), dtype=float)
-    return np.where(tau_v > 0, value, np.abs(nu_v) - d_v)
+def _excess(k_v: np.ndarray, tau_v: np.ndarray) -> np.ndarray:
+    return _homogeneous(rebound_excess_expr, k_v, tau_v)
+
+
+def _tail(k_v: np.ndarray, tau_v: np.ndarray) -> np.ndarray:
+    return _homogeneous(derivative_tail_expr, k_v, tau_v)
+
+
+def _gain(d: np.ndarray, mu_v: np.ndarray, eta_v: np.ndarray) -> np.ndarray:
+    # s - S* - |s - S* - eta mu| written without the cancellation: the noiseless decrease of the state.
+    step = eta_v * mu_v
+    return np.minimum(step, 2 * d - step)
+
+
+def _increases_forever(d, mu_v, sigma_v, eta_v):
+    gain = _gain(d, mu_v, eta_v)
+    # gain == 0 with no noise makes u identically 0: flat, not increasing.
+    return (gain <= 0) & ~((gain == 0) & (sigma_v == 0))
 
 
 def _validate_walk(s_v, mu_v, sigma_v, eta_v, s_star_v) -> tuple[np.ndarray, ...]:
@@ -191,10 +239,12 @@ def _validate_walk(s_v, mu_v, sigma_v, eta_v, s_star_v) -> tuple[np.ndarray, ...
 
 
 def _walk_terms(s_v, mu_v, sigma_v, m_v, eta_v, s_star_v):
+    """(gain, k, tau, m, S*): noiseless decrease, |nu| = noiseless distance to the floor after the step, spread."""
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s_v, mu_v, sigma_v, eta_v, s_star_v)
     m_arr = as_float_array("m", m_v, at_least=1.0)
     d = s_arr - s_star_arr
-    return d, d - eta_arr * mu_arr, eta_arr * sigma_arr / np.sqrt(m_arr), m_arr, s_star_arr
+    k_v = np.abs(d - eta_arr * mu_arr)
+    return _gain(d, mu_arr, eta_arr), k_v, eta_arr * sigma_arr / np.sqrt(m_arr), m_arr, s_star_arr
 
 
 def expected_next_state(s, mu, sigma, m, eta, s_star=0.0):
@@ -216,8 +266,8 @@ def expected_next_state(s, mu, sigma, m, eta, s_star=0.0):
     Raises:
         ValueError: for non-finite input, ``sigma < 0``, ``m < 1``, ``eta <= 0`` or ``s < s_star``.
     """
-    _, nu_v, tau_v, _, s_star_v = _walk_terms(s, mu, sigma, m, eta, s_star)
-    return scalar_or_array(s_star_v + _folded_mean(nu_v, tau_v))
+    _, k_v, tau_v, _, s_star_v = _walk_terms(s, mu, sigma, m, eta, s_star)
+    return scalar_or_array(s_star_v + k_v + _excess(k_v, tau_v))
 
 
 def expected_next_state_limit(s, mu, eta, s_star=0.0):
@@ -231,8 +281,8 @@ def utility(m, s, mu, sigma, eta, s_star=0.0):
 
     Arguments and errors as in :func:`expected_next_state`.
     """
-    d, nu_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
-    return scalar_or_array((d - _folded_mean(nu_v, tau_v)) / m_arr)
+    gain, k_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
+    return scalar_or_array((gain - _excess(k_v, tau_v)) / m_arr)
 
 
 def utility_derivative(m, s, mu, sigma, eta, s_star=0.0):
@@ -245,59 +295,64 @@ def utility_derivative(m, s, mu, sigma, eta, s_star=0.0):
         The paper differentiates numerically (a binary search on ``u``); the reference code writes two terms
         by hand and autodiffs the third. This closed form replaces both.
     """
-    d, nu_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
-    return scalar_or_array(_numerator(nu_v, tau_v, d) / m_arr**2)
+    gain, k_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
+    return scalar_or_array((_tail(k_v, tau_v) - gain) / m_arr**2)
 
 
 def unit_batch_is_optimal(s, mu, sigma, eta, s_star=0.0):
     """True where m* = 1, i.e. where ``du/dm <= 0`` at ``m = 1``: ``3 eta sigma phi(a1) + nu (2 Phi(a1) - 1) <= s - S*``.
 
-    ``a1 = nu / (eta sigma)``. Because ``N(m)`` falls strictly in ``m`` (module docstring), this is exact, not
-    a local test. In the regime ``a1 >> 1`` (rebound negligible) ``N(1) ~ -eta mu < 0`` and ``m* = 1``.
+    ``a1 = nu / (eta sigma)``; evaluated as ``T(|nu|, eta sigma) <= min(eta mu, 2(s - S*) - eta mu)``
+    (:func:`derivative_tail_expr`). Because ``N(m)`` falls strictly in ``m`` (module docstring), this is exact,
+    not a local test. In the regime ``a1 >> 1`` (rebound negligible) ``N(1) ~ -eta mu < 0`` and ``m* = 1``.
+    Where u increases for ever but is flat to double precision (``N(1)`` rounds to 0), the exact answer
+    (False) is returned.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
     d = s_arr - s_star_arr
-    result = _numerator(d - eta_arr * mu_arr, eta_arr * sigma_arr, d) <= 0
+    tail_at_1 = _tail(np.abs(d - eta_arr * mu_arr), eta_arr * sigma_arr)
+    result = (tail_at_1 <= _gain(d, mu_arr, eta_arr)) & ~_increases_forever(d, mu_arr, sigma_arr, eta_arr)
     return bool(result) if result.ndim == 0 else result
 
 
 def utility_increases_forever(s, mu, sigma, eta, s_star=0.0):
-    """True where u has no finite maximiser: ``lim N = |s - S* - eta mu| - (s - S*) >= 0`` while ``N(1) > 0``.
+    """True where u has no finite maximiser on ``[1, inf)``.
 
-    Equivalently ``mu <= 0`` or ``eta mu >= 2 (s - S*)`` (the noiseless step lands at least as high as it
-    started), excluding the flat case ``u == 0`` (sigma = 0 on the boundary), where ``m* = 1`` is returned.
+    Exactly when ``lim_{m->inf} N = |s - S* - eta mu| - (s - S*) >= 0``, i.e. ``mu <= 0`` or
+    ``eta mu >= 2 (s - S*)`` (the noiseless step lands at least as high as it started), excluding the flat case
+    ``u == 0`` (``sigma = 0`` on the boundary), where ``m* = 1`` is returned.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
-    d = s_arr - s_star_arr
-    nu_v = d - eta_arr * mu_arr
-    result = (np.abs(nu_v) - d >= 0) & (_numerator(nu_v, eta_arr * sigma_arr, d) > 0)
+    result = _increases_forever(s_arr - s_star_arr, mu_arr, sigma_arr, eta_arr)
     return bool(result) if result.ndim == 0 else result
 
 
 def _validate_m_max(m_max) -> float:
     if m_max is None:
         return math.inf
-    value = float(as_float_array("m_max", m_max, at_least=1.0))
-    return value
+    return float(as_float_array("m_max", m_max, at_least=1.0))
 
 
 def _optimal_scalar(s_v: float, mu_v: float, sigma_v: float, eta_v: float, s_star_v: float, m_max: float) -> float:
     d = s_v - s_star_v
-    nu_v = d - eta_v * mu_v
+    if _increases_forever(d, mu_v, sigma_v, eta_v):
+        return m_max
+    gain = float(_gain(np.asarray(d), np.asarray(mu_v), np.asarray(eta_v)))
+    k_v = np.asarray(abs(d - eta_v * mu_v))
     tau_1 = eta_v * sigma_v
 
     def numerator_at(tau_v: float) -> float:
-        return float(_numerator(np.asarray(nu_v), np.asarray(tau_v), np.asarray(d)))
+        return float(_tail(k_v, np.asarray(tau_v))) - gain
 
     if numerator_at(tau_1) <= 0:
         return 1.0
-    if abs(nu_v) - d >= 0:
-        return m_max
-    # N rises strictly in tau = eta sigma / sqrt(m) from |nu| - d < 0 at tau = 0 to N(1) > 0 at tau_1: one root.
+    # N = T(tau) - gain rises strictly in tau = eta sigma / sqrt(m), from -gain < 0 at tau = 0 to N(1) > 0.
     tau_root = brentq(numerator_at, 0.0, tau_1, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     if tau_root <= 0:
         return m_max
-    return min((tau_1 / tau_root) ** 2, m_max)
+    # Python float arithmetic: an m* beyond the double range (a gain of a few ulps) becomes inf, silently.
+    ratio = tau_1 / tau_root
+    return min(ratio * ratio, m_max)
 
 
 def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
@@ -312,6 +367,8 @@ def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
         * u increases for ever (``mu <= 0``, ``s = S*`` or ``eta mu >= 2 (s - S*)``; see
           :func:`utility_increases_forever`): ``m_max``, or ``inf`` when ``m_max`` is None. Then every batch
           has a non-positive expected decrease and the utility only approaches 0 from below.
+        * a finite m* too large for a double (a noiseless gain ``min(eta mu, 2(s - S*) - eta mu)`` of a few
+          ulps of ``eta sigma``): ``m_max`` or ``inf``.
 
     Args:
         s, mu, sigma, eta, s_star: as in :func:`expected_next_state`.
@@ -322,6 +379,9 @@ def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
 
     Note:
         The paper searches integers by bisection; :func:`optimal_batch_size_int` gives the best integer.
+        The original code uses a step variance ``sigma^2 / (m_alpha m)`` (an extra ``1/m_alpha``, see
+        reference-impls A.3); pass ``sigma / sqrt(m_alpha)`` to reproduce it. Since interior
+        ``m* = (eta sigma / tau*)^2`` with ``tau*`` independent of ``sigma``, that shrinks m* by ``m_alpha``.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
     bound = _validate_m_max(m_max)

@@ -12,8 +12,9 @@ A policy is a plain object with explicit state (pure rules, thin stateful shell)
     state = policy.after_update(state, info, record)
 
 The state is a ``dict`` of numbers, strings, lists and tensors so that it round-trips through a checkpoint
-loaded with ``torch.load(weights_only=True)``. A policy never touches the sampler, the model or the
-optimizer; it only sees :class:`StepInfo` and the statistics it asked for.
+loaded with ``torch.load(weights_only=True)``; on resume its tensors are moved to the run's device. A policy
+never touches the sampler, the model or the optimizer; it only sees :class:`StepInfo` and the statistics it
+asked for.
 
 Budget rule: a :class:`Grow` is capped at ``info.budget_left``; when nothing is left to draw
 (``info.budget_left == 0``) the policy must return an :class:`Update`, and the engine raises
@@ -142,6 +143,7 @@ class ScheduledPolicy(Policy):
         self.lr_at = lr_at
         self.drop_at = drop_at
         self.budget_factor = budget_factor
+        self._last_update: Update | None = None
 
     def first_draw(self, state, info):
         return min(self.batch_size_at(info.epoch), info.budget_left), state
@@ -150,7 +152,11 @@ class ScheduledPolicy(Policy):
         # The learning rate follows the scheduled batch size, not a budget-truncated last batch.
         lr = self.lr_at(info.epoch, self.batch_size_at(info.epoch))
         drop = self.drop_at(info.epoch) if self.drop_at is not None else 0.0
-        return Update(lr=lr, drop_smallest_fraction=drop), state
+        last = self._last_update
+        if last is None or last.lr != lr or last.drop_smallest_fraction != drop:
+            # Decisions are immutable values; reusing the last one spares a validation per step.
+            self._last_update = last = Update(lr=lr, drop_smallest_fraction=drop)
+        return last, state
 
 
 def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,

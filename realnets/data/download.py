@@ -120,7 +120,10 @@ def ensure_file(
     folder = Path(folder)
     path = folder / remote.filename
     if path.exists():
-        _verify(path, _expected_digest(remote, path))
+        expected = _expected_digest(remote, path)
+        if expected is None:
+            _record_first_digest(path, sha256_of(path))
+        _verify(path, expected)
         return path
     if not download:
         raise DataUnavailableError(
@@ -152,20 +155,24 @@ def _download_verified(remote: RemoteFile, url: str, path: Path, opener: Opener,
     try:
         with os.fdopen(handle, "wb") as out, opener(url) as response:
             digest = _copy_with_progress(response, out, remote, url, progress)
-        _check_download(remote, tmp, path, digest)
+        _check_download(remote, path, digest)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _check_download(remote: RemoteFile, tmp: Path, path: Path, digest: str) -> None:
+def _record_first_digest(path: Path, digest: str) -> None:
+    print(
+        f"warning: no published SHA-256 for {path.name}; recording {digest} "
+        f"in {path.name}.sha256 and checking it from now on",
+        file=sys.stderr,
+    )
+    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+
+
+def _check_download(remote: RemoteFile, path: Path, digest: str) -> None:
     if remote.sha256 is None:
-        print(
-            f"warning: no published SHA-256 for {remote.filename}; recording {digest} "
-            f"in {path.name}.sha256 and checking it from now on",
-            file=sys.stderr,
-        )
-        path.with_name(path.name + ".sha256").write_text(f"{digest}  {remote.filename}\n")
+        _record_first_digest(path, digest)
         return
     if digest != remote.sha256.lower():
         raise ChecksumError(

@@ -89,6 +89,8 @@ _PICKLE_ALLOWED = {
     ("copyreg", "_reconstructor"),
     ("__builtin__", "object"),
     ("builtins", "object"),
+    # Python 3 pickles bytes with protocol < 3 as _codecs.encode(str, "latin1").
+    ("_codecs", "encode"),
 }
 
 
@@ -138,21 +140,26 @@ def read_cifar_archive(
         ``(images, labels)``: uint8 ``(n, 3, 32, 32)`` (rows are stored R, G, B planes of 32x32) and int64.
     """
     path = Path(path)
-    images, labels = [], []
+    payloads = _read_tar_members(path, set(members))
+    missing = [m for m in members if m not in payloads]
+    if missing:
+        raise DataFormatError(f"Invalid CIFAR archive {path.name}: missing member {missing[0]}")
+    arrays = [_batch_arrays(_load_batch(payloads[m], m), label_key, m) for m in members]
+    return np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays])
+
+
+def _read_tar_members(path: Path, wanted: set[str]) -> dict[str, bytes]:
+    # One streaming pass: random access into a .tar.gz re-inflates the archive from its start.
+    payloads = {}
     try:
-        with tarfile.open(path, mode="r:*") as archive:
-            for member in members:
-                handle = archive.extractfile(member)
-                if handle is None:
-                    raise DataFormatError(f"Invalid CIFAR archive {path.name}: {member} is not a file")
-                x, y = _batch_arrays(_load_batch(handle.read(), member), label_key, member)
-                images.append(x)
-                labels.append(y)
-    except KeyError:
-        raise DataFormatError(f"Invalid CIFAR archive {path.name}: missing member {member}") from None
+        with tarfile.open(path, mode="r|*") as archive:
+            for info in archive:
+                handle = archive.extractfile(info) if info.name in wanted and info.isfile() else None
+                if handle is not None:
+                    payloads[info.name] = handle.read()
     except (tarfile.TarError, OSError, EOFError) as err:
         raise DataFormatError(f"Invalid CIFAR archive {path.name}: {err}") from None
-    return np.concatenate(images), np.concatenate(labels)
+    return payloads
 
 
 # ---------------------------------------------------------------------------------------------------- SVHN
@@ -208,7 +215,7 @@ def one_hot_table(
     """
     table = np.asarray(rows, dtype=str)
     label_index = {label: i for i, label in enumerate(label_names)}
-    unknown = sorted(set(table[:, label_column]) - set(label_index))
+    unknown = sorted(str(v) for v in set(table[:, label_column]) - set(label_index))
     if unknown:
         raise DataFormatError(f"Invalid {name} label: {unknown[0]!r} (expected one of {list(label_names)})")
     labels = np.array([label_index[v] for v in table[:, label_column]], dtype=np.int64)

@@ -8,7 +8,7 @@ for sequence inputs), plus the facts a training engine needs (``num_classes``, `
 
 from __future__ import annotations
 
-import math
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ _TASKS = (CLASSIFICATION, REGRESSION)
 _DATA_DIR_ENV = "REALNETS_DATA"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A train/test split held as CPU tensors.
 
@@ -49,6 +49,11 @@ class Dataset:
         input_shape: Shape of one sample, e.g. ``(1, 28, 28)`` or ``(64,)``.
         description: One line saying what the data is.
         source: Provenance: origin, URL, license or citation.
+        vocab_size: Number of token ids for sequence inputs (ids lie in ``[0, vocab_size)``); 0 otherwise.
+            Pass it to ``build_model("bilstm", ..., vocab_size=ds.vocab_size)``.
+
+    Regression targets have shape ``(n, num_outputs)`` (never ``(n,)``), so a per-sample MSE against
+    predictions of shape ``(B, num_outputs)`` cannot broadcast to ``(B, B)`` by accident.
     """
 
     name: str
@@ -61,6 +66,7 @@ class Dataset:
     input_shape: tuple[int, ...]
     description: str
     source: str
+    vocab_size: int = 0
 
     def __post_init__(self) -> None:
         _check_consistent(self)
@@ -74,6 +80,11 @@ class Dataset:
         return int(self.x_test.shape[0])
 
     @property
+    def num_outputs(self) -> int:
+        """Width of the model output: ``num_classes`` logits, or the number of regression targets."""
+        return self.num_classes if self.task == CLASSIFICATION else int(self.y_train.shape[1])
+
+    @property
     def is_sequence(self) -> bool:
         """True when the inputs are integer token ids (feed them to an embedding)."""
         return not self.x_train.is_floating_point()
@@ -83,18 +94,28 @@ def _check_consistent(ds: Dataset) -> None:
     # A loader bug (wrong dtype, shape, label range) must surface here, not as a silent training error.
     if ds.task not in _TASKS:
         raise ValueError(f"Invalid task: {ds.task!r} (expected one of {_TASKS})")
+    if ds.vocab_size < 0 or (ds.vocab_size > 0) == ds.x_train.is_floating_point():
+        raise ValueError(f"Invalid vocab_size: {ds.vocab_size} (expected > 0 exactly for integer token inputs)")
     for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+        if x.dtype not in (torch.float32, torch.int64):
+            raise ValueError(f"Invalid x_{split} dtype: {x.dtype} (expected float32 features or int64 token ids)")
         if tuple(x.shape[1:]) != tuple(ds.input_shape):
             raise ValueError(f"Invalid x_{split} shape: {tuple(x.shape)} (expected (n, *{ds.input_shape}))")
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"Invalid y_{split} length: {y.shape[0]} (expected {x.shape[0]}, as x_{split})")
         _check_labels(ds, split, y)
+        if ds.vocab_size and x.numel() and (int(x.min()) < 0 or int(x.max()) >= ds.vocab_size):
+            raise ValueError(
+                f"Invalid x_{split}: token ids in [{int(x.min())}, {int(x.max())}] (expected [0, {ds.vocab_size}))"
+            )
 
 
 def _check_labels(ds: Dataset, split: str, y: torch.Tensor) -> None:
     if ds.task == REGRESSION:
-        if y.dtype != torch.float32 or ds.num_classes != 0:
-            raise ValueError(f"Invalid y_{split}: dtype {y.dtype} (expected float32 targets, num_classes 0)")
+        if y.dtype != torch.float32 or y.ndim != 2 or ds.num_classes != 0:
+            raise ValueError(
+                f"Invalid y_{split}: dtype {y.dtype}, ndim {y.ndim} (expected 2-d float32 targets, num_classes 0)"
+            )
         return
     if y.dtype != torch.int64 or y.ndim != 1:
         raise ValueError(f"Invalid y_{split}: dtype {y.dtype}, ndim {y.ndim} (expected 1-d int64 labels)")
@@ -169,9 +190,19 @@ def load_dataset(
         raise ValueError(f"Invalid dataset name: {name!r} (expected one of: {valid})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"Invalid seed: {seed!r} (expected an integer >= 0)")
+    _check_options(spec, options)
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     return spec.loader(data_dir=root, download=bool(download), seed=seed, **options)
 
 
-def flat_size(shape: tuple[int, ...]) -> int:
-    return int(math.prod(shape))
+_COMMON_PARAMETERS = ("data_dir", "download", "seed")
+
+
+def _check_options(spec: DatasetSpec, options: dict[str, Any]) -> None:
+    accepted = [p for p in inspect.signature(spec.loader).parameters if p not in _COMMON_PARAMETERS]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"Invalid option for dataset {spec.name!r}: {', '.join(unknown)} "
+            f"(expected {'one of: ' + ', '.join(accepted) if accepted else 'no options'})"
+        )

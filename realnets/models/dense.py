@@ -10,17 +10,12 @@ import math
 
 from torch import nn
 
+from realnets.models._checks import positive_int
 from realnets.models.registry import register_model
 
 __all__ = ["DEFAULT_MLP_WIDTH", "logreg", "mlp"]
 
 DEFAULT_MLP_WIDTH = 256
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= 1)")
-    return value
 
 
 @register_model("logreg", "logistic / linear regression: one linear layer on the flattened input")
@@ -32,7 +27,7 @@ def logreg(*, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
 @register_model("mlp", "MLP, 2 hidden ReLU layers (width option, default 256) on the flattened input")
 def mlp(*, input_shape: tuple[int, ...], num_outputs: int, width: int = DEFAULT_MLP_WIDTH) -> nn.Module:
     """``z = W3 relu(W2 relu(W1 x + b1) + b2) + b3`` on the flattened input (the package's default model)."""
-    width = _positive_int("width", width)
+    width = positive_int("width", width)
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(math.prod(input_shape), width),

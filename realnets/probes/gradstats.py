@@ -201,6 +201,11 @@ class GradStatsAccumulator:
         ]
         self.reset()
 
+    @property
+    def params(self) -> list[Tensor]:
+        """The trainable parameters, in the order of :meth:`mean_grad`."""
+        return list(self._params)
+
     def reset(self) -> None:
         """Forget all samples (start the next batch); the model analysis is kept, so reuse is cheap."""
         self._grad_sum = [torch.zeros_like(p) for p in self._params]

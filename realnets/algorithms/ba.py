@@ -1,0 +1,344 @@
+"""BA-SGD and BA-Momentum: batch-adaptive training by the Gaussian walk with rebound (seed 000).
+
+The rule (seed 000, sec. 2.2, eq. 5-9, and Algorithm 1). Each parameter update grows the batch
+:math:`\\mathcal Y_t` by :math:`m_0` fresh samples at a time. After every increment the statistics of the
+whole batch give the state :math:`s_t = F(\\theta\\mid\\mathcal Y_t)`, the mean
+:math:`\\mu_t` and the variance :math:`\\sigma_t^2 = \\hat f^\\top\\hat\\Sigma_t\\hat f` of the "Gaussian dice"
+:math:`\\Delta s_t \\sim \\mathcal N(\\mu_t, \\sigma_t^2/m)`; the next state is
+:math:`s_{t+1} = |s_t - S^* - \\eta\\Delta s_t| + S^*`, whose mean (a folded normal) is
+
+.. math::
+
+    \\mathbb E_m[s_{t+1}] = (s_t - S^* - \\eta\\mu_t)\\,[\\Phi(a) - \\Phi(-a)]
+        + \\frac{\\eta\\sigma_t}{\\sqrt m}\\sqrt{\\tfrac{2}{\\pi}}\\,e^{-a^2/2} + S^*,
+    \\qquad a = \\frac{s_t - S^* - \\eta\\mu_t}{\\eta\\sigma_t}\\sqrt m \\quad\\text{(eq. 7)},
+
+and the batch size that maximises the expected decrease per sample,
+:math:`m^* = \\arg\\max_m u(m)`, :math:`u(m) = (s_t - \\mathbb E_m[s_{t+1}])/m` (eq. 8-9). The update is
+applied once :math:`|\\mathcal Y_t| \\ge \\min(m^*, \\text{max batch}, \\text{data left})`.
+
+* BA-SGD: :math:`\\mu_t = \\hat f_t^\\top\\hat f_t`, update :math:`\\theta \\leftarrow \\theta - \\eta\\hat f_t`.
+* BA-Momentum: :math:`\\mu_t = \\hat f_t^\\top\\mu_{\\mathcal P_t}`,
+  :math:`\\mu_{\\mathcal P_t} = \\rho\\,\\mu_{\\mathcal P_{t-1}} + \\hat f_t` (eq. 15), update
+  :math:`\\mathrm m_t = \\rho\\,\\mathrm m_{t-1} + \\eta\\hat f_t`, :math:`\\theta \\leftarrow \\theta - \\mathrm m_t` (eq. 10-11).
+  torch's SGD with momentum :math:`\\rho` and dampening 0 keeps :math:`\\mathrm{buf}_t = \\rho\\,\\mathrm{buf}_{t-1} + \\hat f_t`,
+  which *is* :math:`\\mu_{\\mathcal P_t}`, and steps by :math:`\\eta\\,\\mathrm{buf}_t = \\mathrm m_t` for a constant
+  :math:`\\eta`; the statistic reads :math:`\\hat f^\\top\\mathrm{buf}_{t-1}` from the optimizer state, so
+  :math:`\\mu_t = \\rho\\,\\hat f^\\top\\mathrm{buf}_{t-1} + \\hat f^\\top\\hat f`. (The original PyTorch port put
+  :math:`\\mathrm m_t` into ``.grad`` and stepped with ``lr=eta`` again, applying :math:`\\eta` twice; we do not.)
+
+The statistics come from :mod:`realnets.probes.ba_stats` (``stat`` = ``exact``, ``diag`` or ``full``); they
+are updated incrementally and leave the batch gradient ready, so the update costs no extra pass.
+BatchNorm in training mode is refused by the statistics (per-sample gradients are undefined).
+
+Hyperparameters (``realnets train --algo ba-sgd|ba-momentum --hp key=value``):
+
+``m0``
+    sampling step (default 32, seed 000 sec. 4.2).
+``batch_size``
+    the first draw of each step (default ``None``: :math:`m_0`, as in Algorithm 1).
+``s_star``
+    :math:`S^*`, the lowest reachable loss (default 0, Algorithm 1 line 10).
+``max_batch_size``
+    cap on the batch (default 0: the training-set size, Algorithm 1 line 11).
+``stat``
+    covariance mode of :math:`\\sigma^2` (default ``exact``; ``diag`` is the paper's trade-off, appendix C).
+``growth``
+    ``step`` (default, the paper's :math:`m_0` at a time) or ``jump`` (grow straight to the current
+    :math:`m^*` rounded up to a multiple of :math:`m_0`, then re-check: fewer statistic evaluations).
+``code_variance``
+    divide :math:`\\sigma^2` once more by the accumulated count :math:`m_\\alpha`, as the original code does
+    (default ``False``; shrinks :math:`m^*` by about :math:`m_\\alpha`).
+``epoch_boundary``
+    ``cap`` (default): a batch never crosses the end of the epoch's permutation, so it never holds a
+    sample twice (Algorithm 1 draws from :math:`\\mathcal X - \\mathcal Y_t`); ``cross``: it may.
+``shortcut``
+    the original code's rule :math:`m^*=1` when :math:`a(1) > 5` (default ``True``; applied only when
+    :math:`\\mu > 0`, where :math:`u` then falls like :math:`1/m`, so it only saves time).
+``search_max``
+    upper end of the :math:`m^*` search (default 0: the training-set size, as in the original code).
+
+Note:
+    The state :math:`s_t` is the loss on the growing batch (Algorithm 1 line 9), so the rule reacts to the
+    batch it is drawing; the step counter ``rounds`` logs how many increments each update took.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from realnets.algorithms.base import Grow, Policy, StepInfo, Update, check_number
+from realnets.algorithms.common import positive_int
+from realnets.probes.ba_stats import statistic_name
+from realnets.registry import register_algorithm
+
+__all__ = [
+    "BatchAdaptivePolicy",
+    "expected_decrease",
+    "expected_next_state",
+    "optimal_batch_size",
+    "utility",
+]
+
+SHORTCUT_A = 5.0  # the original code's threshold on a(1) for m* = 1
+_GRID_RATIO = 1.2  # geometric scan of m before the integer refinement
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+GROWTH_MODES = ("step", "jump")
+EPOCH_BOUNDARY_MODES = ("cap", "cross")
+
+
+# --------------------------------------------------------------------------------------------- the rule
+def expected_decrease(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
+    """:math:`s_t - \\mathbb E_m[s_{t+1}]`, the expected decrease of the state with a batch of ``m`` (eq. 7).
+
+    Written as :math:`c\\,\\operatorname{erfc}(a/\\sqrt2) + \\eta\\mu\\,\\operatorname{erf}(a/\\sqrt2)
+    - \\tau\\sqrt{2/\\pi}\\,e^{-a^2/2}` with :math:`c = s - S^*`, :math:`\\tau = \\eta\\sigma/\\sqrt m`,
+    :math:`a = (c - \\eta\\mu)/\\tau`, which equals eq. 7 (:math:`\\Phi(a) - \\Phi(-a) = \\operatorname{erf}(a/\\sqrt2)`)
+    and keeps full precision when the decrease is tiny next to the loss.
+    """
+    c = s - s_star
+    nu = c - eta * mu
+    tau = eta * math.sqrt(sigma2 / m)
+    if tau == 0.0:
+        return c - abs(nu)
+    z = nu / (tau * math.sqrt(2.0))
+    return c * math.erfc(z) + eta * mu * math.erf(z) - tau * _SQRT_2_OVER_PI * math.exp(-z * z)
+
+
+def expected_next_state(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
+    """:math:`\\mathbb E_m[s_{t+1}]`, the mean of :math:`|s - S^* - \\eta X| + S^*`, :math:`X\\sim\\mathcal N(\\mu, \\sigma^2/m)` (eq. 7)."""
+    return s - expected_decrease(m, s, mu, sigma2, eta, s_star)
+
+
+def utility(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
+    """:math:`u(m, s_t) = (s_t - \\mathbb E_m[s_{t+1}])/m`, the expected decrease per sample (eq. 8)."""
+    return expected_decrease(m, s, mu, sigma2, eta, s_star) / m
+
+
+def _check_rule_inputs(s: float, mu: float, sigma2: float, eta: float, s_star: float, m_max: int) -> None:
+    for name, value in (("s", s), ("mu", mu), ("s_star", s_star)):
+        check_number(name, value)
+    check_number("sigma2", sigma2, low=0.0)
+    check_number("eta", eta, low=0.0, low_open=True)
+    check_number("m_max", m_max, low=1, integer=True)
+
+
+def _geometric_grid(m_max: int) -> list[int]:
+    grid, m = [1], 1.0
+    while grid[-1] < m_max:
+        m *= _GRID_RATIO
+        grid.append(min(m_max, max(grid[-1] + 1, int(round(m)))))
+    return grid
+
+
+def optimal_batch_size(s: float, mu: float, sigma2: float, eta: float, *, m_max: int, s_star: float = 0.0,
+                       shortcut: float | None = SHORTCUT_A) -> int:
+    """:math:`m^* = \\arg\\max_{1\\le m\\le m_{\\max}} u(m, s_t)` over the integers (eq. 9).
+
+    The search: a geometric scan of :math:`m` (ratio 1.2) finds the best grid point, an integer ternary
+    search refines between its neighbours, and the last few integers are compared directly, so the result
+    is the exact integer argmax whenever :math:`u` is unimodal between the scan's neighbours (the first of
+    equal maxima). About 60 + 2 log_{1.5}(m^*) evaluations of :math:`u`.
+
+    Special cases: :math:`\\sigma^2 = 0` gives a constant expected decrease :math:`c - |c - \\eta\\mu|`, so
+    :math:`m^* = 1` when it is >= 0 and :math:`m_{\\max}` otherwise (every :math:`u` is negative and rises
+    towards 0). With ``shortcut`` (the original code's 5), :math:`a(1) > 5` returns 1 at once when
+    :math:`\\mu > 0`: the rebound term is then below :math:`10^{-6}` and :math:`u \\approx \\eta\\mu/m` falls.
+
+    Note:
+        When the mean step overshoots (:math:`\\eta\\mu > 2(s_t - S^*)`) or :math:`\\mu < 0` (momentum
+        against the current gradient), every :math:`u(m)` is negative and the argmax is :math:`m_{\\max}`:
+        the rule asks for the largest batch. The original code applies its :math:`a(1) > 5` shortcut
+        whatever the sign of :math:`\\mu`, so for :math:`\\mu < 0` (BA-Momentum against its buffer) it returns
+        :math:`m^* = 1` where the argmax is :math:`m_{\\max}`; we apply it only for :math:`\\mu > 0`. It bisects on the sign of :math:`du/dm` and
+        returns the neighbour with the largest derivative, which can be off by one.
+    """
+    _check_rule_inputs(s, mu, sigma2, eta, s_star, m_max)
+    if m_max == 1:
+        return 1
+    if sigma2 == 0.0:
+        return 1 if expected_decrease(1, s, mu, 0.0, eta, s_star) >= 0.0 else m_max
+    if shortcut is not None and mu > 0 and (s - s_star - eta * mu) / (eta * math.sqrt(sigma2)) > shortcut:
+        return 1
+
+    def u(m: int) -> float:
+        return utility(m, s, mu, sigma2, eta, s_star)
+
+    grid = _geometric_grid(m_max)
+    values = [u(m) for m in grid]
+    best = max(range(len(grid)), key=values.__getitem__)
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    while hi - lo > 3:
+        third = (hi - lo) // 3
+        left, right = lo + third, hi - third
+        if u(left) < u(right):
+            lo = left + 1
+        else:
+            hi = right
+    return max(range(lo, hi + 1), key=u)
+
+
+# ------------------------------------------------------------------------------------------- the policy
+class BatchAdaptivePolicy(Policy):
+    """BA-SGD (``rho = 0``) or BA-Momentum (``rho > 0``), seed 000 Algorithm 1 (see the module docstring).
+
+    Args:
+        lr: the learning rate :math:`\\eta` (constant).
+        rho: momentum coefficient :math:`\\rho` of the optimizer (0 for BA-SGD).
+        m0: sampling step.
+        first: samples drawn first in each step (default :math:`m_0`).
+        s_star: :math:`S^*`.
+        max_batch_size: batch cap (0: the training-set size).
+        stat: ``exact``, ``diag`` or ``full``.
+        growth: ``step`` or ``jump``.
+        code_variance: divide :math:`\\sigma^2` by :math:`m_\\alpha` as the original code does.
+        epoch_boundary: ``cap`` or ``cross``.
+        shortcut: apply the :math:`a(1) > 5 \\Rightarrow m^* = 1` rule.
+        search_max: upper end of the :math:`m^*` search (0: the training-set size).
+
+    State (plain numbers, checkpointable): the last decision's ``m_star``, ``mu``, ``sigma2``, ``s`` and the
+    number of statistic rounds of the current step (``rounds``).
+    """
+
+    def __init__(self, *, lr: float, rho: float = 0.0, m0: int = 32, first: int | None = None,
+                 s_star: float = 0.0, max_batch_size: int = 0, stat: str = "exact", growth: str = "step",
+                 code_variance: bool = False, epoch_boundary: str = "cap", shortcut: bool = True,
+                 search_max: int = 0) -> None:
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
+        self.rho = check_number("momentum", rho, low=0.0, high=1.0)
+        self.m0 = positive_int("m0", m0)
+        self.first = self.m0 if first is None else positive_int("batch_size", first)
+        self.s_star = check_number("s_star", s_star)
+        self.max_batch_size = check_number("max_batch_size", max_batch_size, low=0, integer=True)
+        self.needs = (statistic_name(stat),)
+        self.stat = stat
+        self.growth = _choice("growth", growth, GROWTH_MODES)
+        self.code_variance = _flag("code_variance", code_variance)
+        self.epoch_boundary = _choice("epoch_boundary", epoch_boundary, EPOCH_BOUNDARY_MODES)
+        self.shortcut = SHORTCUT_A if _flag("shortcut", shortcut) else None
+        self.search_max = check_number("search_max", search_max, low=0, integer=True)
+
+    # -- pure helpers --------------------------------------------------------------------------------
+    def room(self, info: StepInfo) -> int:
+        """Fresh samples this step may still draw: the budget, and the epoch's end under ``cap``."""
+        if self.epoch_boundary == "cross":
+            return info.budget_left
+        in_epoch = info.n_train - info.samples_seen % info.n_train - info.batch_so_far
+        return max(0, min(info.budget_left, in_epoch))
+
+    def cap(self, info: StepInfo) -> int:
+        """The largest batch allowed: ``max_batch_size`` and the training-set size."""
+        return min(self.max_batch_size or info.n_train, info.n_train)
+
+    def dice(self, batch: Mapping[str, Any]) -> tuple[float, float]:
+        """:math:`(\\mu_t, \\sigma_t^2)` of the Gaussian dice from the batch statistics (eq. 15-16)."""
+        mu = batch["grad_sq_norm"] + self.rho * batch["grad_dot_buffer"]
+        sigma2 = batch["sigma2"] / batch["n"] if self.code_variance else batch["sigma2"]
+        return mu, sigma2
+
+    def target(self, batch: Mapping[str, Any], info: StepInfo) -> tuple[int, float, float]:
+        """``(m_star, mu, sigma2)`` for the batch drawn so far."""
+        mu, sigma2 = self.dice(batch)
+        m_max = self.search_max or info.n_train
+        m_star = optimal_batch_size(batch["loss"], mu, max(sigma2, 0.0), self.lr, m_max=m_max,
+                                    s_star=self.s_star, shortcut=self.shortcut)
+        return m_star, mu, sigma2
+
+    def increment(self, have: int, goal: int) -> int:
+        """How many samples to draw next: :math:`m_0`, or up to the goal in multiples of :math:`m_0` (jump)."""
+        if self.growth == "step":
+            return self.m0
+        return self.m0 * max(1, math.ceil((goal - have) / self.m0))
+
+    # -- the protocol --------------------------------------------------------------------------------
+    def init_state(self) -> dict[str, Any]:
+        return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0}
+
+    def first_draw(self, state: dict[str, Any], info: StepInfo) -> tuple[int, dict[str, Any]]:
+        return max(1, min(self.first, self.room(info))), {**state, "rounds": 0}
+
+    def decide(self, state: dict[str, Any], info: StepInfo,
+               stats: Mapping[str, Any]) -> tuple[Grow | Update, dict[str, Any]]:
+        batch = stats[self.needs[0]]
+        room = self.room(info)
+        state = {**state, "rounds": state["rounds"] + 1}
+        if batch["sigma2"] is None:  # one sample: no covariance yet
+            return (Grow(min(self.m0, room)) if room > 0 else Update(lr=self.lr)), state
+        m_star, mu, sigma2 = self.target(batch, info)
+        state.update(m_star=int(m_star), mu=float(mu), sigma2=float(sigma2), s=float(batch["loss"]))
+        goal = min(m_star, self.cap(info))
+        have = batch["n"]
+        if have >= goal or room == 0:
+            return Update(lr=self.lr), state
+        return Grow(min(self.increment(have, goal), room)), state
+
+    def after_update(self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]) -> dict[str, Any]:
+        # The engine has no per-policy log hook yet; the record it passes here is the one it writes to
+        # metrics.jsonl, so the rule's numbers go in there (see log_fields).
+        if isinstance(record, MutableMapping):
+            record.update(self.log_fields(state))
+        return state
+
+    def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-update fields for ``metrics.jsonl``: m*, mu, sigma^2 (as used by the rule), s_t, rounds."""
+        return {"m_star": state["m_star"], "mu": state["mu"], "sigma2": state["sigma2"], "s_t": state["s"],
+                "rounds": state["rounds"]}
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"Invalid {name}: {value!r} (expected one of {', '.join(options)})")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"Invalid {name}: {value!r} (expected true or false)")
+    return value
+
+
+# ------------------------------------------------------------------------------------- registration
+def _defaults(lr: float, momentum: bool) -> dict[str, Any]:
+    hp: dict[str, Any] = {"lr": lr, "batch_size": None, "m0": 32, "s_star": 0.0, "max_batch_size": 0,
+                          "stat": "exact", "growth": "step", "code_variance": False, "epoch_boundary": "cap",
+                          "shortcut": True, "search_max": 0, "weight_decay": 0.0}
+    if momentum:
+        hp["momentum"] = 0.9
+    return hp
+
+
+def _build(params, hp: Mapping[str, Any], rho: float):
+    import torch
+
+    policy = BatchAdaptivePolicy(
+        lr=hp["lr"], rho=rho, m0=hp["m0"], first=hp["batch_size"], s_star=hp["s_star"],
+        max_batch_size=hp["max_batch_size"], stat=hp["stat"], growth=hp["growth"],
+        code_variance=hp["code_variance"], epoch_boundary=hp["epoch_boundary"], shortcut=hp["shortcut"],
+        search_max=hp["search_max"])
+    weight_decay = check_number("weight_decay", hp["weight_decay"], low=0.0)
+    # dampening 0 and no Nesterov: torch's buffer is then exactly mu_P of eq. 15
+    optimizer = torch.optim.SGD(params, lr=policy.lr, momentum=rho, dampening=0.0, nesterov=False,
+                                weight_decay=weight_decay)
+    return policy, optimizer
+
+
+_SOURCE = "seed 000, sec. 2-3 and Algorithm 1"
+
+
+@register_algorithm("ba-sgd", description="BA-SGD: grow the batch by m0 until it reaches the Gaussian-walk optimum m* "
+                    "(seed 000)", defaults=_defaults(0.05, momentum=False), needs=(statistic_name("exact"),),
+                    source=_SOURCE)
+def _ba_sgd(params, hp):
+    return _build(params, hp, 0.0)
+
+
+@register_algorithm("ba-momentum", description="BA-Momentum: batch-adaptive heavy-ball momentum, mu = f^T mu_P "
+                    "(seed 000, Algorithm 1)", defaults=_defaults(0.01, momentum=True),
+                    needs=(statistic_name("exact"),), source=_SOURCE)
+def _ba_momentum(params, hp):
+    rho = check_number("momentum", hp["momentum"], low=0.0, high=1.0)
+    if not rho < 1.0:
+        raise ValueError(f"Invalid momentum: {rho!r} (expected 0 <= momentum < 1)")
+    return _build(params, hp, rho)

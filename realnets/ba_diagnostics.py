@@ -1,0 +1,306 @@
+"""Checks of the model that BA-SGD / BA-Momentum assume (seed 000, eq. 3, 7, 13-16, appendices B and C).
+
+* :func:`loss_decrease_distribution` (appendix B): at a fixed point of training, the change of the
+  full-data objective over many random batches of a fixed size, against the Gaussian the rule assumes,
+  :math:`\\Delta F \\sim \\mathcal N(-\\eta\\hat f^\\top\\mu_{\\mathcal P}, \\eta^2\\hat f^\\top\\hat\\Sigma\\hat f/m)`.
+  The prediction is given three ways: with :math:`\\sigma^2` from eq. 4 (exact), with the diagonal
+  approximation, and with the original code's extra division by the accumulated count :math:`m_\\alpha`.
+* :func:`ba_trace` (eq. 7 and appendix C): a BA run driven by the policy and the statistic of
+  :mod:`realnets.algorithms.ba`, recording at every update the predicted :math:`\\mathbb E_m[s_{t+1}]`, the
+  realised losses after the update, and :math:`\\sigma^2` and :math:`m^*` from both the exact and the
+  diagonal covariance on the same batch.
+* :func:`plot_decrease_distribution` and :func:`plot_trace` write the figures.
+
+Everything returns plain dicts of floats and lists (JSON-ready); numbers are in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from realnets.algorithms.ba import expected_next_state, optimal_batch_size
+from realnets.algorithms.base import StepInfo, Update
+from realnets.engine import EpochSampler
+from realnets.probes import StatContext, compute_statistics
+from realnets.probes.gradstats import GradStatsAccumulator
+from realnets.registry import get_algorithm
+
+__all__ = ["ba_trace", "full_loss", "loss_decrease_distribution", "plot_decrease_distribution", "plot_trace"]
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@torch.no_grad()
+def full_loss(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, params: Mapping[str, Tensor] | None = None,
+              chunk: int = 4096) -> float:
+    """:math:`F(\\theta) = \\frac1N\\sum_j \\ell_j(\\theta)` over all of ``(x, y)`` in float64, optionally at ``params``."""
+    from torch.func import functional_call
+
+    total = 0.0
+    for start in range(0, x.shape[0], chunk):
+        xb, yb = x[start : start + chunk], y[start : start + chunk]
+        out = model(xb) if params is None else functional_call(model, dict(params), (xb,))
+        total += float(loss_fn(out, yb).double().sum())
+    return total / x.shape[0]
+
+
+def _flat(tensors: list[Tensor]) -> Tensor:
+    return torch.cat([t.reshape(-1).double() for t in tensors])
+
+
+def _check_positive_int(name: str, value: Any, low: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {low})")
+    return value
+
+
+def loss_decrease_distribution(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, lr: float,
+                               batch_size: int = 100, repeats: int = 500, seed: int = 0,
+                               buffer: list[Tensor] | None = None, rho: float = 0.0) -> dict[str, Any]:
+    """Appendix B of seed 000: the decrease of the full objective over ``repeats`` random batches.
+
+    For each of ``repeats`` batches :math:`\\mathcal Y` of ``batch_size`` samples (without replacement within
+    a batch, batches independent), the update :math:`\\theta' = \\theta - \\eta(\\rho\\,\\mathrm{buf} + \\hat f_{\\mathcal Y})`
+    is applied to a copy of the parameters and :math:`\\Delta F = F(\\theta') - F(\\theta)` is measured on all of
+    ``(x, y)``. The model is evaluated in its current mode (use a model without dropout or BatchNorm).
+
+    Predictions (seed 000 eq. 3 and 13-16, the dice of Algorithm 1 line 9), per batch, of the mean
+    :math:`-\\eta\\hat f^\\top(\\rho\\,\\mathrm{buf} + \\hat f)` and the standard deviation
+    :math:`\\eta\\sqrt{\\sigma^2/m}`, with :math:`\\sigma^2` exact (eq. 4), diagonal, or divided once more by
+    :math:`m_\\alpha = m` (the original code's extra division; ``code_diag``: both, the original code's
+    default). Also the "population" prediction from the full-data gradient
+    :math:`f` and the full-data :math:`f^\\top\\Sigma f` (with the finite-population factor
+    :math:`(N-m)/(N-1)` of sampling without replacement).
+
+    Returns:
+        dict with ``decreases`` (list), ``empirical_mean``, ``empirical_std``, the per-batch predictions
+        (``predicted_mean``, ``predicted_std_exact``, ``predicted_std_diag``, ``predicted_std_code``,
+        ``predicted_std_code_diag``: lists),
+        their medians (``*_median``) and the population prediction (``population_mean``,
+        ``population_std``), plus ``n``, ``batch_size``, ``lr``, ``rho``, ``seed``.
+    """
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"Invalid lr: {lr!r} (expected a finite number > 0)")
+    batch_size = _check_positive_int("batch_size", batch_size, 2)
+    repeats = _check_positive_int("repeats", repeats, 2)
+    n = x.shape[0]
+    if batch_size > n:
+        raise ValueError(f"Invalid batch_size: {batch_size} (expected <= the {n} samples)")
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    base = {k: p.detach() for k, p in named}
+    buf = [torch.zeros_like(p) for _, p in named] if buffer is None else [b.detach() for b in buffer]
+    start = full_loss(model, loss_fn, x, y)
+    exact = GradStatsAccumulator(model, loss_fn, mode="exact")
+    diag = GradStatsAccumulator(model, loss_fn, mode="diag")
+    generator = torch.Generator().manual_seed(seed)
+    rows: dict[str, list[float]] = {k: [] for k in ("decreases", "predicted_mean", "predicted_std_exact",
+                                                     "predicted_std_diag", "predicted_std_code",
+                                                     "predicted_std_code_diag")}
+    for _ in range(repeats):
+        idx = torch.randperm(n, generator=generator)[:batch_size].to(x.device)
+        exact.reset()
+        diag.reset()
+        exact.add(x[idx], y[idx])
+        diag.add(x[idx], y[idx])
+        f = exact.mean_grad()
+        step = [rho * b + g for b, g in zip(buf, f)]
+        moved = {k: base[k] - lr * s for (k, _), s in zip(named, step)}
+        rows["decreases"].append(full_loss(model, loss_fn, x, y, moved) - start)
+        s_exact, s_diag = exact.stats(), diag.stats()
+        rows["predicted_mean"].append(-lr * float(_flat(f) @ _flat(step)))
+        rows["predicted_std_exact"].append(lr * math.sqrt(s_exact.sigma2 / batch_size))
+        rows["predicted_std_diag"].append(lr * math.sqrt(s_diag.sigma2 / batch_size))
+        rows["predicted_std_code"].append(lr * math.sqrt(s_exact.sigma2 / batch_size / batch_size))
+        rows["predicted_std_code_diag"].append(lr * math.sqrt(s_diag.sigma2 / batch_size / batch_size))
+    result: dict[str, Any] = dict(rows)
+    decreases = np.asarray(rows["decreases"])
+    result.update(empirical_mean=float(decreases.mean()), empirical_std=float(decreases.std(ddof=1)),
+                  n=n, batch_size=batch_size, lr=lr, rho=rho, seed=seed, repeats=repeats)
+    for key in ("predicted_mean", "predicted_std_exact", "predicted_std_diag", "predicted_std_code",
+                "predicted_std_code_diag"):
+        result[key + "_median"] = float(np.median(rows[key]))
+    result.update(_population_prediction(model, loss_fn, x, y, buf, lr=lr, rho=rho, batch_size=batch_size))
+    return result
+
+
+def _population_prediction(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, buf: list[Tensor], *,
+                           lr: float, rho: float, batch_size: int) -> dict[str, float]:
+    acc = GradStatsAccumulator(model, loss_fn, mode="exact")
+    for start in range(0, x.shape[0], 1024):
+        acc.add(x[start : start + 1024], y[start : start + 1024])
+    stats = acc.stats()
+    f = acc.mean_grad()
+    n = x.shape[0]
+    mean = -lr * float(_flat(f) @ _flat([rho * b + g for b, g in zip(buf, f)]))
+    # variance of a without-replacement batch mean: sigma^2/m * (N - m)/(N - 1); sigma^2 here uses 1/(N - 1)
+    std = lr * math.sqrt(stats.sigma2 / batch_size * (n - batch_size) / (n - 1))
+    return {"population_mean": mean, "population_std": std}
+
+
+# ----------------------------------------------------------------------------------------------- trace
+def _diag_sigma2(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> float:
+    acc = GradStatsAccumulator(model, loss_fn, mode="diag")
+    acc.add(x, y)
+    return acc.stats().sigma2
+
+
+def ba_trace(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, algo: str = "ba-sgd",
+             hp: Mapping[str, Any] | None = None, budget_samples: int, seed: int = 0,
+             full_every: int = 1) -> dict[str, Any]:
+    """A BA run (the policy and statistic of the engine, without the engine's files) with diagnostics.
+
+    At every update ``t`` it records the batch size, :math:`s_t`, :math:`\\mu_t`, :math:`\\sigma_t^2` (the
+    policy's mode, default exact) and :math:`m^*`; :math:`\\sigma^2_{\\text{diag}}` and the :math:`m^*` it would
+    give on the same batch (appendix C); the prediction :math:`\\mathbb E_m[s_{t+1}]` of eq. 7 for the batch
+    size used; the realised loss on the same batch after the update; and, every ``full_every`` updates,
+    the full-data objective before and after the update.
+
+    Args:
+        model, loss_fn, x, y: the network (trained in place) and the training data.
+        algo: ``"ba-sgd"`` or ``"ba-momentum"``.
+        hp: hyperparameters of the algorithm (``lr``, ``m0``, ``stat`` ...).
+        budget_samples: samples to consume.
+        seed: the sampler's permutations (the model's initial weights are the caller's).
+        full_every: evaluate the full objective every this many updates (0: never).
+
+    Returns:
+        ``{"steps": [per-update dicts], "algo": ..., "hp": ..., "n_train": ...}``.
+    """
+    if algo not in ("ba-sgd", "ba-momentum"):
+        raise ValueError(f"Invalid algo: {algo!r} (expected 'ba-sgd' or 'ba-momentum')")
+    budget_samples = _check_positive_int("budget_samples", budget_samples)
+    full_every = _check_positive_int("full_every", full_every, 0)
+    policy, optimizer = get_algorithm(algo).build(model.parameters(), dict(hp or {}))
+    n = x.shape[0]
+    sampler = EpochSampler(n, seed, x.device)
+    state = policy.init_state()
+    steps: list[dict[str, Any]] = []
+    while sampler.drawn < budget_samples:
+        record, state = _trace_step(policy, optimizer, state, model, loss_fn, x, y, sampler, budget_samples,
+                                    len(steps), full_every)
+        steps.append(record)
+    return {"steps": steps, "algo": algo, "hp": dict(hp or {}), "n_train": n}
+
+
+def _step_info(sampler: EpochSampler, n: int, budget: int, step: int, batch_so_far: int) -> StepInfo:
+    seen = sampler.drawn - batch_so_far
+    return StepInfo(step=step, samples_seen=seen, epoch=seen / n, n_train=n, budget_left=budget - sampler.drawn,
+                    epoch_left=sampler.epoch_left, batch_so_far=batch_so_far)
+
+
+def _trace_step(policy, optimizer, state, model, loss_fn, x, y, sampler, budget, step, full_every):
+    n = x.shape[0]
+    first, state = policy.first_draw(state, _step_info(sampler, n, budget, step, 0))
+    idx = sampler.draw(min(first, budget - sampler.drawn))
+    ctx = StatContext(model, loss_fn, x[idx], y[idx], optimizer, None)
+    while True:
+        info = _step_info(sampler, n, budget, step, idx.shape[0])
+        ctx.x, ctx.y, ctx.info = x[idx], y[idx], info
+        batch = compute_statistics(policy.needs, ctx)[policy.needs[0]]
+        decision, state = policy.decide(state, info, {policy.needs[0]: batch})
+        if isinstance(decision, Update):
+            break
+        idx = torch.cat([idx, sampler.draw(min(decision.n, info.budget_left))])
+    grads = [p.grad for p in _params(model)]
+    record = _predictions(policy, state, batch, info, model, loss_fn, x[idx], y[idx])
+    evaluate_full = full_every and step % full_every == 0
+    if evaluate_full:
+        record["full_before"] = full_loss(model, loss_fn, x, y)
+    for p, g in zip(_params(model), grads):
+        p.grad = g  # the diagonal probe left its own gradient; the step uses the policy's
+    for group in optimizer.param_groups:
+        group["lr"] = decision.lr
+    optimizer.step()
+    record["batch_after"] = full_loss(model, loss_fn, x[idx], y[idx])
+    if evaluate_full:
+        record["full_after"] = full_loss(model, loss_fn, x, y)
+    state = policy.after_update(state, info, dict(record))
+    return record, state
+
+
+def _params(model: nn.Module) -> list[Tensor]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _predictions(policy, state, batch, info, model, loss_fn, xb, yb) -> dict[str, Any]:
+    m = int(xb.shape[0])
+    record: dict[str, Any] = {"batch_size": m, "s_t": batch["loss"], "m_star": state["m_star"],
+                              "mu": state["mu"], "sigma2": state["sigma2"], "rounds": state["rounds"]}
+    if batch["sigma2"] is None:
+        return record
+    lr, s_star = policy.lr, policy.s_star
+    record["predicted_next"] = expected_next_state(m, batch["loss"], state["mu"], max(state["sigma2"], 0.0), lr,
+                                                   s_star)
+    record["predicted_std"] = lr * math.sqrt(max(state["sigma2"], 0.0) / m)
+    sigma2_diag = _diag_sigma2(model, loss_fn, xb, yb)
+    if policy.code_variance:
+        sigma2_diag /= m
+    record["sigma2_diag"] = sigma2_diag
+    record["m_star_diag"] = optimal_batch_size(batch["loss"], state["mu"], sigma2_diag, lr, s_star=s_star,
+                                               m_max=policy.search_max or info.n_train, shortcut=policy.shortcut)
+    return record
+
+
+# --------------------------------------------------------------------------------------------- figures
+def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Path:
+    """Histogram of the measured decreases with the Gaussians of the three predictions (appendix B, fig. 6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    decreases = np.asarray(result["decreases"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(decreases, bins=40, density=True, alpha=0.5, label=f"measured ({len(decreases)} batches)")
+    grid = np.linspace(decreases.min(), decreases.max(), 400)
+    mean = result["predicted_mean_median"]
+    for key, label in (("exact", "predicted, exact sigma^2"), ("diag", "predicted, diagonal"),
+                       ("code", "predicted, original code (/m_alpha)")):
+        std = result[f"predicted_std_{key}_median"]
+        ax.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi)), label=label)
+    ax.set_xlabel("decrease of the full objective F(theta') - F(theta)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_trace(trace: Mapping[str, Any], out: str | Path) -> Path:
+    """Batch size and m* (exact and diagonal), and predicted against realised next loss, along a BA run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [s for s in trace["steps"] if "predicted_next" in s]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    t = np.arange(len(steps))
+    left.plot(t, [s["batch_size"] for s in steps], lw=0.8, label="batch size")
+    left.plot(t, [s["m_star"] for s in steps], lw=0.6, label="m* (exact)")
+    left.plot(t, [s["m_star_diag"] for s in steps], lw=0.6, label="m* (diagonal)")
+    left.set_yscale("log")
+    left.set_xlabel("update")
+    left.legend(fontsize=7)
+    right.scatter([s["predicted_next"] for s in steps], [s["batch_after"] for s in steps], s=4)
+    low = min(s["batch_after"] for s in steps)
+    high = max(s["predicted_next"] for s in steps)
+    right.plot([low, high], [low, high], color="k", lw=0.5)
+    right.set_xlabel("predicted E_m[s_{t+1}] (eq. 7)")
+    right.set_ylabel("loss on the same batch after the update")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

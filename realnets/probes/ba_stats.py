@@ -1,0 +1,118 @@
+"""The batch statistics that BA-SGD and BA-Momentum (seed 000, Algorithm 1) ask for, by name.
+
+Three statistics, one per covariance mode of :class:`~realnets.probes.gradstats.GradStatsAccumulator`:
+``ba_stats_exact`` (default), ``ba_stats_diag`` (the paper's and the original code's diagonal approximation)
+and ``ba_stats_full`` (materialised per-sample gradients, tiny models only). Each returns, for the batch
+:math:`\\mathcal Y_t` drawn so far in this step (:math:`m_\\alpha = |\\mathcal Y_t|` samples), a plain dict
+
+==================  =========================================================================================
+``n``               :math:`m_\\alpha`
+``loss``            :math:`s_t = F(\\theta\\mid\\mathcal Y_t)`, the mean per-sample loss (Algorithm 1, line 9)
+``grad_sq_norm``    :math:`\\hat f^\\top\\hat f` (the mean :math:`\\mu_t` of BA-SGD, seed 000 sec. 2.2)
+``grad_dot_buffer`` :math:`\\hat f^\\top \\mathrm{buf}_{t-1}`, with ``buf`` torch's momentum buffer before this
+                    update (0 at the first step or without momentum); BA-Momentum's
+                    :math:`\\mu_t = \\hat f^\\top\\mu_{\\mathcal P_t} = \\rho\\,\\hat f^\\top\\mathrm{buf}_{t-1} + \\hat f^\\top\\hat f`
+                    (eq. 15)
+``sigma2``          :math:`\\sigma_t^2 = \\hat f^\\top\\hat\\Sigma_t\\hat f` (eq. 4 and sec. 3.2), or ``None`` while
+                    :math:`m_\\alpha < 2`
+``mode``            the covariance mode
+==================  =========================================================================================
+
+Incremental: the accumulator lives in the step's ``ctx.cache``; each call adds only the rows drawn since
+the previous call (one forward and one backward of those rows), so growing the batch by :math:`m_0` costs
+one chunk, not the whole batch again. ``exact`` then re-evaluates the directional derivatives of the whole
+batch along the new mean gradient (one layer-forward, counted as a forward pass).
+
+The statistic leaves the batch-mean gradient in ``p.grad`` and sets ``ctx.cache["grad_ready"]``, so the
+engine applies the update without another forward/backward pass.
+
+BatchNorm in training mode is refused with a ``ValueError`` (per-sample gradients are undefined when a
+batch's samples are normalised together): use a model without BatchNorm, or ghost batch norm in eval
+mode.
+
+Note:
+    The buffer product uses torch's momentum buffer, which includes weight decay when ``weight_decay > 0``
+    (torch adds it to the gradient before the buffer update); seed 000 has no weight decay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from realnets.probes import StatContext, register_statistic
+from realnets.probes.gradstats import MODES, GradStatsAccumulator
+
+__all__ = ["STAT_NAMES", "ba_statistics", "statistic_name"]
+
+STAT_NAMES = {mode: f"ba_stats_{mode}" for mode in MODES}
+
+
+def statistic_name(mode: str) -> str:
+    """The registered statistic name of covariance mode ``mode`` (``"exact"``, ``"diag"`` or ``"full"``)."""
+    if mode not in STAT_NAMES:
+        raise ValueError(f"Invalid stat: {mode!r} (expected one of {', '.join(MODES)})")
+    return STAT_NAMES[mode]
+
+
+def _accumulator(ctx: StatContext, mode: str) -> GradStatsAccumulator:
+    key = f"ba_accumulator_{mode}"
+    acc = ctx.cache.get(key)
+    if acc is None:
+        acc = GradStatsAccumulator(ctx.model, ctx.loss_fn, mode=mode)
+        ctx.cache[key] = acc
+        ctx.cache["ba_loss_sum"] = 0.0
+    return acc
+
+
+def _buffer_product(ctx: StatContext, mean_grad: list[torch.Tensor], params: list[torch.Tensor]) -> float:
+    """:math:`\\hat f^\\top \\mathrm{buf}` over the parameters that have a momentum buffer (0 when none)."""
+    if ctx.optimizer is None:
+        return 0.0
+    total = 0.0
+    for p, f in zip(params, mean_grad):
+        buf = ctx.optimizer.state.get(p, {}).get("momentum_buffer")
+        if buf is not None:
+            total += float((f.double() * buf.double()).sum())
+    return total
+
+
+def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
+    """Statistics of the batch drawn so far in this step (see the module docstring)."""
+    acc = _accumulator(ctx, mode)
+    fresh = ctx.x.shape[0] - acc.n
+    if fresh > 0:
+        passes = (acc.forwards, acc.backwards)
+        losses = acc.add(ctx.x[acc.n :], ctx.y[acc.n :])
+        ctx.count("fwd", acc.forwards - passes[0])
+        ctx.count("bwd", acc.backwards - passes[1])
+        ctx.cache["ba_loss_sum"] += float(losses.double().sum())
+    loss = ctx.cache["ba_loss_sum"] / acc.n
+    mean_grad = acc.mean_grad()
+    params = acc.params
+    for p, f in zip(params, mean_grad):
+        p.grad = f  # mean_grad() returns fresh tensors
+    ctx.cache["batch_loss"] = loss
+    ctx.cache["grad_ready"] = True
+    grad_sq = float(sum((f.double() * f.double()).sum() for f in mean_grad))
+    sigma2 = None
+    if acc.n >= 2:
+        sigma2 = acc.stats().sigma2
+        if mode != "diag":
+            ctx.count("fwd")  # the directional derivatives: one (layer-)forward of the whole batch
+    return {"n": acc.n, "loss": loss, "grad_sq_norm": grad_sq,
+            "grad_dot_buffer": _buffer_product(ctx, mean_grad, params), "sigma2": sigma2, "mode": mode}
+
+
+def _register(mode: str) -> None:
+    def statistic(ctx: StatContext) -> dict[str, Any]:
+        return ba_statistics(ctx, mode)
+
+    statistic.__qualname__ = f"ba_statistics_{mode}"
+    statistic.__doc__ = f"BA statistics with the {mode!r} covariance mode (seed 000, Algorithm 1, lines 7-9)."
+    register_statistic(STAT_NAMES[mode])(statistic)
+
+
+for _mode in MODES:
+    _register(_mode)

@@ -1,0 +1,68 @@
+"""Checkpoint files: atomic writes, weights-only loading, clear errors, RNG state round trips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from realnets.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_states, save_checkpoint, set_rng_states
+
+
+def test_round_trip_of_tensors_numbers_and_nested_dicts(tmp_path):
+    payload = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "step": 7, "lr": 0.125, "name": "sgd",
+               "policy_state": {"history": [1, 2, 3], "mu": torch.tensor([0.5, -1.0])}}
+    path = save_checkpoint(tmp_path / CHECKPOINT_NAME, payload)
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], payload["model"]["w"])
+    assert torch.equal(loaded["policy_state"]["mu"], payload["policy_state"]["mu"])
+    assert (loaded["step"], loaded["lr"], loaded["name"]) == (7, 0.125, "sgd")
+    assert loaded["policy_state"]["history"] == [1, 2, 3]
+
+
+def test_write_is_atomic_and_replaces_the_old_file(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, {"step": 1})
+    save_checkpoint(path, {"step": 2})
+    assert load_checkpoint(tmp_path)["step"] == 2  # a run directory is accepted too
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
+
+
+def test_missing_file_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="Invalid checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_corrupt_file_is_a_value_error(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="could not be read"):
+        load_checkpoint(path)
+
+
+class _Arbitrary:
+    pass
+
+
+def test_arbitrary_objects_are_refused_by_weights_only_loading(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    torch.save({"format_version": 1, "thing": _Arbitrary()}, path)
+    with pytest.raises(ValueError, match="could not be read"):
+        load_checkpoint(path)
+
+
+def test_foreign_format_is_refused(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    torch.save({"model": {}}, path)
+    with pytest.raises(ValueError, match="format version"):
+        load_checkpoint(path)
+
+
+def test_rng_states_restore_the_same_random_stream(tmp_path):
+    device = torch.device("cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        save_checkpoint(tmp_path / CHECKPOINT_NAME, {"rng": rng_states(device)})
+        expected = torch.rand(5)
+        torch.manual_seed(999)
+        set_rng_states(load_checkpoint(tmp_path)["rng"], device)
+        assert torch.equal(torch.rand(5), expected)
