@@ -65,7 +65,7 @@ def _full_setting() -> Setting:
     from realnets.data import load_dataset
 
     try:
-        load_dataset("fashion-mnist")
+        load_dataset("fashion-mnist", download=False)  # only when already in the cache ($REALNETS_DATA)
         return Setting("fashion-mnist", "fmnist-cnn", 5.0, (0, 1), "auto",
                        "Fashion-MNIST (real, 60000 train), seed 000 appendix A CNN")
     except Exception:  # noqa: BLE001 - not in the cache and no network: fall back to real MNIST digits
@@ -75,6 +75,12 @@ def _full_setting() -> Setting:
 
 
 # ---------------------------------------------------------------------------------------------- runs
+def _device(name: str) -> torch.device:
+    from realnets.engine import resolve_device
+
+    return resolve_device(name)
+
+
 def _train(setting: Setting, algo: str, seed: int, hp: dict[str, Any], epochs: float | None = None) -> dict[str, Any]:
     """One engine run in a temporary folder: its summary and its per-step records."""
     from realnets.config import make_config
@@ -164,7 +170,7 @@ def _lowest_loss_outcome(setting: Setting, lr: float) -> Outcome:
 @claim(id="000.train-lowest-loss", seed="000", where="Sec. 4.2, Fig. 1a", kind="training",
        statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
                  "-128, -256 momentum and Manual momentum.",
-       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="partly")
+       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="not reproducible at this scale")
 def check_lowest_loss() -> Outcome:
     return _lowest_loss_outcome(QUICK, lr=0.02)
 
@@ -223,15 +229,21 @@ def check_batch_growth_full() -> Outcome:
 
 
 def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
+    seeds = setting.seeds[:2]
     rows = {}
     for lr in PAPER_LRS:
-        ba = _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0}, epochs)
-        mini = _train(setting, "momentum", setting.seeds[0], {"lr": lr, "batch_size": 32}, epochs)
-        rows[lr] = {"mean_batch": _mean_batch(ba["steps"]), "grown": _grown_fraction(ba["steps"], PAPER_M0),
-                    "ba_loss": _final_loss(ba), "mini32_loss": _final_loss(mini)}
+        ba = [_train(setting, "ba-momentum", seed, {"lr": lr, "m0": PAPER_M0}, epochs) for seed in seeds]
+        mini = [_train(setting, "momentum", seed, {"lr": lr, "batch_size": 32}, epochs) for seed in seeds]
+        rows[lr] = {"mean_batch": statistics.fmean(_mean_batch(r["steps"]) for r in ba),
+                    "grown": statistics.fmean(_grown_fraction(r["steps"], PAPER_M0) for r in ba),
+                    "ba_loss": statistics.fmean(_final_loss(r) for r in ba),
+                    "mini32_loss": statistics.fmean(_final_loss(r) for r in mini)}
     grown = [rows[lr]["grown"] for lr in PAPER_LRS]
-    rho = float(scipy_stats.spearmanr(PAPER_LRS, grown).statistic) if len(set(grown)) > 1 else 0.0
-    increasing = all(b >= a for a, b in zip(grown, grown[1:])) and grown[-1] > grown[0]
+    mean_batches = [rows[lr]["mean_batch"] for lr in PAPER_LRS]
+    rho = float(scipy_stats.spearmanr(PAPER_LRS, mean_batches).statistic) if len(set(mean_batches)) > 1 else 0.0
+    # "increasing" = a rank correlation of at least 0.8 (one adjacent swap of the four allowed; rounded so
+    # that the exact 0.8 of one swap counts) and growth from the smallest to the largest lr
+    increasing = round(rho, 9) >= 0.8 and mean_batches[-1] > mean_batches[0]
     high, next_high = PAPER_LRS[-1], PAPER_LRS[-2]
     # the robustness half: at the largest lr Mini-32 degrades (ends higher than at the next lr) and BA does not
     mini_degrades = rows[high]["mini32_loss"] > rows[next_high]["mini32_loss"]
@@ -245,19 +257,20 @@ def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
     table = "; ".join(f"lr {lr}: mean B {r['mean_batch']:.1f}, >m0 {r['grown']:.1%}, loss BA {r['ba_loss']:.3g} "
                       f"vs Mini-32 {r['mini32_loss']:.3g}" for lr, r in rows.items())
     return Outcome(
-        ours=f"share > m0 by lr: {', '.join(f'{g:.1%}' for g in grown)}; at lr {high}: BA "
+        ours=f"mean batch by lr: {', '.join(f'{b:.1f}' for b in mean_batches)}; at lr {high}: BA "
              f"{rows[high]['ba_loss']:.3g} vs Mini-32 {rows[high]['mini32_loss']:.3g}",
         verdict=verdict,
-        evidence=f"BA-Momentum and Mini-32-Momentum, {epochs:g} epochs, seed {setting.seeds[0]}: {table}. "
-                 f"Spearman(lr, share > m0) = {rho:.2f}. 'confirmed' needs the share of updates above m0 "
-                 f"non-decreasing in lr, Mini-32 ending higher at lr {high} than at {next_high}, and BA at lr "
+        evidence=f"BA-Momentum and Mini-32-Momentum, {epochs:g} epochs, means over seeds {list(seeds)}: {table}. "
+                 f"Spearman(lr, mean batch) = {rho:.2f}. 'confirmed' needs that correlation >= 0.8 (and the "
+                 f"mean batch at the largest lr above the smallest's), Mini-32 ending higher at lr {high} than at {next_high}, and BA at lr "
                  f"{high} ending no higher than Mini-32 and than itself at {next_high}. Where BA keeps m0 = 32 "
                  "it is Mini-32 with a different batch composition, so equal losses there say nothing.",
         corrected="" if verdict == "confirmed" else
-        f"larger learning rates do drive larger batches ({grown[0]:.1%} -> {grown[-1]:.1%} of updates above m0), "
+        f"larger learning rates do drive larger batches (mean {mean_batches[0]:.1f} -> {mean_batches[-1]:.1f}; "
+        f"{grown[0]:.1%} -> {grown[-1]:.1%} of updates above m0), "
         f"but at this scale Mini-32 does not degrade at lr {high} and BA is not more robust"
         if verdict == "partly" else "the batch size does not grow steadily with the learning rate at this scale",
-        data=f"{setting.data}; 1 seed",
+        data=f"{setting.data}; {len(seeds)} seeds",
         numbers={"rows": {str(k): v for k, v in rows.items()}, "spearman": rho},
     )
 
@@ -278,19 +291,22 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
     from realnets.models import build_model
 
     # The exact run is traced: at every update the diagonal sigma^2 and its m* are computed on the same batch.
+    device = _device(setting.device)
     ds = load_dataset(setting.dataset)
+    x, y = ds.x_train.to(device), ds.y_train.to(device)
     with torch.random.fork_rng():
         torch.manual_seed(setting.seeds[0])
         model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
-    n_train = int(ds.x_train.shape[0])
-    trace = ba_trace(model, _per_sample_cross_entropy, ds.x_train, ds.y_train, algo="ba-momentum",
+    model.to(device)
+    n_train = int(x.shape[0])
+    trace = ba_trace(model, _per_sample_cross_entropy, x, y, algo="ba-momentum",
                      hp={"lr": lr, "m0": PAPER_M0}, budget_samples=round(setting.epochs * n_train),
                      seed=setting.seeds[0], full_every=0)
     samples = 0
     for record in trace["steps"]:
         samples += record["batch_size"]
         record["samples"] = samples
-    final_exact = full_loss(model, _per_sample_cross_entropy, ds.x_train, ds.y_train)
+    final_exact = full_loss(model, _per_sample_cross_entropy, x, y)
     runs = {"exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
             "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"})}
     quintiles = {mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4)))
@@ -299,6 +315,8 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
     losses = {mode: _final_loss(run) for mode, run in runs.items()}
     steps = [s for s in trace["steps"] if s.get("sigma2", 0) > 0 and "sigma2_diag" in s]
     ratio = float(np.median([s["sigma2_diag"] / s["sigma2"] for s in steps]))
+    at_max = float(np.mean([s["m_star"] >= n_train for s in steps]))  # mu <= 0 or overshoot: u < 0 for all m
+    at_one = float(np.mean([s["m_star"] == 1 for s in steps]))
     growing = [s for s in steps if s["m_star"] > PAPER_M0]
     m_ratio = float(np.median([s["m_star_diag"] / s["m_star"] for s in growing])) if growing else 1.0
     mean_exact, mean_diag = _mean_batch(runs["exact"]["steps"]), _mean_batch(runs["diag"]["steps"])
@@ -319,11 +337,13 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
                  f"share > m0 {grown['exact']:.1%} vs {grown['diag']:.1%}; final loss {losses['exact']:.4g} vs "
                  f"{losses['diag']:.4g}. On the same {len(steps)} batches of the exact run: median "
                  f"σ²_diag/σ²_exact = {ratio:.3g}; on the {len(growing)} updates where the exact m* > m0, median "
-                 f"m*_diag/m*_exact = {m_ratio:.3g}. 'similar' = within a factor {CLOSE_RATIO}.",
+                 f"m*_diag/m*_exact = {m_ratio:.3g}; m*_exact = 1 on {at_one:.0%}, = N on {at_max:.0%}. 'similar' "
+                 f"= within a factor {CLOSE_RATIO}.",
         corrected="" if verdict == "confirmed" else
-        f"the batch-size trajectories and final losses are similar, but only because m* is small either way: "
-        f"the diagonal σ² is {ratio:.2g}x the exact one (per-sample gradients are strongly correlated "
-        "across parameters), so wherever σ² matters the diagonal rule picks batches ~that much smaller"
+        f"the trajectories agree, but not because the diagonal σ² is close: it is {ratio:.2g}x the exact one "
+        f"(per-sample gradients are strongly correlated across parameters). At this scale σ² hardly enters the "
+        f"decisions: at the final check of each update m* = 1 on {at_one:.0%} (a(1) > 5) and m* = the data size "
+        f"on {at_max:.0%} (μ ≤ 0 or an overshooting mean step, where every u(m) < 0 whatever σ²)"
         if verdict == "partly" else
         f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches (per-sample gradients are strongly "
         f"correlated across parameters), so the diagonal rule's m* is {m_ratio:.2g}x the exact one where it "
@@ -331,37 +351,38 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         f"above m0 (final loss diag {losses['diag']:.3g} vs exact {losses['exact']:.3g})",
         data=f"{setting.data}; 1 seed",
         numbers={"quintiles": quintiles, "grown": grown, "losses": losses, "sigma2_ratio": ratio,
-                 "m_star_ratio": m_ratio},
+                 "m_star_ratio": m_ratio, "share_m_star_one": at_one, "share_m_star_max": at_max},
     )
 
 
 @claim(id="000.train-appC-diagonal", seed="000", where="App. C, Fig. 7", kind="training",
        statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
                  "training loss as the exact covariance.",
-       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="refuted")
+       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="partly")
 def check_diagonal() -> Outcome:
     return _diagonal_outcome(QUICK, lr=0.05)
 
 
 # ------------------------------------------------------------------ appendix B: Gaussian decrease
 @functools.lru_cache(maxsize=4)
-def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int, repeats: int) -> dict[str, Any]:
+def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int, repeats: int,
+                device: str = "cpu") -> dict[str, Any]:
     from realnets.ba_diagnostics import loss_decrease_distribution
     from realnets.data import load_dataset
     from realnets.engine import _per_sample_cross_entropy as loss_fn
     from realnets.models import build_model
 
     ds = load_dataset(dataset)
-    x, y = ds.x_train, ds.y_train
+    x, y = ds.x_train.to(_device(device)), ds.y_train.to(_device(device))
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = build_model(model_name, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
-    model.eval()  # dropout off: the objective F is deterministic
+    model.to(x.device).eval()  # dropout off: the objective F is deterministic
     # the paper's fixed point is "after 10 iterations": 10 momentum updates on batches of 32
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     generator = torch.Generator().manual_seed(0)
     for _ in range(warmup_iterations):
-        idx = torch.randint(0, x.shape[0], (PAPER_M0,), generator=generator)
+        idx = torch.randint(0, x.shape[0], (PAPER_M0,), generator=generator).to(x.device)
         optimizer.zero_grad(set_to_none=True)
         loss_fn(model(x[idx]), y[idx]).mean().backward()
         optimizer.step()
@@ -452,10 +473,36 @@ def check_appendix_b_estimate() -> Outcome:
     return _estimate_outcome(_appendix_b(*_APPB_QUICK), _APPB_DATA)
 
 
+@claim(id="000.train-appB-gaussian-full", seed="000", where="App. B, Fig. 6", kind="training", tier="full",
+       statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
+                 "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
+def check_appendix_b_gaussian_full() -> Outcome:
+    setting = _full_setting()
+    return _gaussian_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500, setting.device),
+                             f"{setting.data}, 500 batches of 100, seed 1")
+
+
+@claim(id="000.train-lr-robustness-full", seed="000", where="Sec. 4.3, Fig. 4", kind="training", tier="full",
+       statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
+                 "lower loss) where Mini-32-Momentum degrades.",
+       paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6", expect="partly")
+def check_lr_robustness_full() -> Outcome:
+    setting = _full_setting()
+    return _robustness_outcome(setting, epochs=setting.epochs)
+
+
+@claim(id="000.train-appC-diagonal-full", seed="000", where="App. C, Fig. 7", kind="training", tier="full",
+       statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
+                 "training loss as the exact covariance.",
+       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="partly")
+def check_diagonal_full() -> Outcome:
+    return _diagonal_outcome(_full_setting(), lr=0.02)
+
+
 @claim(id="000.train-appB-estimate-full", seed="000", where="App. B", kind="training", tier="full",
        statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
        paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
 def check_appendix_b_estimate_full() -> Outcome:
     setting = _full_setting()
-    return _estimate_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500),
+    return _estimate_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500, setting.device),
                              f"{setting.data}, 500 batches of 100, seed 1")

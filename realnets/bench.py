@@ -159,3 +159,7 @@ def format_results(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(f"{r['section']:<10} {r['case']:<34} {r['ours_value']:>12.4g} {r['peer_value']:>12.4g} "
                      f"{r['ratio']:>7.3f}  {r['unit']}; {r['ours']} vs {r['peer']}, target {r['target']}")
     return "\n".join(lines)
+
+
+# Sections defined in their own modules register themselves when imported (after the helpers above exist).
+from realnets import ba_bench as _ba_bench  # noqa: E402,F401

@@ -69,6 +69,9 @@ _HP_FLAGS = (
     ("--max-batch-size", "max_batch_size", _number(int), "largest batch size (schedules; default: the algorithm's)"),
     ("--milestones", "milestones", str, "epochs of the schedule steps, e.g. 6,12,16 (default: the algorithm's)"),
     ("--factor", "factor", _number(float), "schedule factor per milestone (default: 5)"),
+    ("--m0", "m0", _number(int), "BA-SGD/BA-Momentum sampling step m0 (default: 32)"),
+    ("--s-star", "s_star", _number(float), "BA: the lowest reachable loss S* (default: 0)"),
+    ("--stat", "stat", str, "BA gradient-noise statistic: exact, diag or full (default: exact)"),
 )
 
 
@@ -201,21 +204,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
 # -- compare -------------------------------------------------------------------------------------------
 def _add_compare(subparsers) -> None:
     p = subparsers.add_parser("compare", help="grid of algorithms x seeds on one task, same sample budget")
-    p.add_argument("--algos", required=True, help="comma-separated algorithm names")
+    p.add_argument("--algos", default=None,
+                   help="comma-separated algorithm names or specs name:key=value (e.g. sgd:batch_size=64)")
+    p.add_argument("--preset", default=None, help="a named grid instead of --algos: seed000 (seed 000's twelve "
+                   "algorithms: BA, Mini-32/64/128/256 and Manual, for SGD and momentum)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     _add_run_options(p, hp_flags=False)
     p.set_defaults(func=_cmd_compare)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from realnets.compare import format_table, run_compare
+    from realnets.compare import format_table, preset_algos, run_compare
+    from realnets.config import make_config
 
-    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    if (args.algos is None) == (args.preset is None):
+        raise UsageError("give exactly one of --algos and --preset")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise ValueError(f"Invalid seeds: {args.seeds!r} (expected comma-separated integers)") from None
     layers = _layers_from_args(args)
+    if args.preset is not None:
+        algos = preset_algos(args.preset, make_config(*layers).budget_epochs)
+    else:
+        algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     result = run_compare(algos, seeds, layers)
     print(format_table(result["rows"]))
     print(f"table: {result['json']}  figure: {result['figure']}")

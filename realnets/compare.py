@@ -19,19 +19,57 @@ from realnets.engine import train
 from realnets.plots import load_metrics, plot_compare
 from realnets.registry import get_algorithm
 
-__all__ = ["format_table", "run_compare", "summarize"]
+__all__ = ["PRESETS", "format_table", "parse_algo_spec", "preset_algos", "run_compare", "summarize"]
+
+#: Named grids. ``seed000``: the twelve algorithms of seed 000, sec. 4.2 (BA, Mini-32/64/128/256 and Manual,
+#: each for SGD and momentum; Manual doubles the batch from 32 every quarter of the budget up to 256).
+PRESETS = ("seed000",)
 
 
-def _algo_layer(algo: str, hp: Mapping[str, Any]) -> dict[str, Any]:
-    """The shared ``--hp`` settings that this algorithm accepts (the others are for other algorithms)."""
+def preset_algos(name: str, budget_epochs: float) -> list[str]:
+    """The algorithm specs of preset ``name`` (see :data:`PRESETS`) for a budget of ``budget_epochs``."""
+    if name not in PRESETS:
+        raise ValueError(f"Invalid preset: {name!r} (expected one of {', '.join(PRESETS)})")
+    quarter = f"{budget_epochs / 4:g}"
+    specs = []
+    for ba, fixed, optimizer in (("ba-sgd", "sgd", "sgd"), ("ba-momentum", "momentum", "momentum")):
+        specs.append(ba)
+        specs += [f"{fixed}:batch_size={b}" for b in (32, 64, 128, 256)]
+        specs.append(f"manual:optimizer={optimizer}:batch_size=32:max_batch_size=256:every_epochs={quarter}")
+    return specs
+
+
+def parse_algo_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"name"`` or ``"name:key=value:key=value"`` -> (algorithm name, hyperparameter overrides)."""
+    from realnets.config import parse_hparam
+
+    name, *items = spec.split(":")
+    return name, dict(parse_hparam(item) for item in items)
+
+
+def _algo_layer(spec: str, hp: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared ``--hp`` settings that this algorithm accepts (the others are for other algorithms), then the
+    spec's own overrides (``lr`` and ``batch_size`` at the top level, so that they win over shared flags)."""
+    algo, own = parse_algo_spec(spec)
     accepted = get_algorithm(algo).defaults
-    return {"algo": algo, "hp": {k: v for k, v in hp.items() if k in accepted}}
+    layer: dict[str, Any] = {"algo": algo, "hp": {k: v for k, v in hp.items() if k in accepted}}
+    for key, value in own.items():
+        if key in ("lr", "batch_size"):
+            layer[key] = value
+        else:
+            layer["hp"][key] = value
+    return layer
+
+
+def _run_name(spec: str) -> str:
+    return spec.replace(":", "_").replace("=", "")
 
 
 def _check_hp_used(algos: Sequence[str], hp: Mapping[str, Any]) -> None:
+    names = [parse_algo_spec(a)[0] for a in algos]
     for key in hp:
-        if not any(key in get_algorithm(a).defaults for a in algos):
-            raise ValueError(f"Invalid hyperparameter: {key!r} (no algorithm of {', '.join(algos)} accepts it)")
+        if not any(key in get_algorithm(a).defaults for a in names):
+            raise ValueError(f"Invalid hyperparameter: {key!r} (no algorithm of {', '.join(names)} accepts it)")
 
 
 def run_compare(algos: Sequence[str], seeds: Sequence[int], layers: Sequence[Mapping[str, Any]],
@@ -39,7 +77,8 @@ def run_compare(algos: Sequence[str], seeds: Sequence[int], layers: Sequence[Map
     """Train every (algorithm, seed) pair and write ``compare.json`` and ``compare.png``.
 
     Args:
-        algos: registered algorithm names.
+        algos: registered algorithm names, or specs ``"name:key=value:..."`` with per-algorithm overrides
+            (e.g. ``"sgd:batch_size=64"``; see :func:`preset_algos`).
         seeds: seeds, the same for every algorithm.
         layers: settings layers shared by all runs (config file, flags); ``out_dir`` there is the grid's
             folder, each run goes to ``<out_dir>/<algo>/seed<seed>``.
@@ -56,7 +95,7 @@ def run_compare(algos: Sequence[str], seeds: Sequence[int], layers: Sequence[Map
     grid_dir = Path(out_dir or base.out_dir or f"runs/compare-{base.model}-{base.dataset}")
     without_hp = [{k: v for k, v in layer.items() if k != "hp"} for layer in layers]
     configs = {(a, s): make_config(*without_hp, _algo_layer(a, hp),
-                                   {"seed": s, "out_dir": str(grid_dir / a / f"seed{s}")})
+                                   {"seed": s, "out_dir": str(grid_dir / _run_name(a) / f"seed{s}")})
                for a in algos for s in seeds}
     results = {key: train(config, plots=False) for key, config in configs.items()}
     rows = summarize(algos, seeds, results)

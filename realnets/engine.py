@@ -162,8 +162,11 @@ def build_task(config: TrainConfig, device: torch.device) -> Task:
     ds = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, **config.dataset_options)
     classification = ds.task == "classification"
     outputs = ds.num_classes if classification else int(ds.y_train[0].numel())
+    model_options = dict(config.model_options)
+    if getattr(ds, "vocab_size", 0) and "vocab_size" not in model_options:
+        model_options["vocab_size"] = ds.vocab_size  # token sequences: the embedding needs the vocabulary
     model = build_model(config.model, input_shape=tuple(ds.input_shape), num_outputs=outputs,
-                        **config.model_options).to(device)
+                        **model_options).to(device)
     loss_fn = _per_sample_cross_entropy if classification else _per_sample_squared_error
     # The fused mean loss: its backward is much cheaper than reduction="none" followed by .mean().
     mean_loss_fn = F.cross_entropy if classification else _mean_squared_error

@@ -497,18 +497,23 @@ def _play_rounds(r, rng, policy, budget, dice, eta, momentum, recorder):
     velocity = np.zeros_like(r)
     active = np.arange(r.size)
     while active.size:
-        ra = r[active]
+        # While every walker is still playing, a slice (a view) replaces fancy-index copies.
+        idx = slice(None) if active.size == r.size else active
+        ra = r[idx]
         mu, sigma = dice(ra)
         # BA-Momentum (seed 000 eq. 14-15): the die's mean carries the momentum of earlier rounds.
-        mu_eff = mu + momentum * velocity[active] if momentum else mu
-        batch = np.minimum(policy.batch_sizes(ra, mu_eff, sigma, eta), budget - used[active])
-        step = mu_eff + sigma / np.sqrt(batch) * rng.standard_normal(active.size)
+        mu_eff = mu + momentum * velocity[idx] if momentum else mu
+        batch = np.minimum(policy.batch_sizes(ra, mu_eff, sigma, eta), budget - used[idx])
+        step = rng.standard_normal(active.size)
+        step *= sigma / np.sqrt(batch)
+        step += mu_eff
         moved = ra - eta * step
-        # Crossing the floor flips the sign of the gradient, so the carried momentum now points uphill.
-        velocity[active] = np.copysign(step, moved) if momentum else step
-        r[active] = np.abs(moved)
-        used[active] += batch.astype(np.int64)
-        updates[active] += 1
+        if momentum:
+            # Crossing the floor flips the sign of the gradient, so the carried momentum now points uphill.
+            velocity[idx] = np.copysign(step, moved)
+        r[idx] = np.abs(moved)
+        used[idx] += batch.astype(np.int64)
+        updates[idx] += 1
         recorder(used)
         active = active[used[active] < budget]
     return updates

@@ -194,6 +194,12 @@ def test_first_draw_and_one_sample_batches():
     assert policy.decide(policy.init_state(), info(1, budget_left=0), lone)[0] == Update(lr=0.02)
 
 
+def test_non_finite_statistics_update_at_once():
+    policy = BatchAdaptivePolicy(lr=0.02, m0=32)
+    assert decide(policy, 32, s=float("nan")) == Update(lr=0.02)
+    assert decide(policy, 32, sigma2=float("inf")) == Update(lr=0.02)
+
+
 def test_momentum_mean_uses_the_buffer():
     policy = BatchAdaptivePolicy(lr=0.02, rho=0.9, m0=32)
     batch = stats_for(policy, 64, mu=2.0, buf=-3.0)[policy.needs[0]]
@@ -226,10 +232,10 @@ def ce(out, y):
     return F.cross_entropy(out, y, reduction="none")
 
 
-def tiny_problem(seed, n=48, d=5, classes=3):
+def tiny_problem(seed, n=48, d=5, classes=3, hidden=6):
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(d, 6), nn.Tanh(), nn.Linear(6, classes)).double()
+    model = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, classes)).double()
     x = torch.randn(n, d, generator=gen, dtype=torch.float64)
     y = torch.randint(0, classes, (n,), generator=gen)
     return model, x, y
@@ -254,6 +260,25 @@ def test_statistic_grows_incrementally_and_matches_the_oracle(mode):
     mean = flat.mean(0)
     written = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
     assert torch.allclose(written, mean, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("gram_max", [10_000, 40])
+def test_exact_gram_route_matches_the_oracle(monkeypatch, gram_max):
+    # wide Linear layers and chunks of 8 make the Gram route of the exact mode pay off (8 * (20 + 40) < 20 * 40);
+    # a cap of 40 samples forces the switch back to layer evaluation half way through
+    from realnets.probes import gradstats
+
+    monkeypatch.setattr(gradstats, "_GRAM_MAX_SAMPLES", gram_max)
+    model, x, y = tiny_problem(2, n=64, d=20, hidden=40)
+    acc = gradstats.GradStatsAccumulator(model, ce, mode="exact")
+    for start in range(0, 64, 8):
+        acc.add(x[start : start + 8], y[start : start + 8])
+        ref = stats_from_per_sample_gradients(
+            torch.cat([g.reshape(acc.n, -1) for g in per_sample_gradients(model, ce, x[: acc.n], y[: acc.n]).values()],
+                      dim=1), ce(model(x[: acc.n]), y[: acc.n]).detach())
+        if acc.n >= 2:
+            assert acc.stats().sigma2 == pytest.approx(ref.sigma2, rel=1e-9)
+    assert (acc._gram is not None) == (gram_max > 64)
 
 
 def test_statistic_refuses_batchnorm_in_training_mode():
@@ -305,3 +330,43 @@ def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode):
         assert r["bwd"] == r["rounds"] and r["rounds"] >= 1  # one backward per increment, none for the update
     for r in steps[:-1]:  # the update comes once the batch reaches min(m*, cap) or the end of the epoch
         assert r["batch_size"] >= min(r["m_star"], 96) or r["samples"] % 160 == 0
+
+
+def test_jump_growth_and_code_variance_through_the_engine(tmp_path):
+    runs = {}
+    for name, hp in {"step": {}, "jump": {"growth": "jump"}, "code": {"code_variance": True}}.items():
+        config = make_config(TINY, {"algo": "ba-sgd", "out_dir": str(tmp_path / name),
+                                    "hp": {"m0": 16, "lr": 2.0, **hp}})
+        result = train(config, plots=False)
+        lines = (result.run_dir / "metrics.jsonl").read_text().splitlines()
+        runs[name] = [r for r in map(json.loads, lines) if r["kind"] == "step"]
+        assert sum(r["batch_size"] for r in runs[name]) == 248
+    # jump growth needs fewer statistic rounds per sample than the paper's m0-at-a-time growth
+    rounds = {k: sum(r["rounds"] for r in v) / 248 for k, v in runs.items()}
+    assert rounds["jump"] < rounds["step"]
+    # the code's extra 1/m_alpha shrinks m* (outside the overshoot regime, where m* = N whatever sigma^2)
+    interior = {k: [r["m_star"] for r in v if r["m_star"] < 160] for k, v in runs.items()}
+    assert interior["code"] and interior["step"]
+    assert sum(interior["code"]) / len(interior["code"]) < 0.5 * sum(interior["step"]) / len(interior["step"])
+
+
+def test_a_diverging_run_stops_cleanly(tmp_path):
+    config = make_config(TINY, {"algo": "ba-momentum", "model": "mlp", "budget_epochs": 3.0,
+                                "out_dir": str(tmp_path / "run"),
+                                "hp": {"m0": 16, "lr": 1e8}})
+    result = train(config, plots=False)
+    assert result.status == "diverged" and "loss nan" in result.message
+
+
+def test_seed000_compare_preset_lists_the_twelve_algorithms():
+    from realnets.compare import parse_algo_spec, preset_algos
+
+    specs = preset_algos("seed000", budget_epochs=100.0)
+    parsed = [parse_algo_spec(s) for s in specs]
+    assert len(specs) == 12 and len(set(specs)) == 12
+    assert sorted(b["batch_size"] for name, b in parsed if name == "momentum") == [32, 64, 128, 256]
+    manual = [hp for name, hp in parsed if name == "manual"]
+    assert {hp["optimizer"] for hp in manual} == {"sgd", "momentum"}
+    assert all(hp["every_epochs"] == 25 and hp["max_batch_size"] == 256 for hp in manual)  # sec. 4.2
+    for name, hp in parsed:  # every spec builds
+        get_algorithm(name).build(nn.Linear(3, 2).parameters(), hp)

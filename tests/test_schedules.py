@@ -129,3 +129,15 @@ def test_noise_scale_matches_theory(lr, momentum, n, frac):
 @given(milestones=milestone_lists, epoch=st.floats(0, 250))
 def test_milestones_passed_counts(milestones, epoch):
     assert milestones_passed(epoch, milestones) == sum(m <= epoch for m in milestones)
+
+
+@pytest.mark.parametrize("value,expected", [("6,12,16", (6.0, 12.0, 16.0)), ([1, 2.5], (1.0, 2.5)), (30, (30.0,)),
+                                            ("", None), ("3,2", None), ("a,b", None), ([-1], None)])
+def test_milestones_parsing(value, expected):
+    from realnets.algorithms.common import parse_milestones
+
+    if expected is None:
+        with pytest.raises(ValueError, match="Invalid milestones"):
+            parse_milestones(value)
+    else:
+        assert parse_milestones(value) == expected

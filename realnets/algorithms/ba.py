@@ -266,6 +266,10 @@ class BatchAdaptivePolicy(Policy):
         state = {**state, "rounds": state["rounds"] + 1}
         if batch["sigma2"] is None:  # one sample: no covariance yet
             return (Grow(min(self.m0, room)) if room > 0 else Update(lr=self.lr)), state
+        if not all(math.isfinite(batch[k]) for k in ("loss", "grad_sq_norm", "grad_dot_buffer", "sigma2")):
+            # a diverged model: update at once so that the engine logs the non-finite loss and stops the run
+            state.update(m_star=0, mu=0.0, sigma2=0.0, s=0.0)
+            return Update(lr=self.lr), state
         m_star, mu, sigma2 = self.target(batch, info)
         state.update(m_star=int(m_star), mu=float(mu), sigma2=float(sigma2), s=float(batch["loss"]))
         goal = min(m_star, self.cap(info))

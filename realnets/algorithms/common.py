@@ -54,6 +54,8 @@ def positive_int(name: str, value: Any) -> int:
 
 def parse_milestones(value: Any) -> tuple[float, ...]:
     """Milestone epochs from a list or a comma-separated string (``"6,12,16"``), increasing and >= 0."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]  # a single milestone, e.g. from ``--hp milestones=30``
     items = value.split(",") if isinstance(value, str) else value
     try:
         milestones = tuple(float(item) for item in items)

@@ -70,12 +70,12 @@ def _buffer_product(ctx: StatContext, mean_grad: list[torch.Tensor], params: lis
     """:math:`\\hat f^\\top \\mathrm{buf}` over the parameters that have a momentum buffer (0 when none)."""
     if ctx.optimizer is None:
         return 0.0
-    total = 0.0
+    terms = []
     for p, f in zip(params, mean_grad):
         buf = ctx.optimizer.state.get(p, {}).get("momentum_buffer")
         if buf is not None:
-            total += float((f.double() * buf.double()).sum())
-    return total
+            terms.append((f * buf).sum(dtype=torch.float64))
+    return float(torch.stack(terms).sum()) if terms else 0.0
 
 
 def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
@@ -95,12 +95,14 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
         p.grad = f  # mean_grad() returns fresh tensors
     ctx.cache["batch_loss"] = loss
     ctx.cache["grad_ready"] = True
-    grad_sq = float(sum((f.double() * f.double()).sum() for f in mean_grad))
     sigma2 = None
     if acc.n >= 2:
-        sigma2 = acc.stats().sigma2
+        stats = acc.stats(mean_grad)
+        grad_sq, sigma2 = stats.grad_sq_norm, stats.sigma2
         if mode != "diag":
             ctx.count("fwd")  # the directional derivatives: one (layer-)forward of the whole batch
+    else:
+        grad_sq = float(torch.stack([(f * f).sum(dtype=torch.float64) for f in mean_grad]).sum())
     return {"n": acc.n, "loss": loss, "grad_sq_norm": grad_sq,
             "grad_dot_buffer": _buffer_product(ctx, mean_grad, params), "sigma2": sigma2, "mode": mode}
 

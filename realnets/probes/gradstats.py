@@ -67,6 +67,7 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 
 _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _FULL_MAX_PARAMS = 50_000
+_GRAM_MAX_SAMPLES = 4096  # the exact route's Gram matrix is n x n; beyond this the layers are re-evaluated
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,11 @@ class GradStatsAccumulator:
         self._chunks: list[tuple[Tensor, Tensor]] = []  # generic exact: inputs kept to re-evaluate d_j
         self._per_sample: list[Tensor] = []  # full: flattened per-sample gradients
         self._layer_records: dict[nn.Module, list[list[Tensor]]] = {}
+        # exact mode, layer route: Gram matrix G_ij = g_i^T g_j restricted to the Linear layers where it is
+        # cheaper than re-evaluating the directional derivatives (see _extend_gram)
+        self._gram: Tensor | None = None
+        self._gram_layers: dict[nn.Module, list[Tensor]] = {}
+        self._gram_on = self.mode == "exact" and self.route == "layers"
         self.forwards = 0
         self.backwards = 0
 
@@ -240,6 +246,8 @@ class GradStatsAccumulator:
         if capture is not None:
             for module, pairs in capture.records.items():
                 self._layer_records.setdefault(module, []).extend(pairs)
+            if self._gram_on:
+                self._extend_gram(capture.records, len(x))
         if self.mode == "diag":
             self._add_squares(x, y, capture)
         elif self.mode == "full":
@@ -272,6 +280,50 @@ class GradStatsAccumulator:
         # the layer pairs are not needed for diag; drop them to save memory
         self._layer_records.clear()
 
+    # -------------------------------------------------------------------------------------------- gram
+    def _gram_eligible(self, module: nn.Module, pairs: list[list[Tensor]], chunk: int) -> bool:
+        """A Linear layer called once on 2-D input, with all its parameters trainable, where the Gram update
+        (chunk * n * (in + out) per chunk) beats re-evaluating it (n * in * out per evaluation)."""
+        if not isinstance(module, nn.Linear) or len(pairs) != 1 or pairs[0][0].dim() != 2:
+            return False
+        if not module.weight.requires_grad or (module.bias is not None and not module.bias.requires_grad):
+            return False
+        return chunk * (module.in_features + module.out_features) < module.in_features * module.out_features
+
+    def _extend_gram(self, records: dict[nn.Module, list[list[Tensor]]], chunk: int) -> None:
+        """Add the chunk's rows and columns to G_ij = sum over Gram layers of (delta_i.delta_j)(a_i.a_j + 1).
+
+        With G, the directional derivatives along the mean gradient are d_j = (G 1)_j / n for those layers
+        (per-sample gradient of a Linear layer: delta_j a_j^T, bias delta_j), without any layer evaluation.
+        The matrix is n x n, so it is dropped (and the layer evaluation used) beyond _GRAM_MAX_SAMPLES.
+        """
+        first = self._gram is None
+        if first:
+            self._gram_layers = {m: [] for m, pairs in records.items() if self._gram_eligible(m, pairs, chunk)}
+        if not self._gram_layers or self.n > _GRAM_MAX_SAMPLES or any(
+                len(records.get(m, [])) != 1 for m in self._gram_layers):
+            self._gram_on, self._gram, self._gram_layers = False, None, {}
+            return
+        block: Tensor | None = None
+        for module, stored in self._gram_layers.items():
+            a_new, d_new = records[module][0]
+            stored.append((a_new, d_new))
+            a_all = torch.cat([a for a, _ in stored])
+            d_all = torch.cat([d for _, d in stored])
+            with torch.no_grad():
+                inner = a_new @ a_all.t()
+                if module.bias is not None:
+                    inner = inner + 1.0
+                part = (d_new @ d_all.t()) * inner
+            block = part if block is None else block + part
+        old = self.n - chunk
+        gram = block.new_empty(self.n, self.n)
+        if not first:
+            gram[:old, :old] = self._gram
+        gram[old:, :] = block
+        gram[:old, old:] = block[:, :old].t()
+        self._gram = gram
+
     # ------------------------------------------------------------------------------------------- stats
     def mean_grad(self) -> list[Tensor]:
         """The batch-mean gradient :math:`\\hat f`, one tensor per trainable parameter."""
@@ -295,10 +347,12 @@ class GradStatsAccumulator:
             return self._directional_layers(v)
         return torch.cat([_directional_generic(self.model, self.loss_fn, x, y, self._names, v) for x, y in self._chunks])
 
-    def _directional_layers(self, v: list[Tensor]) -> Tensor:
+    def _directional_layers(self, v: list[Tensor], skip: dict | None = None) -> Tensor:
         index = self._index
         total: Tensor | None = None
         for module, pairs in self._layer_records.items():
+            if skip and module in skip:
+                continue
             weight = v[index[id(module.weight)]]
             has_bias = module.bias is not None and module.bias.requires_grad
             bias = v[index[id(module.bias)]] if has_bias else None
@@ -306,28 +360,44 @@ class GradStatsAccumulator:
                 parts = [(delta * _layer_apply(module, a, weight, bias)).flatten(1).sum(1) for a, delta in pairs]
             d = torch.cat(parts)
             total = d if total is None else total + d
-        if total is None:
+        if total is None and not skip:
             raise ValueError("Invalid model: no Linear/Conv layer was used in the forward pass")
         return total
 
-    def stats(self) -> GradStats:
-        """Statistics of all samples added so far (at least 2 are needed for :math:`\\hat\\Sigma`)."""
+    def stats(self, mean_grad: list[Tensor] | None = None) -> GradStats:
+        """Statistics of all samples added so far (at least 2 are needed for :math:`\\hat\\Sigma`).
+
+        ``mean_grad`` may pass :meth:`mean_grad` when the caller already has it (saves recomputing it); it must
+        be the batch-mean gradient (the Gram route of exact mode uses the per-sample gradients' own mean).
+        """
         self._require_samples(2)
-        f = self.mean_grad()
-        grad_sq = float(sum((t.double() * t.double()).sum() for t in f))
+        f = self.mean_grad() if mean_grad is None else mean_grad
+        # reductions accumulate in float64 and are summed on the device: one host sync per number
+        grad_sq = float(torch.stack([(t * t).sum(dtype=torch.float64) for t in f]).sum())
         if self.mode == "diag":
             n = self.n
-            sigma2 = sum(
-                float((ft.double().pow(2) * (sq.double() - n * ft.double().pow(2))).sum()) for ft, sq in zip(f, self._sq_sum)
-            ) / (n - 1)
+            terms = [_diag_term(ft, sq, n) for ft, sq in zip(f, self._sq_sum)]
+            sigma2 = float(torch.stack(terms).sum()) / (n - 1)
             return GradStats(n, self._loss_sum / n, grad_sq, max(sigma2, 0.0), "diag")
-        d = self.directional(f)
+        if self._gram_on and self._gram is not None:
+            d = self._gram.sum(1) / self.n
+            rest = self._directional_layers(f, skip=self._gram_layers)
+            if rest is not None:
+                d = d + rest
+        else:
+            d = self.directional(f)
         sigma2 = float(d.double().var(unbiased=True))
         return GradStats(self.n, self._loss_sum / self.n, grad_sq, sigma2, self.mode, d.detach())
 
     def _require_samples(self, k: int) -> None:
         if self.n < k:
             raise ValueError(f"Invalid batch: {self.n} samples (expected at least {k} for these statistics)")
+
+
+def _diag_term(f: Tensor, sq: Tensor, n: int) -> Tensor:
+    """:math:`\\sum_i f_i^2 (\\sum_j g_{ji}^2 - n f_i^2)` in float64 (the centred form avoids cancellation)."""
+    f2 = f.double().square()
+    return (f2 * (sq.double() - n * f2)).sum()
 
 
 # ------------------------------------------------------------------------------------------ layer maths
