@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from realnets.data.download import DataUnavailableError
+
 __all__ = ["main"]
 
 SUPPRESS = argparse.SUPPRESS
@@ -307,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as error:
         print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except DataUnavailableError as error:  # offline, or a dataset file missing: not a bug, no traceback
+        print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("realnets: interrupted (resume with --resume)", file=sys.stderr)
         return 130

@@ -296,6 +296,7 @@ class _Run:
         self.totals["bwd"] += record["bwd"]
         self.pending.append(record)
         self.state = self.policy.after_update(self.state, info, record)
+        record.update(self.policy.log_fields(self.state))
 
     # -- logging, evaluation, checkpoints -----------------------------------------------------------
     def flush(self) -> str:

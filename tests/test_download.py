@@ -149,3 +149,38 @@ def test_data_dir_defaults_to_the_environment_variable(tmp_path, monkeypatch):
     assert default_data_dir() == tmp_path / "env-cache"
     monkeypatch.delenv("REALNETS_DATA")
     assert default_data_dir() == Path.home() / ".cache" / "realnets"
+
+
+def test_recompressed_local_copy_is_accepted_by_its_payload_digest(tmp_path):
+    """A re-gzipped local copy (as Debian ships Fashion-MNIST) passes on the decompressed payload's digest."""
+    import gzip
+
+    payload = b"\x00\x00\x08\x01" + bytes(range(200))
+    official = gzip.compress(payload, mtime=0)
+    local = gzip.compress(payload, compresslevel=1, mtime=12345)
+    assert official != local
+    content = hashlib.sha256(payload).hexdigest()
+    remote = RemoteFile("labels.gz", ("file:///nowhere",), hashlib.sha256(official).hexdigest(),
+                        content_sha256=content)
+    (tmp_path / "labels.gz").write_bytes(local)
+    assert ensure_file(remote, tmp_path, dataset="toy", download=False) == tmp_path / "labels.gz"
+    (tmp_path / "labels.gz").write_bytes(gzip.compress(payload + b"x"))
+    with pytest.raises(ChecksumError, match="labels.gz"):
+        ensure_file(remote, tmp_path, dataset="toy", download=False)
+    no_content = RemoteFile("labels.gz", ("file:///nowhere",), hashlib.sha256(official).hexdigest())
+    (tmp_path / "labels.gz").write_bytes(local)
+    with pytest.raises(ChecksumError):
+        ensure_file(no_content, tmp_path, dataset="toy", download=False)
+
+
+def test_cli_reports_an_unreachable_dataset_in_one_line(tmp_path, capsys, monkeypatch):
+    from realnets.cli import main
+
+    def offline(url):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(download, "_default_opener", offline)
+    code = main(["train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert len(err.splitlines()) == 1 and "fashion-mnist" in err and "Traceback" not in err

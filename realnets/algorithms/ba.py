@@ -66,7 +66,7 @@ Note:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 from realnets.algorithms.base import Grow, Policy, StepInfo, Update, check_number
@@ -277,13 +277,6 @@ class BatchAdaptivePolicy(Policy):
         if have >= goal or room == 0:
             return Update(lr=self.lr), state
         return Grow(min(self.increment(have, goal), room)), state
-
-    def after_update(self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]) -> dict[str, Any]:
-        # The engine has no per-policy log hook yet; the record it passes here is the one it writes to
-        # metrics.jsonl, so the rule's numbers go in there (see log_fields).
-        if isinstance(record, MutableMapping):
-            record.update(self.log_fields(state))
-        return state
 
     def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Per-update fields for ``metrics.jsonl``: m*, mu, sigma^2 (as used by the rule), s_t, rounds."""

@@ -122,6 +122,10 @@ class Policy:
         """Bookkeeping after the update. ``record`` holds ``batch_size``, ``lr`` and ``loss`` (a 0-d tensor)."""
         return state
 
+    def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Extra per-step fields for ``metrics.jsonl`` (numbers), read after :meth:`after_update`."""
+        return {}
+
 
 class ScheduledPolicy(Policy):
     """A policy whose batch size and learning rate are plain functions of the epochs done.
