@@ -17,7 +17,9 @@ from pathlib import Path
 
 from paper_checks.registry import PAPERS, Claim, Outcome, all_claims
 
-_COLUMNS = (("id", 30), ("kind", 10), ("paper", 26), ("ours", 34), ("verdict", 12))
+_COLUMNS = (("id", 30), ("kind", 10), ("data", 14), ("paper", 26), ("ours", 34), ("verdict", 12))
+_DATA_LABELS = (("fashion-mnist", "fashion-mnist"), ("mnist", "mnist (real)"), ("digits", "digits (real)"),
+                ("synthetic", "synthetic"))  # first match wins; "+" marks real data mixed with synthetic
 
 
 @dataclass
@@ -49,6 +51,18 @@ def _verdict_text(result: Result) -> str:
     return "ERROR" if result.outcome is None else result.outcome.verdict
 
 
+def data_label(result: Result) -> str:
+    """A short name of the data a verdict rests on ("-" for derivations, which rest on none)."""
+    if result.outcome is None or not result.outcome.data:
+        return "-"
+    text = result.outcome.data.lower()
+    found = [label for key, label in _DATA_LABELS if key in text]
+    if not found:
+        return _cell(result.outcome.data, 14)
+    mixed = found[0] != "synthetic" and "synthetic" in found
+    return f"{found[0]}+" if mixed else found[0]
+
+
 def run_claim(claim: Claim) -> Result:
     """Run one check, catching its errors so that one broken check does not hide the others."""
     start = time.perf_counter()
@@ -66,12 +80,13 @@ def select(claims: list[Claim], only: list[str]) -> list[Claim]:
 
 
 def write_markdown(results: list[Result], path: Path) -> None:
-    lines = ["# Paper checks", "", "| id | source | kind | paper | ours | verdict |", "|---|---|---|---|---|---|"]
+    lines = ["# Paper checks", "", "| id | source | kind | data | paper | ours | verdict |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         ours = r.outcome.ours if r.outcome else "error"
         lines.append(
-            f"| {r.claim.id} | {r.claim.source} | {r.claim.kind} | {r.claim.paper_value} | {ours} | "
-            f"{_verdict_text(r)} |"
+            f"| {r.claim.id} | {r.claim.source} | {r.claim.kind} | {data_label(r)} | {r.claim.paper_value} | "
+            f"{ours} | {_verdict_text(r)} |"
         )
     for seed in sorted({r.claim.seed for r in results}):
         lines += ["", f"## Seed {seed}: {PAPERS[seed]}", ""]
@@ -166,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run_claim(c)
         results.append(r)
         ours = r.outcome.ours if r.outcome else r.error.strip().splitlines()[-1]
-        print(_row([c.id, c.kind, c.paper_value, ours, _verdict_text(r)]), flush=True)
+        print(_row([c.id, c.kind, data_label(r), c.paper_value, ours, _verdict_text(r)]), flush=True)
         if args.verbose and r.outcome:
             print(f"    evidence: {r.outcome.evidence}", flush=True)
             if r.outcome.corrected:
