@@ -19,7 +19,7 @@ from realnets.engine import train
 from realnets.plots import load_metrics, plot_compare
 from realnets.registry import get_algorithm
 
-__all__ = ["PRESETS", "format_table", "parse_algo_spec", "preset_algos", "run_compare", "summarize"]
+__all__ = ["PRESETS", "display_name", "format_table", "parse_algo_spec", "preset_algos", "run_compare", "summarize"]
 
 #: Named grids. ``seed000``: the twelve algorithms of seed 000, sec. 4.2 (BA, Mini-32/64/128/256 and Manual,
 #: each for SGD and momentum; Manual doubles the batch from 32 every quarter of the budget up to 256).
@@ -37,6 +37,19 @@ def preset_algos(name: str, budget_epochs: float) -> list[str]:
         specs += [f"{fixed}:batch_size={b}" for b in (32, 64, 128, 256)]
         specs.append(f"manual:optimizer={optimizer}:batch_size=32:max_batch_size=256:every_epochs={quarter}")
     return specs
+
+
+def display_name(spec: str) -> str:
+    """Seed 000's names for the preset's specs (``Mini-32-SGD``, ``Manual-Momentum``, ``BA-SGD``); else the spec."""
+    name, own = parse_algo_spec(spec)
+    kind = {"sgd": "SGD", "momentum": "Momentum"}
+    if name in ("ba-sgd", "ba-momentum") and not own:
+        return "BA-" + kind[name[3:]]
+    if name in kind and set(own) == {"batch_size"}:
+        return f"Mini-{own['batch_size']}-{kind[name]}"
+    if name == "manual" and own.get("optimizer") in kind:
+        return f"Manual-{kind[own['optimizer']]}"
+    return spec
 
 
 def parse_algo_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -99,7 +112,7 @@ def run_compare(algos: Sequence[str], seeds: Sequence[int], layers: Sequence[Map
                for a in algos for s in seeds}
     results = {key: train(config, plots=False) for key, config in configs.items()}
     rows = summarize(algos, seeds, results)
-    curves = {a: [_loss_curve(results[(a, s)].run_dir) for s in seeds] for a in algos}
+    curves = {display_name(a): [_loss_curve(results[(a, s)].run_dir) for s in seeds] for a in algos}
     grid_dir.mkdir(parents=True, exist_ok=True)
     json_path = grid_dir / "compare.json"
     json_path.write_text(json.dumps({"rows": rows, "budget_epochs": base.budget_epochs,
@@ -126,7 +139,7 @@ def summarize(algos: Sequence[str], seeds: Sequence[int], results: Mapping) -> l
     rows = []
     for algo in algos:
         runs = [results[(algo, s)] for s in seeds]
-        row: dict[str, Any] = {"algo": algo, "seeds": len(seeds),
+        row: dict[str, Any] = {"algo": display_name(algo), "spec": algo, "seeds": len(seeds),
                                "diverged": sum(r.status != "finished" for r in runs)}
         for key in ("final_train_loss", "final_test_acc", "steps"):
             row[key], row[key + "_std"] = _mean_std([r.summary.get(key) for r in runs])
@@ -140,10 +153,11 @@ def _cell(mean: float | None, std: float | None, fmt: str) -> str:
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A plain-text table: algorithm, final training loss, test accuracy, updates (mean ± std)."""
-    header = f"{'algorithm':<20} {'train loss':>22} {'test acc':>20} {'updates':>20}  diverged"
+    width = max([len("algorithm")] + [len(str(r["algo"])) for r in rows])
+    header = f"{'algorithm':<{width}} {'train loss':>22} {'test acc':>20} {'updates':>20}  diverged"
     lines = [header, "-" * len(header)]
     for r in rows:
-        lines.append(f"{r['algo']:<20} {_cell(r['final_train_loss'], r['final_train_loss_std'], '.4g'):>22} "
+        lines.append(f"{r['algo']:<{width}} {_cell(r['final_train_loss'], r['final_train_loss_std'], '.4g'):>22} "
                      f"{_cell(r['final_test_acc'], r['final_test_acc_std'], '.4f'):>20} "
                      f"{_cell(r['steps'], r['steps_std'], '.0f'):>20}  {r['diverged']}/{r['seeds']}")
     return "\n".join(lines)

@@ -67,6 +67,26 @@ def plot_run(run_dir: str | Path) -> Path:
     return plot_runs([run_dir], Path(run_dir) / "plots.png")
 
 
+def _optimizer_groups(names: list[str]) -> dict[str, list[str]]:
+    """Split into the SGD and momentum families (seed 000 fig. 1 has one panel each) when both are present."""
+    momentum = [n for n in names if "momentum" in n.lower()]
+    plain = [n for n in names if n not in momentum]
+    if momentum and plain:
+        return {"SGD": plain, "momentum": momentum}
+    return {"": names}
+
+
+def _plot_band(ax, label: str, runs: list[list[tuple[float, float]]]) -> None:
+    length = min(len(run) for run in runs)
+    epochs = [runs[0][i][0] for i in range(length)]
+    values = [[run[i][1] for run in runs] for i in range(length)]
+    mean = [sum(v) / len(v) for v in values]
+    style = {"color": "black", "linewidth": 2.2} if label.lower().startswith("ba") else {}
+    (line,) = ax.plot(epochs, mean, label=label, **style)
+    ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], color=line.get_color(),
+                    alpha=0.15, linewidth=0)
+
+
 def plot_compare(curves: dict[str, list[list[tuple[float, float]]]], out_path: str | Path,
                  title: str = "") -> Path:
     """Seed 000 fig. 1 style: training loss per epoch, one line per algorithm (mean over seeds, min-max band).
@@ -75,18 +95,18 @@ def plot_compare(curves: dict[str, list[list[tuple[float, float]]]], out_path: s
         curves: algorithm -> one ``[(epoch, train_loss), ...]`` list per seed (same epochs across seeds).
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    for algo, runs in curves.items():
-        length = min(len(run) for run in runs)
-        epochs = [runs[0][i][0] for i in range(length)]
-        values = [[run[i][1] for run in runs] for i in range(length)]
-        mean = [sum(v) / len(v) for v in values]
-        (line,) = ax.plot(epochs, mean, label=algo)
-        ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], color=line.get_color(),
-                        alpha=0.2, linewidth=0)
-    ax.set(xlabel="epoch", ylabel="training loss (whole training set)", yscale="log", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    groups = _optimizer_groups(list(curves))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), constrained_layout=True,
+                             sharey=True, squeeze=False)
+    for ax, (group, names) in zip(axes[0], groups.items()):
+        for algo in names:
+            _plot_band(ax, algo, curves[algo])
+        ax.set(xlabel="epoch", yscale="log", title=group)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("training loss (whole training set)")
+    if title:
+        fig.suptitle(title)
     out_path = Path(out_path)
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
