@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from paper_checks.registry import Outcome, claim
-from sim import quadratic
+from sim import least_squares, quadratic
 
 NQM_H = 1.0 / np.arange(1, 21)  # Hessian spectrum 1, 1/2, ..., 1/20; noise covariance Sigma = H
 NQM_X0 = 0.3
@@ -74,10 +74,10 @@ def check_diminishing_returns_full() -> Outcome:
 def _critical_batches(sizes, runs, seed):
     rows = []
     for n in sizes:
-        X, y, _ = quadratic.make_least_squares(n, LS_SPECTRUM, seed=seed + n)
-        w_hat, H, _ = quadratic.least_squares_solution(X, y)
+        X, y, _ = least_squares.make_least_squares(n, LS_SPECTRUM, seed=seed + n)
+        w_hat, H, _ = least_squares.least_squares_solution(X, y)
         target = 1e-2 * 0.5 * w_hat @ H @ w_hat
-        curve = quadratic.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 9), target=target,
+        curve = least_squares.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 9), target=target,
                                                       max_steps=4000, runs=runs, seed=seed)
         eigs = np.linalg.eigvalsh(H)
         beta = float(np.max(np.sum(X**2, axis=1)))

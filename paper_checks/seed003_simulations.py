@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from paper_checks.registry import Outcome, claim
-from sim import convex, quadratic
+from sim import convex, least_squares
 from theory import convergence
 
 Z = 5.0  # every step of every run is a comparison: 5 sigma keeps the family-wise rate below 1e-3
@@ -23,7 +23,7 @@ GAP_DROP = 100.0  # compare growing and fixed where the growing run's gap has fa
 
 
 def _ridge():
-    X, y, _ = quadratic.make_least_squares(500, np.linspace(1.0, 0.5, 5), label_noise=0.5, seed=0)
+    X, y, _ = least_squares.make_least_squares(500, np.linspace(1.0, 0.5, 5), label_noise=0.5, seed=0)
     return convex.ridge_problem(X, y, reg=0.01)
 
 

@@ -13,14 +13,14 @@ import math
 import numpy as np
 
 from paper_checks.registry import Outcome, claim
-from sim import quadratic, sde
+from sim import least_squares, sde
 
 Z = 4.5  # about 25 epoch-by-pair comparisons per check: family-wise false-positive rate below 1e-4
 SPECTRUM = np.linspace(1.0, 0.2, 10)
 
 
 def _dataset(n: int = 4000, seed: int = 3):
-    X, y, _ = quadratic.make_least_squares(n, SPECTRUM, label_noise=1.0, seed=seed)
+    X, y, _ = least_squares.make_least_squares(n, SPECTRUM, label_noise=1.0, seed=seed)
     return X, y
 
 
@@ -109,14 +109,14 @@ def check_momentum_rule() -> Outcome:
 
 
 def _stationary_excess(X, y, lr, batch, sampling, runs, seed, epochs):
-    w_hat, _, _ = quadratic.least_squares_solution(X, y)
-    run = quadratic.simulate_least_squares(X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs,
+    w_hat, _, _ = least_squares.least_squares_solution(X, y)
+    run = least_squares.simulate_least_squares(X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs,
                                            seed=seed, sampling=sampling)
     return run.mean_excess[-1], run.stderr_excess[-1]
 
 
 def _sde_excess(X, y, coefficient, time, lr, runs, seed):
-    w_hat, _, _ = quadratic.least_squares_solution(X, y)
+    w_hat, _, _ = least_squares.least_squares_solution(X, y)
     run = sde.simulate_least_squares_sde(X, y, coefficient=coefficient, time=time, dt=lr, w0=w_hat, runs=runs,
                                          seed=seed, record_every=10**9)
     return run.mean_excess[-1], run.stderr_excess[-1]
@@ -132,7 +132,7 @@ def _sde_excess(X, y, coefficient, time, lr, runs, seed):
     expect="partly",
 )
 def check_noise_scale_finite_n() -> Outcome:
-    X, y, _ = quadratic.make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
+    X, y, _ = least_squares.make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
     lr, batch, n, runs, epochs = 0.02, 20, 40, 1000, 150
     time = lr * epochs * (n // batch)
     fresh = _stationary_excess(X, y, lr, batch, "subset", runs, 0, epochs)
@@ -227,7 +227,7 @@ def _sde_excess_exact(X, y, coefficient: float, time: float, e0: np.ndarray) -> 
     """
     from scipy.integrate import solve_ivp
 
-    w_hat, H, _ = quadratic.least_squares_solution(X, y)
+    w_hat, H, _ = least_squares.least_squares_solution(X, y)
     n, d = X.shape
     A = np.einsum("ni,nj->nij", X, X) - H
     u = X * (X @ w_hat - y)[:, None]
@@ -255,8 +255,8 @@ def _sde_excess_exact(X, y, coefficient: float, time: float, e0: np.ndarray) -> 
     tier="full",
 )
 def check_svag_finite_set() -> Outcome:
-    X, y, _ = quadratic.make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
-    w_hat, _, _ = quadratic.least_squares_solution(X, y)
+    X, y, _ = least_squares.make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
+    w_hat, _, _ = least_squares.least_squares_solution(X, y)
     lr, batch, time, runs, e0 = 0.8, 4, 2.0, 20_000, np.ones(2)
     exact = _sde_excess_exact(X, y, sde.diffusion_coefficient(lr, batch, X.shape[0]), time, e0)
     amps = (1, 2, 4, 8, 16)

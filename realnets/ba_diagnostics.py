@@ -357,10 +357,41 @@ def write_diagnostics(out_dir: str | Path, *, dataset: str = "digits", model: st
     return paths
 
 
-if __name__ == "__main__":  # pragma: no cover - a convenience entry point
+def main(argv: list[str] | None = None) -> int:
+    """``python -m realnets.ba_diagnostics OUT_DIR``: seed 000 appendices B and C, figures and JSON in OUT_DIR."""
+    import argparse
     import sys
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m realnets.ba_diagnostics OUT_DIR")
-    for name, path in write_diagnostics(sys.argv[1]).items():
+    parser = argparse.ArgumentParser(
+        prog="python -m realnets.ba_diagnostics",
+        description="Seed 000 appendix B (is the one-step loss decrease Gaussian, and does the estimated "
+                    "sigma match?) and appendix C (exact against diagonal sigma^2 and m* along a BA run).")
+    parser.add_argument("out_dir", help="folder for appendix_b.png, trace.png and ba_diagnostics.json")
+    parser.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
+    parser.add_argument("--model", default="mlp", help="model name (default: mlp)")
+    parser.add_argument("--algo", default="ba-sgd", choices=("ba-sgd", "ba-momentum"),
+                        help="policy traced (default: ba-sgd)")
+    parser.add_argument("--lr", type=float, default=0.01, help="lr of the 10 warm-up steps (default: 0.01)")
+    parser.add_argument("--trace-lr", type=float, default=0.3, help="lr of the traced BA run (default: 0.3)")
+    parser.add_argument("--epochs", type=float, default=3.0, help="epochs of the traced run (default: 3)")
+    parser.add_argument("--repeats", type=int, default=500, help="random batches for appendix B (default: 500)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--data-dir", default=None, help="dataset folder (default: the data package's)")
+    args = parser.parse_args(argv)
+    out = Path(args.out_dir)
+    if out.exists() and not out.is_dir():
+        parser.error(f"invalid out_dir: {out} (it is a file; expected a folder)")
+    try:
+        paths = write_diagnostics(out, dataset=args.dataset, model=args.model, algo=args.algo, lr=args.lr,
+                                  trace_lr=args.trace_lr, epochs=args.epochs, seed=args.seed,
+                                  repeats=args.repeats, data_dir=args.data_dir)
+    except ValueError as error:
+        print(f"realnets.ba_diagnostics: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    for name, path in paths.items():
         print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a convenience entry point
+    raise SystemExit(main())

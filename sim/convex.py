@@ -24,7 +24,7 @@ import numpy as np
 from scipy import optimize, special
 
 from sim._rng import as_generator
-from sim.quadratic import _finite_array, _positive_float, _positive_int, _start_state
+from sim._validate import finite_array, positive_float, positive_int, start_state
 
 __all__ = [
     "ConvexProblem",
@@ -92,11 +92,11 @@ class ConvexProblem:
 
 
 def _data(X, y, reg) -> tuple[np.ndarray, np.ndarray, float]:
-    X = _finite_array("X", X, ndim=2)
-    y = _finite_array("y", y, ndim=1)
+    X = finite_array("X", X, ndim=2)
+    y = finite_array("y", y, ndim=1)
     if y.size != X.shape[0]:
         raise ValueError(f"Invalid y: length {y.size} (expected {X.shape[0]}, the rows of X)")
-    return X, y, _positive_float("reg", reg)
+    return X, y, positive_float("reg", reg)
 
 
 def ridge_problem(X, y, *, reg: float) -> ConvexProblem:
@@ -202,7 +202,7 @@ class ConvexRun:
 
 
 def _batch_sequence(batch_sizes) -> np.ndarray:
-    sizes = _finite_array("batch_sizes", batch_sizes, ndim=1)
+    sizes = finite_array("batch_sizes", batch_sizes, ndim=1)
     if np.any(sizes < 1) or np.any(sizes != np.round(sizes)):
         raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (expected integers >= 1)")
     return sizes.astype(int)
@@ -226,10 +226,10 @@ def simulate_adaptive_sgd(problem: ConvexProblem, batch_sizes, *, eta0: float, t
         A :class:`ConvexRun` with the gap at every step.
     """
     sizes = _batch_sequence(batch_sizes)
-    eta0 = _positive_float("eta0", eta0)
-    runs = _positive_int("runs", runs)
+    eta0 = positive_float("eta0", eta0)
+    runs = positive_int("runs", runs)
     n, d = problem.X.shape
-    theta = _start_state("theta0", np.zeros(d) if theta0 is None else theta0, runs, d)
+    theta = start_state("theta0", np.zeros(d) if theta0 is None else theta0, runs, d)
     rng = as_generator(seed)
     means, stderrs = [], []
     for t in range(sizes.size + 1):
@@ -246,12 +246,12 @@ def simulate_adaptive_sgd(problem: ConvexProblem, batch_sizes, *, eta0: float, t
 
 def geometric_batches(b0: int, growth: float, steps: int, b_max: int) -> np.ndarray:
     """:math:`b_t=\\min(b_{max},\\lfloor b_0\\,\\rho^t\\rceil)`: a geometrically growing batch."""
-    b0, steps, b_max = _positive_int("b0", b0), _positive_int("steps", steps), _positive_int("b_max", b_max)
-    growth = _positive_float("growth", growth)
+    b0, steps, b_max = positive_int("b0", b0), positive_int("steps", steps), positive_int("b_max", b_max)
+    growth = positive_float("growth", growth)
     return np.minimum(b_max, np.round(b0 * growth ** np.arange(steps))).astype(int)
 
 
 def fixed_batches_for_samples(batch_size: int, samples: int) -> np.ndarray:
     """A fixed batch repeated until at least ``samples`` samples are used."""
-    batch_size, samples = _positive_int("batch_size", batch_size), _positive_int("samples", samples)
+    batch_size, samples = positive_int("batch_size", batch_size), positive_int("samples", samples)
     return np.full(math.ceil(samples / batch_size), batch_size, dtype=int)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator
+from sim._validate import finite_float, int_at_least
 from sim.estimate import Estimate, estimate
 
 __all__ = [
@@ -48,26 +49,6 @@ __all__ = [
 
 # Largest number of float64 values one chunk of per-sample gradients (or random keys) may hold: 32 MiB.
 _CHUNK_VALUES = 1 << 22
-
-
-def _finite(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number)") from None
-    if not math.isfinite(x):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number)")
-    if positive and x <= 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected > 0)")
-    if nonnegative and x < 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= 0)")
-    return x
-
-
-def _count(name: str, value, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -131,7 +112,7 @@ class Population:
 
 def gaussian_population(sigma: float, mu: float = 0.0, dims: int = 1) -> Population:
     """Per-sample gradients :math:`g_i^k \\sim \\mathcal N(\\mu, \\sigma^2)`, i.i.d. over k and i (seed 001 eq. 1)."""
-    return Population("gaussian", _count("dims", dims), _finite("mu", mu), _finite("sigma", sigma, nonnegative=True))
+    return Population("gaussian", int_at_least("dims", dims), finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True))
 
 
 def student_t_population(sigma: float, dof: float, mu: float = 0.0, dims: int = 1) -> Population:
@@ -140,10 +121,10 @@ def student_t_population(sigma: float, dof: float, mu: float = 0.0, dims: int = 
     Raises:
         ValueError: unless ``dof > 2`` (the variance must exist).
     """
-    dof = _finite("dof", dof)
+    dof = finite_float("dof", dof)
     if dof <= 2:
         raise ValueError(f"Invalid dof: {dof!r} (expected > 2 so that the variance exists)")
-    return Population("student-t", _count("dims", dims), _finite("mu", mu), _finite("sigma", sigma, nonnegative=True),
+    return Population("student-t", int_at_least("dims", dims), finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True),
                       dof=dof)
 
 
@@ -172,7 +153,7 @@ def sample_finite_population(size: int, sigma: float, mu: float = 0.0, dims: int
             population standard deviation (divide by N) exactly σ.
         seed: int, numpy Generator or None.
     """
-    size = _count("size", size, minimum=2)
+    size = int_at_least("size", size, minimum=2)
     source = gaussian_population(sigma, mu, dims) if dof is None else student_t_population(sigma, dof, mu, dims)
     rows = source.draw((size,), as_generator(seed))
     if exact_moments:
@@ -232,7 +213,7 @@ def batch_means(population: Population, n: int, batches: int, *, replace: bool =
     """
     if not isinstance(population, Population):
         raise ValueError(f"Invalid population: {population!r} (expected a sim.grad_shrinkage Population)")
-    n, batches = _count("n", n), _count("batches", batches)
+    n, batches = int_at_least("n", n), int_at_least("batches", batches)
     if population.kind == "finite" and not replace and n > population.size:
         raise ValueError(f"Invalid n: {n} (expected n <= population size {population.size} without replacement)")
     rng = as_generator(seed)
@@ -269,14 +250,14 @@ def parameter_stride(population: Population, n: int, lr: float, *, batches: int 
 
     Divide by ``lr`` for the paper's "normalized parameter stride" (Fig. 4), which is :func:`abs_mean`.
     """
-    lr = _finite("lr", lr, nonnegative=True)
+    lr = finite_float("lr", lr, nonnegative=True)
     return _scaled(abs_mean(population, n, batches=batches, replace=replace, seed=seed), lr)
 
 
 def loss_stride(population: Population, n: int, lr: float, *, batches: int = 4000, replace: bool = True,
                 seed=None) -> Estimate:
     """First-order loss stride :math:`\\mathbb E\\Delta L_i = lr\\,\\mathbb E\\bar g_i^2` (seed 001 eq. 7-8)."""
-    lr = _finite("lr", lr, nonnegative=True)
+    lr = finite_float("lr", lr, nonnegative=True)
     return _scaled(sq_mean(population, n, batches=batches, replace=replace, seed=seed), lr)
 
 
@@ -287,7 +268,7 @@ def loss_stride_on_parabola(population: Population, n: int, lr: float, a: float,
     Each batch gradient is read as the slope at the parameter, :math:`\\bar g = 2a(w - b)` (eq. 13); the step
     :math:`w' = w - lr\\,\\bar g` is taken and :math:`L(w) - L(w')` is evaluated directly, with no Taylor expansion.
     """
-    lr, a = _finite("lr", lr, nonnegative=True), _finite("a", a, positive=True)
+    lr, a = finite_float("lr", lr, nonnegative=True), finite_float("a", a, positive=True)
     g = batch_means(population, n, batches, replace=replace, seed=seed)
     offset = g / (2.0 * a)
     decrease = a * (offset**2 - (offset - lr * g) ** 2)
@@ -297,7 +278,7 @@ def loss_stride_on_parabola(population: Population, n: int, lr: float, a: float,
 def distance_to_minimum(population: Population, n: int, a: float, *, batches: int = 4000, replace: bool = True,
                         seed=None) -> Estimate:
     """:math:`\\mathbb E|d_i| = \\mathbb E|w_i - b_i|` with :math:`d_i = \\bar g_i/(2a)` (seed 001 eq. 25-28)."""
-    a = _finite("a", a, positive=True)
+    a = finite_float("a", a, positive=True)
     return _scaled(abs_mean(population, n, batches=batches, replace=replace, seed=seed), 1.0 / (2.0 * a))
 
 
@@ -377,7 +358,7 @@ class ShrinkageCurve:
 def abs_mean_curve(population: Population, ns: Sequence[int], *, batches: int = 4000, replace: bool = True,
                    seed=None) -> ShrinkageCurve:
     """Estimate :math:`\\mathbb E|\\bar g|` at each n (independent streams) and fit :math:`C n^b` to them."""
-    ns = tuple(_count("n", n) for n in ns)
+    ns = tuple(int_at_least("n", n) for n in ns)
     children = as_generator(seed).spawn(len(ns))
     estimates = tuple(abs_mean(population, n, batches=batches, replace=replace, seed=child)
                       for n, child in zip(ns, children))

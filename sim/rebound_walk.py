@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import erfcx, ndtr
 
 from sim._rng import as_generator
+from sim._validate import finite_float, int_at_least
 from sim.estimate import Estimate, estimate
 from sim.grad_shrinkage import Population, batch_means
 
@@ -63,25 +64,6 @@ _GOLDEN_ITERATIONS = 40
 _DEFAULT_M_MAX = 1e9
 
 
-def _finite(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number)") from None
-    if not math.isfinite(x):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number)")
-    if positive and x <= 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected > 0)")
-    if nonnegative and x < 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= 0)")
-    return x
-
-
-def _count(name: str, value, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
-    return int(value)
-
 
 def _check_state(s: float, s_star: float) -> None:
     if s < s_star:
@@ -111,12 +93,12 @@ def next_state_samples(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None
     Returns:
         Array of shape ``(n,)``.
     """
-    s, mu = _finite("s", s), _finite("mu", mu)
-    sigma = _finite("sigma", sigma, nonnegative=True)
-    m, eta = _finite("m", m, positive=True), _finite("eta", eta, positive=True)
-    s_star = _finite("s_star", s_star)
+    s, mu = finite_float("s", s), finite_float("mu", mu)
+    sigma = finite_float("sigma", sigma, nonnegative=True)
+    m, eta = finite_float("m", m, positive=True), finite_float("eta", eta, positive=True)
+    s_star = finite_float("s_star", s_star)
     _check_state(s, s_star)
-    n = _count("n", n, minimum=2)
+    n = int_at_least("n", n, minimum=2)
     z = as_generator(seed).standard_normal(n)
     z *= -eta * sigma / math.sqrt(m)
     z += s - s_star - eta * mu
@@ -170,8 +152,8 @@ def objective_decrease_samples(grad, curvature, noise: Population, m: int, eta: 
         raise ValueError(f"Invalid curvature: {curvature!r} (expected > 0)")
     if not isinstance(noise, Population) or noise.dims != f.size:
         raise ValueError(f"Invalid noise: {noise!r} (expected a Population with dims = {f.size})")
-    eta = _finite("eta", eta, positive=True)
-    batch_grad = f + batch_means(noise, _count("m", m), _count("draws", draws, minimum=2), seed=seed)
+    eta = finite_float("eta", eta, positive=True)
+    batch_grad = f + batch_means(noise, int_at_least("m", m), int_at_least("draws", draws, minimum=2), seed=seed)
     return -eta * batch_grad @ f + 0.5 * eta**2 * (batch_grad**2) @ h
 
 
@@ -223,7 +205,7 @@ def _walk_arrays(r, mu, sigma, eta) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         raise ValueError(f"Invalid r: {r!r} (expected s - s_star >= 0)")
     if np.any(arrays[2] < 0):
         raise ValueError(f"Invalid sigma: {sigma!r} (expected >= 0)")
-    return arrays[0], arrays[1], arrays[2], _finite("eta", eta, positive=True)
+    return arrays[0], arrays[1], arrays[2], finite_float("eta", eta, positive=True)
 
 
 def sim_utility(m, r, mu, sigma, eta):
@@ -316,7 +298,7 @@ def maximise_utility(r, mu, sigma, eta, m_max=None):
     Raises:
         ValueError: for non-finite input, ``r < 0``, ``sigma < 0``, ``eta <= 0`` or ``m_max < 1``.
     """
-    m_max = _DEFAULT_M_MAX if m_max is None else _finite("m_max", m_max, positive=True)
+    m_max = _DEFAULT_M_MAX if m_max is None else finite_float("m_max", m_max, positive=True)
     if m_max < 1:
         raise ValueError(f"Invalid m_max: {m_max!r} (expected >= 1)")
     r, mu, sigma, eta = _walk_arrays(r, mu, sigma, eta)
@@ -374,12 +356,12 @@ class QuadraticDice:
 
 def constant_dice(mu: float, sigma: float) -> ConstantDice:
     """A state-independent die :math:`\\mathcal N(\\mu, \\sigma^2/m)` (seed 000 eq. 6)."""
-    return ConstantDice(_finite("mu", mu), _finite("sigma", sigma, nonnegative=True))
+    return ConstantDice(finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True))
 
 
 def quadratic_dice(curvature: float, noise: float) -> QuadraticDice:
     """The converging die :math:`\\mu = 2hr`, :math:`\\sigma = c\\sqrt{2hr}` (see :class:`QuadraticDice`)."""
-    return QuadraticDice(_finite("curvature", curvature, positive=True), _finite("noise", noise, nonnegative=True))
+    return QuadraticDice(finite_float("curvature", curvature, positive=True), finite_float("noise", noise, nonnegative=True))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -417,7 +399,7 @@ class Policy:
 
 def fixed_policy(m: int) -> Policy:
     """Always use batch size ``m`` (the mini-batch baselines of seed 000 Sec. 4.2)."""
-    return Policy("fixed", m=_count("m", m))
+    return Policy("fixed", m=int_at_least("m", m))
 
 
 def ba_policy(m_max: float | None = None, m0: int = 1) -> Policy:
@@ -427,9 +409,9 @@ def ba_policy(m_max: float | None = None, m0: int = 1) -> Policy:
         m_max: largest batch (default: unbounded apart from the remaining budget).
         m0: sampling step; the batch is :math:`m^*` rounded up to a multiple of ``m0`` (Algorithm 1, line 4-11).
     """
-    m0 = _count("m0", m0)
+    m0 = int_at_least("m0", m0)
     if m_max is not None:
-        m_max = _finite("m_max", m_max, positive=True)
+        m_max = finite_float("m_max", m_max, positive=True)
         if m_max < m0:
             raise ValueError(f"Invalid m_max: {m_max!r} (expected >= m0 = {m0})")
     return Policy("ba", m0=m0, m_max=m_max)
@@ -553,10 +535,10 @@ def play(policy: Policy, *, budget: int, s0: float, eta: float, mu: float | None
     """
     if not isinstance(policy, Policy):
         raise ValueError(f"Invalid policy: {policy!r} (expected fixed_policy(m) or ba_policy())")
-    budget, walkers = _count("budget", budget), _count("walkers", walkers, minimum=2)
-    record = _count("record", record, minimum=0)
-    s0, s_star = _finite("s0", s0), _finite("s_star", s_star)
-    eta, momentum = _finite("eta", eta, positive=True), _finite("momentum", momentum, nonnegative=True)
+    budget, walkers = int_at_least("budget", budget), int_at_least("walkers", walkers, minimum=2)
+    record = int_at_least("record", record, minimum=0)
+    s0, s_star = finite_float("s0", s0), finite_float("s_star", s_star)
+    eta, momentum = finite_float("eta", eta, positive=True), finite_float("momentum", momentum, nonnegative=True)
     if momentum >= 1:
         raise ValueError(f"Invalid momentum: {momentum!r} (expected 0 <= momentum < 1)")
     _check_state(s0, s_star)

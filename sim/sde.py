@@ -26,19 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator, spawn
-from sim.quadratic import (
+from sim._validate import finite_array, momentum_coefficient, positive_float, positive_int, start_state
+from sim.least_squares import (
     LeastSquaresRun,
-    QuadraticRun,
-    _finite_array,
     _LeastSquaresSweep,
-    _momentum,
-    _nqm_inputs,
-    _positive_float,
-    _positive_int,
-    _start_state,
     least_squares_solution,
     simulate_least_squares,
 )
+from sim.quadratic import QuadraticRun, _nqm_inputs
 
 __all__ = [
     "noise_scale",
@@ -61,12 +56,12 @@ def noise_scale(lr: float, n_train: float, batch_size: float, momentum: float = 
 
     Written here independently of ``theory.noise_scale`` on purpose; a test pins the two together.
     """
-    lr = _positive_float("lr", lr)
-    n_train = _positive_float("n_train", n_train)
-    batch_size = _positive_float("batch_size", batch_size)
+    lr = positive_float("lr", lr)
+    n_train = positive_float("n_train", n_train)
+    batch_size = positive_float("batch_size", batch_size)
     if batch_size > n_train:
         raise ValueError(f"Invalid batch_size: {batch_size!r} (expected at most n_train = {n_train})")
-    return lr / (1.0 - _momentum(momentum)) * (n_train / batch_size - 1.0)
+    return lr / (1.0 - momentum_coefficient(momentum)) * (n_train / batch_size - 1.0)
 
 
 def diffusion_coefficient(lr: float, batch_size: float, n_train: float = math.inf,
@@ -75,13 +70,13 @@ def diffusion_coefficient(lr: float, batch_size: float, n_train: float = math.in
 
     ``n_train = inf`` gives the infinite-data (NQM) value :math:`\\epsilon/(B(1-m))`.
     """
-    lr = _positive_float("lr", lr)
-    batch_size = _positive_float("batch_size", batch_size)
+    lr = positive_float("lr", lr)
+    batch_size = positive_float("batch_size", batch_size)
     n_train = float(n_train)
     if not (n_train >= batch_size):
         raise ValueError(f"Invalid n_train: {n_train!r} (expected >= batch_size = {batch_size})")
     inv_n = 0.0 if math.isinf(n_train) else 1.0 / n_train
-    return lr / (1.0 - _momentum(momentum)) * (1.0 / batch_size - inv_n)
+    return lr / (1.0 - momentum_coefficient(momentum)) * (1.0 / batch_size - inv_n)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -105,9 +100,9 @@ def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt
     coefficient = float(coefficient)
     if not math.isfinite(coefficient) or coefficient < 0:
         raise ValueError(f"Invalid coefficient: {coefficient!r} (expected a finite number >= 0)")
-    dt = _positive_float("dt", dt)
-    steps = _positive_int("steps", max(1, round(_positive_float("time", time) / dt)))
-    record_every = _positive_int("record_every", record_every)
+    dt = positive_float("dt", dt)
+    steps = positive_int("steps", max(1, round(positive_float("time", time) / dt)))
+    record_every = positive_int("record_every", record_every)
     rng = as_generator(seed)
     decay = 1.0 - dt * h
     kick_std = np.sqrt(dt * coefficient * noise)
@@ -147,17 +142,17 @@ def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: flo
         A :class:`~sim.quadratic.LeastSquaresRun` whose ``epochs`` field holds the SDE time of each record
         and ``updates`` the Euler step index.
     """
-    X = _finite_array("X", X, ndim=2)
-    y = _finite_array("y", y, ndim=1)
-    runs = _positive_int("runs", runs)
+    X = finite_array("X", X, ndim=2)
+    y = finite_array("y", y, ndim=1)
+    runs = positive_int("runs", runs)
     n, d = X.shape
-    w = _start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
+    w = start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
     coefficient = float(coefficient)
     if not math.isfinite(coefficient) or coefficient < 0:
         raise ValueError(f"Invalid coefficient: {coefficient!r} (expected a finite number >= 0)")
-    dt = _positive_float("dt", dt)
-    steps = max(1, round(_positive_float("time", time) / dt))
-    record_every = _positive_int("record_every", record_every)
+    dt = positive_float("dt", dt)
+    steps = max(1, round(positive_float("time", time) / dt))
+    record_every = positive_int("record_every", record_every)
     rng = as_generator(seed)
     w_hat, H, _ = least_squares_solution(X, y)
     kick_scale = math.sqrt(dt * coefficient / (n - 1)) if n > 1 else 0.0
@@ -187,8 +182,8 @@ def _ls_record(time: float, step: int, w, w_hat, H) -> tuple[float, float, float
 
 def step_schedule(base: float, factor: float, milestones) -> Callable[[int], float]:
     """Piecewise-constant schedule ``epoch -> base * factor**(number of milestones <= epoch)``."""
-    base, factor = _positive_float("base", base), _positive_float("factor", factor)
-    marks = np.sort(_finite_array("milestones", milestones, ndim=1, nonnegative=True))
+    base, factor = positive_float("base", base), positive_float("factor", factor)
+    marks = np.sort(finite_array("milestones", milestones, ndim=1, nonnegative=True))
     return lambda epoch: base * factor ** int(np.searchsorted(marks, epoch, side="right"))
 
 
@@ -205,10 +200,10 @@ def smith_schedules(lr: float, batch_size: int, *, factor: float = 5.0, mileston
     Returns:
         ``name -> (lr(epoch), batch_size(epoch))``.
     """
-    lr, factor = _positive_float("lr", lr), _positive_float("factor", factor)
-    batch_size = _positive_int("batch_size", batch_size)
-    marks = np.sort(_finite_array("milestones", milestones, ndim=1, nonnegative=True))
-    max_batch = round(batch_size * factor) if max_batch is None else _positive_int("max_batch", max_batch)
+    lr, factor = positive_float("lr", lr), positive_float("factor", factor)
+    batch_size = positive_int("batch_size", batch_size)
+    marks = np.sort(finite_array("milestones", milestones, ndim=1, nonnegative=True))
+    max_batch = round(batch_size * factor) if max_batch is None else positive_int("max_batch", max_batch)
     if max_batch < batch_size:
         raise ValueError(f"Invalid max_batch: {max_batch!r} (expected >= batch_size = {batch_size})")
     growths = int(math.floor(math.log(max_batch / batch_size) / math.log(factor) + 1e-9))
@@ -236,14 +231,14 @@ def momentum_scaled_batch(batch_size: float, momentum: float, *, lr: float = 1.0
 
     .. math:: B = B_0\\,\\frac{\\epsilon/(1-m)}{\\epsilon_0/(1-m_0)}
     """
-    scale = (_positive_float("lr", lr) / (1.0 - _momentum(momentum))) / (
-        _positive_float("base_lr", base_lr) / (1.0 - _momentum(base_momentum)))
-    return _positive_float("batch_size", batch_size) * scale
+    scale = (positive_float("lr", lr) / (1.0 - momentum_coefficient(momentum))) / (
+        positive_float("base_lr", base_lr) / (1.0 - momentum_coefficient(base_momentum)))
+    return positive_float("batch_size", batch_size) * scale
 
 
 def updates_per_schedule(n_train: int, batch_size: Callable[[int], int], epochs: int) -> int:
     """Parameter updates of a batch schedule: :math:`\\sum_e\\lceil N/B_e\\rceil`."""
-    n_train, epochs = _positive_int("n_train", n_train), _positive_int("epochs", epochs)
+    n_train, epochs = positive_int("n_train", n_train), positive_int("epochs", epochs)
     return int(sum(math.ceil(n_train / batch_size(e)) for e in range(epochs)))
 
 
@@ -318,9 +313,9 @@ def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification
         A :class:`~sim.quadratic.QuadraticRun` with records at the start and at time ``time`` only.
     """
     h, noise, x, _, runs = _nqm_inputs(h, noise, x0, 0.0, runs)
-    lr, batch_size = _positive_float("lr", lr), _positive_float("batch_size", batch_size)
-    l = _positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
-    steps = max(1, round(l * _positive_float("time", time) / lr))
+    lr, batch_size = positive_float("lr", lr), positive_float("batch_size", batch_size)
+    l = positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
+    steps = max(1, round(l * positive_float("time", time) / lr))
     rng = as_generator(seed)
     a, b = _svag_weights(l)
     step = lr / l
@@ -356,18 +351,18 @@ def svag_least_squares(X, y, *, lr: float, batch_size: int, amplification: int, 
         A :class:`~sim.quadratic.LeastSquaresRun` with records at the start and at SDE time ``time``
         (``epochs`` holds the time, ``updates`` the number of SVAG steps).
     """
-    X = _finite_array("X", X, ndim=2)
-    y = _finite_array("y", y, ndim=1)
+    X = finite_array("X", X, ndim=2)
+    y = finite_array("y", y, ndim=1)
     n, d = X.shape
-    runs = _positive_int("runs", runs)
-    lr = _positive_float("lr", lr)
-    batch_size = _positive_int("batch_size", batch_size)
+    runs = positive_int("runs", runs)
+    lr = positive_float("lr", lr)
+    batch_size = positive_int("batch_size", batch_size)
     if batch_size > n:
         raise ValueError(f"Invalid batch_size: {batch_size!r} (expected at most the {n} training samples)")
-    l = _positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
-    steps = max(1, round(l * _positive_float("time", time) / lr))
+    l = positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
+    steps = max(1, round(l * positive_float("time", time) / lr))
     rng = as_generator(seed)
-    w = _start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
+    w = start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
     sweep = _LeastSquaresSweep(X, y, [1.0], 0.0, w, runs, rng)
     a, b = _svag_weights(l)
     records = [_ls_record(0.0, 0, sweep.w[0], sweep.w_hat, sweep.H)]

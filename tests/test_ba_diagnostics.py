@@ -106,3 +106,16 @@ def test_figures_are_written(tmp_path):
     trace = ba_trace(model, ce, x, y, hp={"lr": 0.5, "m0": 8}, budget_samples=60, seed=0)
     assert plot_decrease_distribution(r, tmp_path / "b.png").stat().st_size > 0
     assert plot_trace(trace, tmp_path / "t.png").stat().st_size > 0
+
+
+def test_entry_point_refuses_a_file_as_out_dir(tmp_path, capsys):
+    import pytest
+
+    from realnets.ba_diagnostics import main
+
+    target = tmp_path / "taken"
+    target.write_text("x")
+    with pytest.raises(SystemExit) as exit_:
+        main([str(target)])
+    assert exit_.value.code == 2
+    assert "it is a file" in capsys.readouterr().err

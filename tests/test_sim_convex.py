@@ -16,7 +16,7 @@ from sim.convex import (
     ridge_problem,
     simulate_adaptive_sgd,
 )
-from sim.quadratic import make_least_squares
+from sim.least_squares import make_least_squares
 
 Z = 5.0
 seeds = st.integers(0, 2**32 - 1)

@@ -9,19 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.quadratic import (
+from sim.least_squares import (
     _uniform_subsets,
-    critical_batch_from_speedup,
     epoch_batches,
     least_squares_solution,
     least_squares_speedup_curve,
     make_least_squares,
-    simulate,
     simulate_least_squares,
-    speedup_curve,
-    steps_to_target,
     subset_batches,
 )
+from sim.quadratic import critical_batch_from_speedup, simulate, speedup_curve, steps_to_target
 
 Z = 5.0  # many Monte-Carlo comparisons below: a 5-sigma budget keeps the family-wise false-positive rate < 1e-4
 seeds = st.integers(0, 2**32 - 1)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.quadratic import least_squares_solution, make_least_squares, simulate, simulate_least_squares
+from sim.least_squares import least_squares_solution, make_least_squares, simulate_least_squares
+from sim.quadratic import simulate
 from sim.sde import (
     compare_schedules,
     diffusion_coefficient,

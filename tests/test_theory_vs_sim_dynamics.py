@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from sim import convex, quadratic, sde
+from sim import convex, least_squares, quadratic, sde
 from sim.estimate import estimate
 from theory import convergence, critical_batch, noise_scale
 
@@ -64,7 +64,7 @@ def test_without_replacement_batch_variance(n, frac, seed):
     batch = 1 + int(frac * (n - 1))
     values = rng.standard_normal(n) ** 3  # skewed per-sample "gradients"
     population_var = values.var()  # the 1/N convention of theory.noise_scale
-    draws = quadratic.subset_batches(n, batch, 10_000, rng)[0]
+    draws = least_squares.subset_batches(n, batch, 10_000, rng)[0]
     deviation_sq = (values[draws].mean(axis=1) - values.mean()) ** 2
     est = estimate(deviation_sq)
     expected = noise_scale.batch_gradient_variance(n, batch, population_var)
@@ -124,10 +124,10 @@ def test_least_squares_optimal_lr_and_critical_batch():
     factor-3 tolerance on the step and on the critical batch.
     """
     spectrum = np.linspace(1.0, 0.1, 32)
-    X, y, _ = quadratic.make_least_squares(512, spectrum, seed=1)
-    w_hat, H, _ = quadratic.least_squares_solution(X, y)
+    X, y, _ = least_squares.make_least_squares(512, spectrum, seed=1)
+    w_hat, H, _ = least_squares.least_squares_solution(X, y)
     target = 1e-2 * 0.5 * w_hat @ H @ w_hat
-    curve = quadratic.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 10), target=target,
+    curve = least_squares.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 10), target=target,
                                                   max_steps=4000, runs=32, seed=0)
     consts = critical_batch.least_squares_constants(X)
     ma_lr = critical_batch.least_squares_optimal_lr_two_sided(curve.batch_sizes, consts.beta, consts.lambda_1,
@@ -155,7 +155,7 @@ def _digits_logistic():
 
 
 def _ridge():
-    X, y, _ = quadratic.make_least_squares(500, np.linspace(1.0, 0.5, 5), label_noise=0.5, seed=0)
+    X, y, _ = least_squares.make_least_squares(500, np.linspace(1.0, 0.5, 5), label_noise=0.5, seed=0)
     return convex.ridge_problem(X, y, reg=0.01)
 
 
