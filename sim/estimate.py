@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Estimate", "estimate"]
+
 
 @dataclass(frozen=True)
 class Estimate:
