@@ -131,8 +131,17 @@ def write_json(results: list[Result], path: Path) -> None:
     path.write_text(json.dumps(records, indent=2, default=float) + "\n")
 
 
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints the usage block; one line is the house standard
+        raise UsageError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m paper_checks",
         description="Check the claims of the five batch-size papers and print one verdict per claim.",
     )
@@ -157,19 +166,35 @@ def _print_list(claims: list[Claim]) -> None:
         print(f"{c.id:32s} {c.tier:6s} {c.kind:10s} {c.source}: {_cell(c.statement, 70)}")
 
 
-def _check_output_paths(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    for path in (args.report, args.json):
-        if path is not None and not path.resolve().parent.is_dir():
-            parser.error(f"invalid output path: {path} (its folder does not exist)")
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Checked before any claim runs, so that a typo does not cost a full run."""
+    for flag, path in (("--report", args.report), ("--json", args.json)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UsageError(f"Invalid {flag}: '{path}' (expected a file path, not a folder)")
+        if not path.absolute().parent.is_dir():
+            raise UsageError(f"Invalid {flag}: '{path}' (expected a path in an existing folder)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    _check_output_paths(args, parser)
+    """Run the command line; returns the exit status (callable in-process)."""
+    try:
+        return _main(argv)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    except UsageError as error:
+        print(f"python -m paper_checks: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    _check_output_paths(args)
     claims = select(all_claims(_tiers(args.full)), args.only)
     if args.only and not claims:
-        parser.error(f"invalid --only: {args.only} (no claim id matches; see --list)")
+        raise UsageError(f"Invalid --only: {', '.join(args.only)} (expected a prefix or part of a claim id; "
+                         "see --list)")
     if args.list:
         _print_list(claims)
         return 0

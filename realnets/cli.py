@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from realnets.config import DEVICES
 from realnets.data.download import DataUnavailableError
 
 __all__ = ["main"]
@@ -26,26 +27,40 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print the usage block and exit; we want one line
-        raise UsageError(message)
+        raise UsageError(_one_line_usage(message))
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    from realnets.config import parse_hparam
+def _one_line_usage(message: str) -> str:
+    """argparse's message, without its ``argument --flag:`` prefix when ours already names the value."""
+    flag, sep, rest = message.partition(": ")
+    if sep and flag.startswith("argument ") and rest.startswith("Invalid "):
+        return rest
+    if rest == "expected one argument":  # e.g. --milestones -1,3: argparse reads the value as a flag
+        return f"{message} (write {flag[len('argument '):].split('/')[0]}=VALUE for a value starting with '-')"
+    return message
 
-    try:
-        return parse_hparam(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+
+def _key_value(name: str):
+    def parse(text: str) -> tuple[str, Any]:
+        from realnets.config import parse_hparam
+
+        try:
+            return parse_hparam(text, name)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
-def _number(kind):
+def _number(kind, name: str):
+    expected = "an integer" if kind is int else "a number"
+
     def parse(text: str):
         try:
             return kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"Invalid {name}: {text!r} (expected {expected})") from None
 
-    parse.__name__ = kind.__name__
     return parse
 
 
@@ -55,46 +70,57 @@ _RUN_FLAGS = (
     ("--model", "model", str, "model name (default: mlp)"),
     ("--dataset", "dataset", str, "dataset name (default: digits, embedded)"),
     ("--data-dir", "data_dir", str, "folder for downloaded datasets (default: the data package's)"),
-    ("--seed", "seed", _number(int), "random seed (default: 0)"),
+    ("--seed", "seed", int, "random seed (default: 0)"),
     ("--device", "device", str, "auto, cpu or cuda (default: auto)"),
-    ("--budget-epochs", "budget_epochs", _number(float), "sample budget in epochs (default: 20)"),
-    ("--lr", "lr", _number(float), "learning rate (default: the algorithm's)"),
-    ("--batch-size", "batch_size", _number(int), "(initial) batch size (default: the algorithm's)"),
+    ("--budget-epochs", "budget_epochs", float, "sample budget in epochs (default: 20)"),
+    ("--lr", "lr", float, "learning rate (default: the algorithm's)"),
+    ("--batch-size", "batch_size", int, "(initial) batch size (default: the algorithm's)"),
     ("--out-dir", "out_dir", str, "run directory (default: runs/<algo>-<model>-<dataset>-seed<seed>)"),
-    ("--checkpoint-every", "checkpoint_every", _number(int), "checkpoint every N epochs, 0: end only (default: 1)"),
+    ("--checkpoint-every", "checkpoint_every", int, "checkpoint every N epochs, 0: end only (default: 1)"),
 )
 # Named shortcuts for common algorithm hyperparameters (all others: --hp key=value).
 _HP_FLAGS = (
     ("--optimizer", "optimizer", str, "sgd, momentum, nesterov or adam (default: the algorithm's)"),
-    ("--momentum", "momentum", _number(float), "momentum coefficient m (default: 0.9)"),
-    ("--weight-decay", "weight_decay", _number(float), "L2 weight decay (default: 0)"),
-    ("--max-batch-size", "max_batch_size", _number(int), "largest batch size (schedules; default: the algorithm's)"),
+    ("--momentum", "momentum", float, "momentum coefficient m (default: 0.9)"),
+    ("--weight-decay", "weight_decay", float, "L2 weight decay (default: 0)"),
+    ("--max-batch-size", "max_batch_size", int, "largest batch size (schedules; default: the algorithm's)"),
     ("--milestones", "milestones", str, "epochs of the schedule steps, e.g. 6,12,16 (default: the algorithm's)"),
-    ("--factor", "factor", _number(float), "schedule factor per milestone (default: 5)"),
-    ("--m0", "m0", _number(int), "BA-SGD/BA-Momentum sampling step m0 (default: 32)"),
-    ("--s-star", "s_star", _number(float), "BA: the lowest reachable loss S* (default: 0)"),
+    ("--factor", "factor", float, "schedule factor per milestone (default: 5)"),
+    ("--m0", "m0", int, "BA-SGD/BA-Momentum sampling step m0 (default: 32)"),
+    ("--s-star", "s_star", float, "BA: the lowest reachable loss S* (default: 0)"),
     ("--stat", "stat", str, "BA gradient-noise statistic: exact, diag or full (default: exact)"),
 )
+
+
+def _typed(kind, name: str):
+    return kind if kind is str else _number(kind, name)
+
+
+def _metavar(flag: str, kind) -> str:
+    """Short placeholders in the help (``--lr X``, ``--seed N``, ``--out-dir DIR``), not argparse's HP_LR."""
+    return {int: "N", float: "X"}.get(kind) or flag.rsplit("-", 1)[-1].upper()
 
 
 def _add_run_options(parser: argparse.ArgumentParser, hp_flags: bool = True) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--config", metavar="FILE", default=SUPPRESS, help="TOML or JSON settings; flags override")
     for flag, dest, kind, text in _RUN_FLAGS:
-        group.add_argument(flag, dest=dest, type=kind, default=SUPPRESS, help=text)
-    group.add_argument("--ghost-batch-size", dest="ghost_batch_size", type=_number(int), default=SUPPRESS,
-                       help="ghost batch-norm size for models with BatchNorm (default: the model's)")
-    group.add_argument("--model-option", dest="model_option", type=_key_value, action="append", default=SUPPRESS,
-                       metavar="KEY=VALUE", help="model option, e.g. width=64 (repeatable)")
-    group.add_argument("--dataset-option", dest="dataset_option", type=_key_value, action="append",
-                       default=SUPPRESS, metavar="KEY=VALUE", help="dataset option, e.g. num_train=500 (repeatable)")
+        group.add_argument(flag, dest=dest, type=_typed(kind, dest), default=SUPPRESS,
+                           metavar=_metavar(flag, kind), help=text)
+    group.add_argument("--ghost-batch-size", dest="ghost_batch_size", type=_number(int, "ghost_batch_size"),
+                       default=SUPPRESS, metavar="N", help="ghost batch-norm size for models with BatchNorm (default: the model's)")
+    group.add_argument("--model-option", dest="model_option", type=_key_value("model option"), action="append",
+                       default=SUPPRESS, metavar="KEY=VALUE", help="model option, e.g. width=64 (repeatable)")
+    group.add_argument("--dataset-option", dest="dataset_option", type=_key_value("dataset option"),
+                       action="append", default=SUPPRESS, metavar="KEY=VALUE", help="dataset option, e.g. num_train=500 (repeatable)")
     group.add_argument("--no-progress", dest="progress", action="store_false", default=SUPPRESS,
-                       help="no progress bar")
+                       help="no progress bar (default: a bar when stderr is a terminal)")
     if hp_flags:
         algo = parser.add_argument_group("algorithm hyperparameters")
         for flag, dest, kind, text in _HP_FLAGS:
-            algo.add_argument(flag, dest=f"hp_{dest}", type=kind, default=SUPPRESS, help=text)
-    parser.add_argument("--hp", dest="hp", type=_key_value, action="append", default=SUPPRESS,
+            algo.add_argument(flag, dest=f"hp_{dest}", type=_typed(kind, dest), default=SUPPRESS,
+                              metavar=_metavar(flag, kind), help=text)
+    (algo if hp_flags else group).add_argument("--hp", dest="hp", type=_key_value("hp"), action="append", default=SUPPRESS,
                         metavar="KEY=VALUE", help="algorithm hyperparameter, e.g. every_epochs=5 (repeatable)")
 
 
@@ -103,7 +129,10 @@ def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     from realnets.config import load_config_file
 
     given = vars(args)
-    layers = [load_config_file(given["config"])] if "config" in given else []
+    # A redrawn bar written to a log or a pipe piles up as one endless line; flags and files still win.
+    layers: list[dict[str, Any]] = [{"progress": _stderr_is_terminal()}]
+    if "config" in given:
+        layers.append(load_config_file(given["config"]))
     flags: dict[str, Any] = {dest: given[dest] for _, dest, _, _ in _RUN_FLAGS if dest in given}
     if "progress" in given:
         flags["progress"] = given["progress"]
@@ -119,6 +148,55 @@ def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     if "dataset_option" in given:
         flags["dataset_options"] = dict(given["dataset_option"])
     return [*layers, flags]
+
+
+def _stderr_is_terminal() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _check_folder(name: str, path: str | None) -> None:
+    """A folder we will create files in: neither it nor any existing parent may be a file, and the nearest
+    existing one must be writable (so that a run does not fail after its data is loaded)."""
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return
+    folder = Path(path).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"Invalid {name}: {path!r} (expected a folder; {str(existing)!r} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"Invalid {name}: {path!r} (expected a writable folder; {str(existing)!r} is not)")
+
+
+def _check_output_file(name: str, path: str) -> None:
+    """A file we will write: its folder must exist and be writable, and it must not be a folder itself."""
+    import os
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"Invalid {name}: {path!r} (expected a file path, not a folder)")
+    parent = target.absolute().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"Invalid {name}: {path!r} (expected a path in an existing, writable folder)")
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """A resumed run keeps its checkpoint's settings: only the device may change, and --out-dir may name the
+    run when --resume has no path."""
+    given = vars(args)
+    allowed = {"device"} if args.resume else {"device", "out_dir"}
+    conflicting = [dest for _, dest, _, _ in _RUN_FLAGS if dest in given and dest not in allowed]
+    conflicting += [dest for dest in ("config", "hp", "model_option", "dataset_option", "ghost_batch_size",
+                                      "progress") if dest in given]
+    conflicting += [key for key in given if key.startswith("hp_")]
+    if conflicting:
+        name = {"progress": "no_progress"}.get(conflicting[0], conflicting[0].removeprefix("hp_"))
+        allowed_text = " and ".join(f"--{a.replace('_', '-')}" for a in sorted(allowed))
+        raise UsageError(f"Invalid --{name.replace('_', '-')} with --resume (a resumed run keeps the settings "
+                         f"of its checkpoint; expected only {allowed_text})")
 
 
 # -- train ---------------------------------------------------------------------------------------------
@@ -150,6 +228,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from realnets.config import make_config
     from realnets.engine import resume, train
 
+    if args.resume is not None:
+        _check_resume_flags(args)
     config = make_config(*_layers_from_args(args))
     if args.print_config:
         print(json.dumps(_resolved_config(config), indent=2))
@@ -158,6 +238,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = resume(args.resume or config.run_dir(), device=vars(args).get("device"), plots=args.plots)
     else:
         _resolved_config(config)  # reject a bad algorithm name or hyperparameter before any work
+        _check_folder("out_dir", str(config.run_dir()))
+        _check_folder("data_dir", config.data_dir)
         result = train(config, plots=args.plots)
     if result.status != "finished":
         print(f"realnets: {result.message}", file=sys.stderr)
@@ -220,20 +302,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from realnets.config import make_config
 
     if (args.algos is None) == (args.preset is None):
-        raise UsageError("give exactly one of --algos and --preset")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"Invalid seeds: {args.seeds!r} (expected comma-separated integers)") from None
+        raise UsageError("Invalid grid: give exactly one of --algos and --preset")
+    for single, plural in (("algo", "--algos"), ("seed", "--seeds")):  # the grid sets these per run
+        if single in vars(args):
+            raise UsageError(f"Invalid --{single} for compare (expected {plural})")
+    seeds = _distinct_list("seeds", args.seeds, int, "comma-separated distinct integers, e.g. 0,1,2")
     layers = _layers_from_args(args)
+    config = make_config(*layers)
     if args.preset is not None:
-        algos = preset_algos(args.preset, make_config(*layers).budget_epochs)
+        algos = preset_algos(args.preset, config.budget_epochs)
     else:
-        algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+        algos = _distinct_list("algos", args.algos, str, "comma-separated distinct algorithm specs, e.g. sgd,adam")
+    _check_folder("out_dir", config.out_dir)
+    _check_folder("data_dir", config.data_dir)
     result = run_compare(algos, seeds, layers)
     print(format_table(result["rows"]))
     print(f"table: {result['json']}  figure: {result['figure']}")
     return 1 if any(r["diverged"] for r in result["rows"]) else 0
+
+
+def _distinct_list(name: str, text: str, kind, expected: str) -> list:
+    """A comma-separated list: non-empty, every item parses, no repeats (a repeated seed or algorithm would
+    count twice in the means and spreads of the table)."""
+    items = [item.strip() for item in text.split(",")]
+    try:
+        values = [kind(item) for item in items if item]
+    except ValueError:
+        raise ValueError(f"Invalid {name}: {text!r} (expected {expected})") from None
+    if not values or len(set(values)) != len(values) or "" in items:
+        raise ValueError(f"Invalid {name}: {text!r} (expected {expected})")
+    return values
 
 
 # -- plot, env, bench ----------------------------------------------------------------------------------
@@ -250,6 +348,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from realnets.plots import plot_runs
 
     out = args.out or (Path(args.run_dirs[0]) / "plots.png" if len(args.run_dirs) == 1 else "compare.png")
+    _check_output_file("out", str(out))
     print(plot_runs(args.run_dirs, out))
     return 0
 
@@ -271,8 +370,8 @@ def _cmd_env(args: argparse.Namespace) -> int:
 def _add_bench(subparsers) -> None:
     p = subparsers.add_parser("bench", help="time the engine against a plain PyTorch loop")
     p.add_argument("--sections", default=None, help="comma-separated section names (default: all)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--repeats", type=_number(int), default=7, help="interleaved repetitions (default: 7)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--repeats", type=_number(int, "repeats"), default=7, metavar="N", help="interleaved repetitions (default: 7)")
     p.add_argument("--out", default="bench.json", help="JSON output path (default: bench.json)")
     p.set_defaults(func=_cmd_bench)
 
@@ -281,6 +380,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from realnets.bench import format_results, run_bench
 
     sections = args.sections.split(",") if args.sections else None
+    if args.out:
+        _check_output_file("out", args.out)
     results = run_bench(sections=sections, device=args.device, repeats=args.repeats, out=args.out)
     print(format_results(results))
     print(f"written: {args.out}")
@@ -301,8 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
-            return 2
+            raise UsageError("missing COMMAND (expected one of train, list, compare, plot, env, bench; see --help)")
         return args.func(args)
     except SystemExit as exit_:  # --help and friends
         return int(exit_.code or 0)
@@ -310,6 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except DataUnavailableError as error:  # offline, or a dataset file missing: not a bug, no traceback
+        print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file system failure mid-run (disk full, a file removed): no traceback
         print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

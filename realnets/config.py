@@ -22,6 +22,10 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = ["DEVICES", "TrainConfig", "load_config_file", "make_config", "parse_hparam"]
 
 DEVICES = ("auto", "cpu", "cuda")
+# Sanity ceilings: a budget of a million epochs or a batch of 2^31 samples is a typo, not an experiment
+# (and larger budgets overflow the int64 sample counter).
+MAX_BUDGET_EPOCHS = 1e6
+MAX_BATCH_SIZE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -123,12 +127,13 @@ def _mapping(name: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def parse_hparam(text: str) -> tuple[str, Any]:
+def parse_hparam(text: str, name: str = "hp") -> tuple[str, Any]:
     """``"key=value"`` -> ``(key, value)``; the value is read as JSON when it parses (numbers, true/false,
-    lists), else kept as a string (``milestones=6,12,16`` stays a string)."""
+    lists), else kept as a string (``milestones=6,12,16`` stays a string). ``name`` is the setting named in
+    the error message."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"Invalid hp: {text!r} (expected key=value)")
+        raise ValueError(f"Invalid {name}: {text!r} (expected key=value)")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -152,12 +157,13 @@ def _check(ok: bool, name: str, value: Any, expected: str) -> None:
 def _validate(c: TrainConfig) -> None:
     for name in ("algo", "model", "dataset"):
         _check(isinstance(getattr(c, name), str) and bool(getattr(c, name)), name, getattr(c, name), "a name")
-    _check(_is_int(c.seed) and 0 <= c.seed < 2**63, "seed", c.seed, "an integer >= 0")
+    _check(_is_int(c.seed) and 0 <= c.seed < 2**63, "seed", c.seed, "an integer >= 0 and < 2**63")
     _check(c.device in DEVICES, "device", c.device, f"one of {', '.join(DEVICES)}")
-    _check(_is_number(c.budget_epochs) and c.budget_epochs > 0, "budget_epochs", c.budget_epochs, "a number > 0")
+    _check(_is_number(c.budget_epochs) and 0 < c.budget_epochs <= MAX_BUDGET_EPOCHS, "budget_epochs",
+           c.budget_epochs, f"a number > 0 and <= {MAX_BUDGET_EPOCHS:g}")
     _check(c.lr is None or (_is_number(c.lr) and c.lr > 0), "lr", c.lr, "a number > 0")
-    _check(c.batch_size is None or (_is_int(c.batch_size) and c.batch_size >= 1), "batch_size", c.batch_size,
-           "an integer >= 1")
+    _check(c.batch_size is None or (_is_int(c.batch_size) and 1 <= c.batch_size <= MAX_BATCH_SIZE), "batch_size",
+           c.batch_size, f"an integer >= 1 and <= {MAX_BATCH_SIZE}")
     _check(_is_int(c.checkpoint_every) and c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every,
            "an integer >= 0")
     _check(_is_int(c.eval_batch_size) and c.eval_batch_size >= 1, "eval_batch_size", c.eval_batch_size,

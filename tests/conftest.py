@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# Under pytest-xdist each worker is one process per core: more BLAS/OpenMP threads than that oversubscribe the
+# cores and make torch steps 10-50x slower. Set before numpy or torch is first imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(
