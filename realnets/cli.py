@@ -1,7 +1,9 @@
 """The ``realnets`` command line: train, list, compare, plot, env, bench.
 
-``main(argv) -> int`` is callable in-process. Exit codes: 0 success, 1 runtime failure (a diverged run),
-2 bad input (a flag, a config value, a file), always as one line on stderr, never a traceback.
+``main(argv) -> int`` is callable in-process. Exit codes: 0 success, 1 runtime failure (a diverged run, an
+unreachable dataset, out of memory, a file-system error mid-run), 2 bad input (a flag, a config value, a
+file or folder), always as one line on stderr, never a traceback. Paths are checked before any data is
+loaded, so a typo costs no training time. The progress bar is on by default only when stderr is a terminal.
 Precedence of settings: defaults < ``--config`` file (TOML or JSON) < command-line flags.
 """
 
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from realnets.config import DEVICES
+from realnets.config import DEVICES, MAX_BATCH_SIZE
 from realnets.data.download import DataUnavailableError
 
 __all__ = ["main"]
@@ -52,14 +54,23 @@ def _key_value(name: str):
     return parse
 
 
+# Integer flags whose values are sample counts: beyond 2^31 samples they are typos (the algorithms would
+# accept them and silently clamp to the data).
+_SAMPLE_COUNTS = {"m0", "max_batch_size", "ghost_batch_size"}
+
+
 def _number(kind, name: str):
     expected = "an integer" if kind is int else "a number"
+    limit = MAX_BATCH_SIZE if name in _SAMPLE_COUNTS else None
 
     def parse(text: str):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"Invalid {name}: {text!r} (expected {expected})") from None
+        if limit is not None and value > limit:
+            raise argparse.ArgumentTypeError(f"Invalid {name}: {value} (expected an integer <= {limit})")
+        return value
 
     return parse
 
@@ -154,9 +165,9 @@ def _stderr_is_terminal() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def _check_folder(name: str, path: str | None) -> None:
-    """A folder we will create files in: neither it nor any existing parent may be a file, and the nearest
-    existing one must be writable (so that a run does not fail after its data is loaded)."""
+def _check_folder(name: str, path: str | None, writable: bool = True) -> None:
+    """A folder we may create files in: neither it nor any existing parent may be a file, and (``writable``)
+    the nearest existing one must be writable, so that a run does not fail after its data is loaded."""
     import os
     from pathlib import Path
 
@@ -166,7 +177,7 @@ def _check_folder(name: str, path: str | None) -> None:
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
         raise ValueError(f"Invalid {name}: {path!r} (expected a folder; {str(existing)!r} is a file)")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if writable and not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"Invalid {name}: {path!r} (expected a writable folder; {str(existing)!r} is not)")
 
 
@@ -226,7 +237,7 @@ def _resolved_config(config) -> dict[str, Any]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from realnets.config import make_config
-    from realnets.engine import resume, train
+    from realnets.engine import train
 
     if args.resume is not None:
         _check_resume_flags(args)
@@ -235,17 +246,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(_resolved_config(config), indent=2))
         return 0
     if args.resume is not None:
-        result = resume(args.resume or config.run_dir(), device=vars(args).get("device"), plots=args.plots)
+        result = _resume(args.resume or str(config.run_dir()), vars(args).get("device"), args.plots)
     else:
         _resolved_config(config)  # reject a bad algorithm name or hyperparameter before any work
         _check_folder("out_dir", str(config.run_dir()))
-        _check_folder("data_dir", config.data_dir)
+        _check_folder("data_dir", config.data_dir, writable=False)  # read-only is fine once downloaded
         result = train(config, plots=args.plots)
     if result.status != "finished":
         print(f"realnets: {result.message}", file=sys.stderr)
         return 1
     _print_summary(result.summary, result.run_dir)
     return 0
+
+
+def _resume(path: str, device: str | None, plots: bool):
+    from realnets.engine import resume
+
+    try:
+        return resume(path, device=device, plots=plots)
+    except KeyError as error:  # a file of the right format version that lacks part of the run state
+        raise ValueError(f"Invalid checkpoint: {path!r} (expected a full run state; missing {error})") from None
 
 
 def _print_summary(summary: dict[str, Any], run_dir) -> None:
@@ -314,7 +334,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     else:
         algos = _distinct_list("algos", args.algos, str, "comma-separated distinct algorithm specs, e.g. sgd,adam")
     _check_folder("out_dir", config.out_dir)
-    _check_folder("data_dir", config.data_dir)
+    _check_folder("data_dir", config.data_dir, writable=False)  # read-only is fine once downloaded
     result = run_compare(algos, seeds, layers)
     print(format_table(result["rows"]))
     print(f"table: {result['json']}  figure: {result['figure']}")
@@ -345,8 +365,10 @@ def _add_plot(subparsers) -> None:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from realnets.plots import plot_runs
+    from realnets.plots import load_metrics, plot_runs
 
+    for run_dir in args.run_dirs:  # a bad run directory is the likelier mistake, so it is named first
+        load_metrics(run_dir)
     out = args.out or (Path(args.run_dirs[0]) / "plots.png" if len(args.run_dirs) == 1 else "compare.png")
     _check_output_file("out", str(out))
     print(plot_runs(args.run_dirs, out))
@@ -414,6 +436,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as error:  # a file system failure mid-run (disk full, a file removed): no traceback
         print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except MemoryError as error:  # e.g. --dataset-option num_train=10**11: the request, not a bug
+        print(f"realnets: error: out of memory ({' '.join(str(error).split())[:200]})", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if "allocate" not in str(error):  # torch reports a failed allocation as a RuntimeError
+            raise
+        print(f"realnets: error: out of memory ({' '.join(str(error).split())[:200]})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("realnets: interrupted (resume with --resume)", file=sys.stderr)

@@ -94,11 +94,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"Invalid config: {str(path)!r} (expected an existing .toml or .json file)")
-    text = path.read_text()
+    kind = "TOML" if path.suffix == ".toml" else "JSON"  # any other suffix is read as JSON
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"Invalid config: {str(path)!r} ({error})") from None
+        text = path.read_text()
+        data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"Invalid config: {str(path)!r} (not valid {kind}: {error})") from None
+    except OSError as error:
+        raise ValueError(f"Invalid config: {str(path)!r} (could not be read: {error.strerror})") from None
     if not isinstance(data, dict):
         raise ValueError(f"Invalid config: {str(path)!r} (expected a table of settings)")
     return data

@@ -19,8 +19,13 @@ def load_metrics(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[s
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         raise ValueError(f"Invalid run directory: {str(run_dir)!r} (expected a folder with metrics.jsonl)")
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if r["kind"] == "step"], [r for r in records if r["kind"] == "epoch"]
+    try:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise ValueError(f"Invalid metrics file: {str(path)!r} (expected JSON lines; {error})") from None
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"Invalid metrics file: {str(path)!r} (expected one JSON object per line)")
+    return [r for r in records if r.get("kind") == "step"], [r for r in records if r.get("kind") == "epoch"]
 
 
 def _pyplot():
