@@ -27,7 +27,7 @@ __all__ = ["SECTIONS", "format_results", "interleaved_medians", "register_sectio
 Section = Callable[[torch.device, int], list[dict[str, Any]]]
 #: (batch size, MLP width) cases of the ``engine`` section, and the updates timed per repetition.
 ENGINE_CASES = ((32, 256), (128, 256), (512, 256))
-ENGINE_STEPS = 100
+ENGINE_STEPS = 300
 SECTIONS: dict[str, Section] = {}
 
 
