@@ -169,3 +169,10 @@ def test_bench_sections_are_interleaved_and_extensible(monkeypatch):
          "peer_value": 1.0, "ratio": 0.5, "target": "-"}])
     rows = bench.run_bench(sections=["toy"], device="cpu", repeats=1, out=None)
     assert rows[0]["ratio"] == 0.5 and "toy" in bench.format_results(rows)
+
+
+def test_package_exports_resolve():
+    import realnets
+
+    for name in realnets.__all__:
+        assert getattr(realnets, name) is not None, name
