@@ -11,6 +11,9 @@ import os
 
 # Under pytest-xdist each worker is one process per core: more BLAS/OpenMP threads than that oversubscribe the
 # cores and make torch steps 10-50x slower. Set before numpy or torch is first imported.
+# Hermetic data: never pick up a system-wide dataset copy (Debian's /usr/share/datasets) during the tests.
+os.environ["REALNETS_SYSTEM_DATA_DIRS"] = ""
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, "1")

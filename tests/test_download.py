@@ -184,3 +184,27 @@ def test_cli_reports_an_unreachable_dataset_in_one_line(tmp_path, capsys, monkey
     err = capsys.readouterr().err.strip()
     assert code == 1
     assert len(err.splitlines()) == 1 and "fashion-mnist" in err and "Traceback" not in err
+
+
+def test_system_dataset_folder_is_used_before_any_download(tmp_path, monkeypatch):
+    """A copy in a system folder (Debian's /usr/share/datasets) is found and checked; nothing is fetched."""
+    import gzip
+
+    from realnets.data import remote
+
+    system = tmp_path / "system"
+    (system / "toyset").mkdir(parents=True)
+    payload = b"idx payload"
+    (system / "toyset" / "f.gz").write_bytes(gzip.compress(payload, mtime=1))
+    entry = RemoteFile("f.gz", ("file:///nowhere/f.gz",), hashlib.sha256(b"official").hexdigest(),
+                       content_sha256=hashlib.sha256(payload).hexdigest())
+    monkeypatch.setitem(remote.FILES, "toyset", {"f.gz": entry})
+    monkeypatch.setattr(remote, "SYSTEM_DATA_DIRS", (system,))
+
+    def no_network(url):
+        raise AssertionError(f"unexpected download of {url}")
+
+    monkeypatch.setattr(download, "_default_opener", no_network)
+    found = remote._fetch("toyset", "f.gz", tmp_path / "cache", download=True)
+    assert found == system / "toyset" / "f.gz"
+    assert not (tmp_path / "cache").exists()

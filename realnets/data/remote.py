@@ -19,6 +19,7 @@ Provenance of the pinned digests (checked against the file sizes given there):
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -152,8 +153,21 @@ UCI_TEST_FRACTION = 0.2
 _MAX_PIXEL = 255.0
 
 
+#: Read-only folders searched after the cache and before any download: Debian's dataset packages
+#: (e.g. ``apt install dataset-fashion-mnist``) put their files in ``/usr/share/datasets/<name>/``.
+#: ``$REALNETS_SYSTEM_DATA_DIRS`` (folders separated by ``os.pathsep``; empty for none) replaces the default.
+SYSTEM_DATA_DIRS: tuple[Path, ...] = tuple(
+    Path(p) for p in os.environ.get("REALNETS_SYSTEM_DATA_DIRS", "/usr/share/datasets").split(os.pathsep) if p
+)
+
+
 def _fetch(dataset: str, filename: str, data_dir: Path, download: bool) -> Path:
-    return ensure_file(FILES[dataset][filename], data_dir / dataset, dataset=dataset, download=download)
+    remote = FILES[dataset][filename]
+    if not (data_dir / dataset / filename).exists():
+        for system_dir in SYSTEM_DATA_DIRS:
+            if (system_dir / dataset / filename).is_file() and remote.sha256 is not None:
+                return ensure_file(remote, system_dir / dataset, dataset=dataset, download=False)
+    return ensure_file(remote, data_dir / dataset, dataset=dataset, download=download)
 
 
 def _images_dataset(name: str, train: tuple, test: tuple, num_classes: int, **meta: str) -> Dataset:
