@@ -484,7 +484,7 @@ def check_appendix_b_estimate() -> Outcome:
                  "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
 def check_appendix_b_gaussian_full() -> Outcome:
     setting = _full_setting()
-    return _gaussian_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500, setting.device),
+    return _gaussian_outcome(_appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
                              f"{setting.data}, 500 batches of 100, seed 1")
 
 
@@ -510,5 +510,5 @@ def check_diagonal_full() -> Outcome:
        paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
 def check_appendix_b_estimate_full() -> Outcome:
     setting = _full_setting()
-    return _estimate_outcome(_appendix_b(setting.dataset, "fmnist-cnn", 0.01, 10, 500, setting.device),
+    return _estimate_outcome(_appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
                              f"{setting.data}, 500 batches of 100, seed 1")

@@ -213,3 +213,16 @@ def test_bad_inputs_raise_one_clear_error():
         GradStatsAccumulator(model, lambda o, t: F.cross_entropy(o, t)).add(torch.randn(3, 2, dtype=torch.float64), torch.tensor([0, 1, 0]))
     with pytest.raises(ValueError, match="directional derivatives need mode"):
         GradStatsAccumulator(model, ce_loss, mode="diag").directional()
+
+
+def test_stored_inputs_do_not_pin_the_whole_batch():
+    """BA adds the newest rows of a batch re-concatenated every round: keeping views would pin every round's
+    batch (memory quadratic in the batch size, an out-of-memory error at Fashion-MNIST scale)."""
+    model = make_mlp(0, 4, 5, 2, 1)
+    big = torch.randn(1000, 4, dtype=torch.float64)
+    labels = torch.randint(0, 2, (1000,))
+    acc = GradStatsAccumulator(model, ce_loss)
+    acc.add(big[990:], labels[990:])
+    stored = [t for pairs in acc._layer_records.values() for pair in pairs for t in pair]
+    assert stored
+    assert max(t.untyped_storage().nbytes() for t in stored) <= 10 * 5 * 8

@@ -229,6 +229,10 @@ class GradStatsAccumulator:
         """Add a chunk of fresh samples; returns their per-sample losses (detached)."""
         if len(x) == 0:
             raise ValueError("Invalid chunk: 0 samples (expected at least 1)")
+        # The stored layer inputs (and generic chunks) must not be views of a larger batch tensor: BA passes
+        # the newest rows of a batch that is re-concatenated every round, and a view would keep every round's
+        # whole batch alive (memory quadratic in the batch size).
+        x, y = _own_storage(x), _own_storage(y)
         capture = _LayerCapture(self._layers) if self.route == "layers" else None
         try:
             losses = self._per_sample_losses(x, y)
@@ -398,6 +402,13 @@ def _diag_term(f: Tensor, sq: Tensor, n: int) -> Tensor:
     """:math:`\\sum_i f_i^2 (\\sum_j g_{ji}^2 - n f_i^2)` in float64 (the centred form avoids cancellation)."""
     f2 = f.double().square()
     return (f2 * (sq.double() - n * f2)).sum()
+
+
+def _own_storage(t: Tensor) -> Tensor:
+    """``t`` itself when it owns its storage, else a compact copy."""
+    if t.untyped_storage().nbytes() > t.numel() * t.element_size():
+        return t.clone()
+    return t
 
 
 # ------------------------------------------------------------------------------------------ layer maths
