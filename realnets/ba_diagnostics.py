@@ -254,10 +254,9 @@ def _predictions(policy, state, batch, info, model, loss_fn, xb, yb) -> dict[str
 # --------------------------------------------------------------------------------------------- figures
 def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Path:
     """Histogram of the measured decreases with the Gaussians of the three predictions (appendix B, fig. 6)."""
-    import matplotlib
+    from realnets.plots import _pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     decreases = np.asarray(result["decreases"])
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -276,20 +275,14 @@ def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Pa
     ax.set_xlabel("decrease of the full objective F(theta') - F(theta)")
     ax.set_ylabel("density")
     ax.legend(fontsize=7)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_trace(trace: Mapping[str, Any], out: str | Path) -> Path:
     """Batch size and m* (exact and diagonal), and predicted against realised next loss, along a BA run."""
-    import matplotlib
+    from realnets.plots import _pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     steps = [s for s in trace["steps"] if "predicted_next" in s]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -306,12 +299,7 @@ def plot_trace(trace: Mapping[str, Any], out: str | Path) -> Path:
     right.plot([low, high], [low, high], color="k", lw=0.5)
     right.set_xlabel("predicted E_m[s_{t+1}] (eq. 7)")
     right.set_ylabel("loss on the same batch after the update")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 # ------------------------------------------------------------------------------------------ one command

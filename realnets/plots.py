@@ -37,6 +37,16 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, out: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``out`` (creating its folder), close it, and return the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    _pyplot().close(fig)
+    return out
+
+
 def _label(run_dir: Path) -> str:
     summary = run_dir / "summary.json"
     if summary.is_file():

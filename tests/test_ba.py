@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.stats import norm
 from torch import nn
+from torch_problems import ce, tiny_mlp_problem
 
 from realnets.algorithms.ba import (
     BatchAdaptivePolicy,
@@ -228,17 +228,8 @@ def test_bad_hyperparameters(bad, match):
 
 
 # -- the statistic ---------------------------------------------------------------------------------------
-def ce(out, y):
-    return F.cross_entropy(out, y, reduction="none")
-
-
 def tiny_problem(seed, n=48, d=5, classes=3, hidden=6):
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, classes)).double()
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, classes, (n,), generator=gen)
-    return model, x, y
+    return tiny_mlp_problem(seed, n=n, d=d, classes=classes, hidden=hidden)
 
 
 @pytest.mark.parametrize("mode", ["exact", "diag", "full"])

@@ -12,10 +12,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
+from torch_problems import ce, tiny_mlp_problem
 
 from realnets.algorithms.ba import expected_next_state
 from realnets.ba_diagnostics import (
@@ -27,17 +26,8 @@ from realnets.ba_diagnostics import (
 )
 
 
-def ce(out, y):
-    return F.cross_entropy(out, y, reduction="none")
-
-
 def problem(seed, n=120, d=4, classes=3, hidden=5):
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, classes)).double()
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, classes, (n,), generator=gen)
-    return model, x, y
+    return tiny_mlp_problem(seed, n=n, d=d, classes=classes, hidden=hidden)
 
 
 @settings(max_examples=5)

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from realnets.data.download import DataUnavailableError
-from realnets.data.registry import CLASSIFICATION, Dataset, register_dataset
-from realnets.data.splits import SPLIT_SEED, stratified_split
+from realnets.data.registry import Dataset, register_dataset
+from realnets.data.splits import SPLIT_SEED, split_classification, stratified_split
 
 __all__ = ["DIGITS_TEST_PER_CLASS", "MNIST5000_TEST_PER_CLASS", "load_digits", "load_mnist5000"]
 
@@ -34,15 +34,7 @@ def _split_dataset(
     train, test = stratified_split(labels, test_per_class=test_per_class)
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     y = torch.from_numpy(labels.astype(np.int64))
-    return Dataset(
-        name=name,
-        x_train=x[train].clone(),
-        y_train=y[train].clone(),
-        x_test=x[test].clone(),
-        y_test=y[test].clone(),
-        task=CLASSIFICATION,
-        **meta,
-    )
+    return split_classification(name, x, y, train, test, **meta)
 
 
 @register_dataset("digits", "scikit-learn 8x8 handwritten digits (real, 1437 train / 360 test, offline)")

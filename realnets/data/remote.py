@@ -37,7 +37,7 @@ from realnets.data.formats import (
     read_svhn_mat,
 )
 from realnets.data.registry import CLASSIFICATION, Dataset, register_dataset
-from realnets.data.splits import SPLIT_SEED, stratified_split
+from realnets.data.splits import SPLIT_SEED, split_classification, stratified_split
 
 __all__ = ["FILES", "UCI_TEST_FRACTION"]
 
@@ -286,14 +286,9 @@ def load_svhn(*, data_dir: Path, download: bool, seed: int) -> Dataset:
 def _uci_dataset(name: str, features: np.ndarray, labels: np.ndarray, num_classes: int, **meta: str) -> Dataset:
     train, test = stratified_split(labels, test_fraction=UCI_TEST_FRACTION)
     x, y = torch.from_numpy(features), torch.from_numpy(labels)
-    return Dataset(
-        name=name,
-        x_train=x[train].clone(),
-        y_train=y[train].clone(),
-        x_test=x[test].clone(),
-        y_test=y[test].clone(),
+    return split_classification(
+        name, x, y, train, test,
         num_classes=num_classes,
-        task=CLASSIFICATION,
         input_shape=(features.shape[1],),
         **meta,
     )

@@ -6,9 +6,14 @@ the same test set. Each split is drawn once by a numpy PCG64 generator with a do
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-__all__ = ["SPLIT_SEED", "stratified_split"]
+import numpy as np
+import torch
+
+from realnets.data.registry import CLASSIFICATION, Dataset
+
+__all__ = ["SPLIT_SEED", "split_classification", "stratified_split"]
 
 # The one seed of every fixed split in realnets.data (digits, mnist5000, mushroom, connect-4).
 SPLIT_SEED = 20_171_100
@@ -39,3 +44,10 @@ def stratified_split(
         test_parts.append(rng.choice(members, size=n_test, replace=False))
     test = np.sort(np.concatenate(test_parts))
     return np.setdiff1d(np.arange(labels.size), test), test
+
+
+def split_classification(name: str, x: torch.Tensor, y: torch.Tensor, train: np.ndarray, test: np.ndarray,
+                         **meta: Any) -> Dataset:
+    """A classification :class:`Dataset` from full tensors and the index arrays of a fixed split."""
+    return Dataset(name=name, x_train=x[train].clone(), y_train=y[train].clone(), x_test=x[test].clone(),
+                   y_test=y[test].clone(), task=CLASSIFICATION, **meta)
