@@ -2,7 +2,7 @@
 
 >>> from realnets.registry import get_algorithm, list_algorithms
 >>> info = get_algorithm("momentum")
->>> policy, optimizer = info.build(model.parameters(), {"lr": 0.05})   # doctest: +SKIP
+>>> policy, optimizer = info.build(model, {"lr": 0.05})   # doctest: +SKIP
 
 Modules under :mod:`realnets.algorithms` register their algorithms when imported; the lookup functions
 import them all first, so a new module (e.g. ``algorithms/ba.py``) only has to call
@@ -21,9 +21,32 @@ import torch
 
 from realnets.algorithms.base import Policy
 
-__all__ = ["AlgoInfo", "get_algorithm", "list_algorithms", "register_algorithm", "resolve_hparams"]
+__all__ = [
+    "AlgoInfo",
+    "get_algorithm",
+    "list_algorithms",
+    "named_parameters",
+    "register_algorithm",
+    "resolve_hparams",
+]
 
-Factory = Callable[[Iterable[torch.nn.Parameter], Mapping[str, Any]], tuple[Policy, torch.optim.Optimizer]]
+NamedParams = list[tuple[str, torch.nn.Parameter]]
+Factory = Callable[[NamedParams, Mapping[str, Any]], tuple[Policy, torch.optim.Optimizer]]
+ParamSource = torch.nn.Module | Iterable[torch.nn.Parameter] | Iterable[tuple[str, torch.nn.Parameter]]
+
+
+def named_parameters(source: ParamSource) -> NamedParams:
+    """``[(name, parameter), ...]`` from a module, ``named_parameters()`` or plain parameters.
+
+    Plain parameters get the names ``"0"``, ``"1"``, ...; names let optimizer factories treat biases and
+    normalisation parameters apart (no weight decay, no trust ratio).
+    """
+    if isinstance(source, torch.nn.Module):
+        return list(source.named_parameters())
+    items = list(source)
+    if all(isinstance(item, tuple) and len(item) == 2 for item in items):
+        return [(str(name), param) for name, param in items]
+    return [(str(i), param) for i, param in enumerate(items)]
 
 
 @dataclass(frozen=True)
@@ -32,7 +55,8 @@ class AlgoInfo:
 
     Attributes:
         name: the name used on the command line (``--algo``).
-        factory: ``(params, hparams) -> (policy, optimizer)``; ``hparams`` is complete (defaults merged).
+        factory: ``(named_params, hparams) -> (policy, optimizer)``; ``named_params`` is a list of
+            ``(name, parameter)``, ``hparams`` is complete (defaults merged).
         description: one line for ``realnets list``.
         needs: statistic names the policy requests (see :mod:`realnets.probes`).
         defaults: every hyperparameter the algorithm accepts, with its default value.
@@ -46,10 +70,13 @@ class AlgoInfo:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
-    def build(self, params: Iterable[torch.nn.Parameter],
+    def build(self, params: ParamSource,
               overrides: Mapping[str, Any] | None = None) -> tuple[Policy, torch.optim.Optimizer]:
-        """Build the policy and the optimizer from the defaults updated with ``overrides``."""
-        policy, optimizer = self.factory(params, resolve_hparams(self, overrides or {}))
+        """Build the policy and the optimizer from the defaults updated with ``overrides``.
+
+        ``params``: a module, its ``named_parameters()``, or plain parameters.
+        """
+        policy, optimizer = self.factory(named_parameters(params), resolve_hparams(self, overrides or {}))
         policy.name = self.name
         return policy, optimizer
 

@@ -316,7 +316,7 @@ def _build(params, hp: Mapping[str, Any], rho: float):
         search_max=hp["search_max"])
     weight_decay = check_number("weight_decay", hp["weight_decay"], low=0.0)
     # dampening 0 and no Nesterov: torch's buffer is then exactly mu_P of eq. 15
-    optimizer = torch.optim.SGD(params, lr=policy.lr, momentum=rho, dampening=0.0, nesterov=False,
+    optimizer = torch.optim.SGD([param for _, param in params], lr=policy.lr, momentum=rho, dampening=0.0, nesterov=False,
                                 weight_decay=weight_decay)
     return policy, optimizer
 

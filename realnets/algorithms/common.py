@@ -25,7 +25,8 @@ def common_defaults(optimizer: str, lr: float, batch_size: int, momentum: float 
             "momentum": momentum, "weight_decay": 0.0}
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], hp: Mapping[str, Any]) -> torch.optim.Optimizer:
+def build_optimizer(named_params: Iterable[tuple[str, torch.nn.Parameter]],
+                    hp: Mapping[str, Any]) -> torch.optim.Optimizer:
     """``torch.optim.SGD`` (plain, heavy-ball or Nesterov momentum) or ``torch.optim.Adam`` from ``hp``.
 
     Note:
@@ -33,6 +34,7 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], hp: Mapping[str, Any])
         equals seed 004's form Delta w = -eps A only while eps is constant; after a learning-rate drop the
         two differ for about 1/(1-m) steps. Seed 004's equivalence argument does not depend on this.
     """
+    params = [param for _, param in named_params]
     kind = hp["optimizer"]
     if kind not in OPTIMIZERS:
         raise ValueError(f"Invalid optimizer: {kind!r} (expected one of {', '.join(OPTIMIZERS)})")

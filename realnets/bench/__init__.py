@@ -137,6 +137,7 @@ def run_bench(sections: Sequence[str] | None = None, device: str = "auto", repea
     from realnets.engine import resolve_device
     from realnets.envinfo import collect_env
 
+    _import_section_modules()
     names = list(sections) if sections else list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
@@ -161,5 +162,11 @@ def format_results(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# Sections defined in their own modules register themselves when imported (after the helpers above exist).
-from realnets import ba_bench as _ba_bench  # noqa: E402,F401
+def _import_section_modules() -> None:
+    """Import every module of this package: each registers its sections when imported (no import cycle)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
