@@ -14,7 +14,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["CHECKPOINT_NAME", "FORMAT_VERSION", "load_checkpoint", "rng_states", "save_checkpoint", "set_rng_states"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "FORMAT_VERSION",
+    "load_checkpoint",
+    "rng_states",
+    "save_checkpoint",
+    "set_rng_states",
+]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -23,12 +30,30 @@ FORMAT_VERSION = 1
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
 
-    A crash while writing leaves the previous checkpoint intact.
+    A crash while writing leaves the previous checkpoint intact, and a failed write (a full disk) removes its
+    partial temporary file and raises ``OSError`` naming the checkpoint, so the previous one stays the last
+    good state. The data is flushed to disk (``fsync``) before the rename, so that a power cut after the
+    rename cannot leave an empty file under the final name.
+
+    Raises:
+        OSError: the checkpoint could not be written (the previous one, if any, is untouched).
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as stream:
+            torch.save({"format_version": FORMAT_VERSION, **payload}, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            kept = "the previous checkpoint is kept" if path.exists() else "no earlier checkpoint exists"
+            raise OSError(
+                error.errno, f"could not write checkpoint {path} ({error.strerror or error}); {kept}"
+            ) from None
+        raise
     return path
 
 
@@ -46,7 +71,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise ValueError(f"Invalid checkpoint: {str(path)!r} (could not be read: {type(error).__name__})") from None
+        raise ValueError(
+            f"Invalid checkpoint: {str(path)!r} (could not be read: {type(error).__name__})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"Invalid checkpoint: {str(path)!r} (expected format version {FORMAT_VERSION})")
     return payload

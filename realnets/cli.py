@@ -1,10 +1,11 @@
-"""The ``realnets`` command line: train, list, compare, plot, env, bench.
+"""The ``realnets`` command line: train, list, compare, plot, export, env, bench, sweep, cost.
 
 ``main(argv) -> int`` is callable in-process. Exit codes: 0 success, 1 runtime failure (a diverged run, an
 unreachable dataset, out of memory, a file-system error mid-run), 2 bad input (a flag, a config value, a
 file or folder), always as one line on stderr, never a traceback. Paths are checked before any data is
-loaded, so a typo costs no training time. The progress bar is on by default only when stderr is a terminal.
-Precedence of settings: defaults < ``--config`` file (TOML or JSON) < command-line flags.
+loaded, so a typo costs no training time. Progress goes to stderr: a bar on a terminal, one line per epoch
+(and every half minute within long epochs) in logs and pipes; ``--no-progress`` silences it.
+Precedence of settings: defaults < ``--config`` file (TOML or JSON; keys are the flag names) < flags.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from realnets.config import DEVICES, MAX_BATCH_SIZE
+from realnets.config import AMP_MODES, DEVICES, MAX_BATCH_SIZE
 from realnets.data.download import DataUnavailableError
 
 __all__ = ["main"]
@@ -38,7 +39,9 @@ def _one_line_usage(message: str) -> str:
     if sep and flag.startswith("argument ") and rest.startswith("Invalid "):
         return rest
     if rest == "expected one argument":  # e.g. --milestones -1,3: argparse reads the value as a flag
-        return f"{message} (write {flag[len('argument '):].split('/')[0]}=VALUE for a value starting with '-')"
+        return (
+            f"{message} (write {flag[len('argument ') :].split('/')[0]}=VALUE for a value starting with '-')"
+        )
     return message
 
 
@@ -88,6 +91,36 @@ _RUN_FLAGS = (
     ("--batch-size", "batch_size", int, "(initial) batch size (default: the algorithm's)"),
     ("--out-dir", "out_dir", str, "run directory (default: runs/<algo>-<model>-<dataset>-seed<seed>)"),
     ("--checkpoint-every", "checkpoint_every", int, "checkpoint every N epochs, 0: end only (default: 1)"),
+    ("--grad-clip", "grad_clip", float, "clip the global gradient L2 norm to X (default: off)"),
+    (
+        "--val-fraction",
+        "val_fraction",
+        float,
+        "hold out this fraction of the training set for validation (default: 0)",
+    ),
+    (
+        "--threads",
+        "threads",
+        int,
+        "torch intra-op threads (default: 1 when parameters x batch size < 5e6, as for the digits MLP; else torch's)",
+    ),
+    (
+        "--sampling",
+        "sampling",
+        str,
+        "epoch (each sample once per epoch) or fresh (independent draws) (default: epoch)",
+    ),
+)
+# Switches that map onto boolean TrainConfig fields (off by default).
+_SWITCHES = (
+    ("--compile", "compile", "wrap the model in torch.compile"),
+    ("--augment", "augment", "CIFAR random crop (pad 4) and horizontal flip of each batch"),
+    ("--overwrite", "overwrite", "train into an existing run directory, replacing its run"),
+    (
+        "--tensorboard",
+        "tensorboard",
+        "also write TensorBoard events to RUN_DIR/tensorboard (needs the tensorboard package)",
+    ),
 )
 # Named shortcuts for common algorithm hyperparameters (all others: --hp key=value).
 _HP_FLAGS = (
@@ -95,7 +128,12 @@ _HP_FLAGS = (
     ("--momentum", "momentum", float, "momentum coefficient m (default: 0.9)"),
     ("--weight-decay", "weight_decay", float, "L2 weight decay (default: 0)"),
     ("--max-batch-size", "max_batch_size", int, "largest batch size (schedules; default: the algorithm's)"),
-    ("--milestones", "milestones", str, "epochs of the schedule steps, e.g. 6,12,16 (default: the algorithm's)"),
+    (
+        "--milestones",
+        "milestones",
+        str,
+        "epochs of the schedule steps, e.g. 6,12,16 (default: the algorithm's)",
+    ),
     ("--factor", "factor", float, "schedule factor per milestone (default: 5)"),
     ("--m0", "m0", int, "BA-SGD/BA-Momentum sampling step m0 (default: 32)"),
     ("--s-star", "s_star", float, "BA: the lowest reachable loss S* (default: 0)"),
@@ -112,27 +150,95 @@ def _metavar(flag: str, kind) -> str:
     return {int: "N", float: "X"}.get(kind) or flag.rsplit("-", 1)[-1].upper()
 
 
-def _add_run_options(parser: argparse.ArgumentParser, hp_flags: bool = True) -> None:
+def _add_run_options(
+    parser: argparse.ArgumentParser,
+    hp_flags: bool = True,
+    hidden: tuple[str, ...] = (),
+    helps: dict[str, str] | None = None,
+) -> None:
+    """The run settings; ``hidden`` flags are parsed (to be refused with a message saying what to use instead)
+    but not shown in the help; ``helps`` replaces the help text of some (by config key)."""
     group = parser.add_argument_group("run")
-    group.add_argument("--config", metavar="FILE", default=SUPPRESS, help="TOML or JSON settings; flags override")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=SUPPRESS,
+        help="TOML or JSON settings (keys: the flag names, e.g. m0 = 32); flags override",
+    )
     for flag, dest, kind, text in _RUN_FLAGS:
-        group.add_argument(flag, dest=dest, type=_typed(kind, dest), default=SUPPRESS,
-                           metavar=_metavar(flag, kind), help=text)
-    group.add_argument("--ghost-batch-size", dest="ghost_batch_size", type=_number(int, "ghost_batch_size"),
-                       default=SUPPRESS, metavar="N", help="ghost batch-norm size for models with BatchNorm (default: the model's)")
-    group.add_argument("--model-option", dest="model_option", type=_key_value("model option"), action="append",
-                       default=SUPPRESS, metavar="KEY=VALUE", help="model option, e.g. width=64 (repeatable)")
-    group.add_argument("--dataset-option", dest="dataset_option", type=_key_value("dataset option"),
-                       action="append", default=SUPPRESS, metavar="KEY=VALUE", help="dataset option, e.g. num_train=500 (repeatable)")
-    group.add_argument("--no-progress", dest="progress", action="store_false", default=SUPPRESS,
-                       help="no progress bar (default: a bar when stderr is a terminal)")
+        group.add_argument(
+            flag,
+            dest=dest,
+            type=_typed(kind, dest),
+            default=SUPPRESS,
+            metavar=_metavar(flag, kind),
+            help=SUPPRESS if dest in hidden else (helps or {}).get(dest, text),
+        )
+    group.add_argument(
+        "--ghost-batch-size",
+        dest="ghost_batch_size",
+        type=_number(int, "ghost_batch_size"),
+        default=SUPPRESS,
+        metavar="N",
+        help="ghost batch-norm size for models with BatchNorm (default: the model's)",
+    )
+    group.add_argument(
+        "--model-option",
+        dest="model_option",
+        type=_key_value("model option"),
+        action="append",
+        default=SUPPRESS,
+        metavar="KEY=VALUE",
+        help="model option, e.g. width=64 (repeatable)",
+    )
+    group.add_argument(
+        "--dataset-option",
+        dest="dataset_option",
+        type=_key_value("dataset option"),
+        action="append",
+        default=SUPPRESS,
+        metavar="KEY=VALUE",
+        help="dataset option, e.g. num_train=500 (repeatable)",
+    )
+    group.add_argument(
+        "--amp",
+        dest="amp",
+        nargs="?",
+        const="bf16",
+        choices=AMP_MODES,
+        default=SUPPRESS,
+        metavar="MODE",
+        help="mixed precision on CUDA: bf16 (--amp alone), fp16 or off (default: off)",
+    )
+    for flag, dest, text in _SWITCHES:
+        group.add_argument(flag, dest=dest, action="store_true", default=SUPPRESS, help=text)
+    group.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=SUPPRESS,
+        help="no progress on stderr (default: a bar on a terminal, else a line per epoch)",
+    )
     if hp_flags:
         algo = parser.add_argument_group("algorithm hyperparameters")
         for flag, dest, kind, text in _HP_FLAGS:
-            algo.add_argument(flag, dest=f"hp_{dest}", type=_typed(kind, dest), default=SUPPRESS,
-                              metavar=_metavar(flag, kind), help=text)
-    (algo if hp_flags else group).add_argument("--hp", dest="hp", type=_key_value("hp"), action="append", default=SUPPRESS,
-                        metavar="KEY=VALUE", help="algorithm hyperparameter, e.g. every_epochs=5 (repeatable)")
+            algo.add_argument(
+                flag,
+                dest=f"hp_{dest}",
+                type=_typed(kind, dest),
+                default=SUPPRESS,
+                metavar=_metavar(flag, kind),
+                help=text,
+            )
+    (algo if hp_flags else group).add_argument(
+        "--hp",
+        dest="hp",
+        type=_key_value("hp"),
+        action="append",
+        default=SUPPRESS,
+        metavar="KEY=VALUE",
+        help="algorithm hyperparameter, e.g. every_epochs=5 (repeatable)",
+    )
 
 
 def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -140,13 +246,14 @@ def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     from realnets.config import load_config_file
 
     given = vars(args)
-    # A redrawn bar written to a log or a pipe piles up as one endless line; flags and files still win.
-    layers: list[dict[str, Any]] = [{"progress": _stderr_is_terminal()}]
+    layers: list[dict[str, Any]] = []
     if "config" in given:
         layers.append(load_config_file(given["config"]))
     flags: dict[str, Any] = {dest: given[dest] for _, dest, _, _ in _RUN_FLAGS if dest in given}
-    if "progress" in given:
-        flags["progress"] = given["progress"]
+    flags.update({dest: True for _, dest, _ in _SWITCHES if dest in given})
+    for dest in ("progress", "amp"):
+        if dest in given:
+            flags[dest] = given[dest]
     hp = {key[3:]: value for key, value in given.items() if key.startswith("hp_")}
     hp.update(dict(given.get("hp", [])))
     if hp:
@@ -161,10 +268,6 @@ def _layers_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [*layers, flags]
 
 
-def _stderr_is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
 def _check_folder(name: str, path: str | None, writable: bool = True) -> None:
     """A folder we may create files in: neither it nor any existing parent may be a file, and (``writable``)
     the nearest existing one must be writable, so that a run does not fail after its data is loaded."""
@@ -173,12 +276,34 @@ def _check_folder(name: str, path: str | None, writable: bool = True) -> None:
 
     if path is None:
         return
+    if not path.strip():
+        raise ValueError(f"Invalid {name}: {path!r} (expected a non-empty path)")
     folder = Path(path).absolute()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    try:
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+    except OSError as error:  # e.g. a name too long for the file system to even look up
+        raise ValueError(f"Invalid {name}: {path!r} (expected a usable path: {error.strerror})") from None
     if not existing.is_dir():
         raise ValueError(f"Invalid {name}: {path!r} (expected a folder; {str(existing)!r} is a file)")
+    name_max, path_max = _name_limits(existing)
+    too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > name_max]
+    if too_long or len(os.fsencode(str(folder))) + 64 > path_max:  # 64: room for the run's own files
+        raise ValueError(
+            f"Invalid {name}: {path!r} (expected names of at most {name_max} bytes and a path "
+            f"shorter than {path_max - 64} bytes)"
+        )
     if writable and not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"Invalid {name}: {path!r} (expected a writable folder; {str(existing)!r} is not)")
+
+
+def _name_limits(folder) -> tuple[int, int]:
+    """The file system's longest file name and path at ``folder`` (POSIX pathconf; 255 and 4096 elsewhere)."""
+    import os
+
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX"), os.pathconf(folder, "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255, 4096
 
 
 def _check_output_file(name: str, path: str) -> None:
@@ -200,25 +325,40 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     given = vars(args)
     allowed = {"device"} if args.resume else {"device", "out_dir"}
     conflicting = [dest for _, dest, _, _ in _RUN_FLAGS if dest in given and dest not in allowed]
-    conflicting += [dest for dest in ("config", "hp", "model_option", "dataset_option", "ghost_batch_size",
-                                      "progress") if dest in given]
+    conflicting += [
+        dest
+        for dest in ("config", "hp", "model_option", "dataset_option", "ghost_batch_size", "progress", "amp")
+        if dest in given
+    ]
+    conflicting += [dest for _, dest, _ in _SWITCHES if dest in given]
     conflicting += [key for key in given if key.startswith("hp_")]
     if conflicting:
         name = {"progress": "no_progress"}.get(conflicting[0], conflicting[0].removeprefix("hp_"))
         allowed_text = " and ".join(f"--{a.replace('_', '-')}" for a in sorted(allowed))
-        raise UsageError(f"Invalid --{name.replace('_', '-')} with --resume (a resumed run keeps the settings "
-                         f"of its checkpoint; expected only {allowed_text})")
+        raise UsageError(
+            f"Invalid --{name.replace('_', '-')} with --resume (a resumed run keeps the settings "
+            f"of its checkpoint; expected only {allowed_text})"
+        )
 
 
 # -- train ---------------------------------------------------------------------------------------------
 def _add_train(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train one model with one algorithm",
-                              description="Train a model; writes config.json, metrics.jsonl, summary.json, "
-                                          "env.json, plots and checkpoints to the run directory.")
+    p = subparsers.add_parser(
+        "train",
+        help="train one model with one algorithm",
+        description="Train a model; writes config.json, metrics.jsonl, summary.json, "
+        "env.json, plots and checkpoints to the run directory.",
+    )
     _add_run_options(p)
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.add_argument("--resume", nargs="?", const="", default=None, metavar="PATH",
-                   help="continue from a checkpoint (a run directory or checkpoint.pt; default: --out-dir)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="continue from a checkpoint (a run directory or checkpoint.pt; default: --out-dir)",
+    )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots at the end")
     p.set_defaults(func=_cmd_train)
 
@@ -231,26 +371,81 @@ def _resolved_config(config) -> dict[str, Any]:
     info = get_algorithm(config.algo)
     # Building on a stand-in parameter validates every hyperparameter value before any data is loaded.
     info.build([torch.nn.Parameter(torch.zeros(1))], config.algo_overrides())
-    return {**config.to_dict(), "hp": resolve_hparams(info, config.algo_overrides()),
-            "out_dir": str(config.run_dir())}
+    return {
+        **config.to_dict(),
+        "hp": resolve_hparams(info, config.algo_overrides()),
+        "out_dir": str(config.run_dir()),
+    }
+
+
+# The run directory being trained, for the Ctrl-C message (say "resume" only when there is something to resume).
+_ACTIVE_RUN: list = []
+
+
+def _set_active_run(path) -> None:
+    from pathlib import Path
+
+    _ACTIVE_RUN[:] = [Path(path)]
+
+
+def _interrupt_message() -> str:
+    from realnets.checkpoint import CHECKPOINT_NAME
+
+    if _ACTIVE_RUN and (_ACTIVE_RUN[0] / CHECKPOINT_NAME).is_file():
+        return f"realnets: interrupted (resume with: realnets train --resume {_ACTIVE_RUN[0]})"
+    return "realnets: interrupted (nothing was checkpointed yet; nothing to resume)"
+
+
+def _check_amp_device(config) -> None:
+    """``--amp`` autocasts on CUDA only: refuse it where the run would land on the CPU (``--device auto``)."""
+    from realnets.engine import resolve_device
+
+    if config.amp != "off" and resolve_device(config.device).type != "cuda":
+        raise ValueError(
+            f"Invalid amp: {config.amp!r} (mixed precision needs a CUDA device; this run would use "
+            f"the CPU; expected --amp off)"
+        )
+
+
+def _checkpoint_config(path: str, device: str | None):
+    """The configuration stored in the checkpoint at ``path`` (what ``--resume`` would continue)."""
+    from pathlib import Path
+
+    from realnets.checkpoint import load_checkpoint
+    from realnets.config import make_config
+
+    payload = load_checkpoint(path)
+    if not isinstance(payload.get("config"), dict):
+        raise ValueError(f"Invalid checkpoint: {path!r} (expected a full run state; missing 'config')")
+    run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    return make_config(payload["config"], {"out_dir": str(run_dir)}, {"device": device} if device else {})
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from realnets.config import make_config
     from realnets.engine import train
 
     if args.resume is not None:
         _check_resume_flags(args)
     config = make_config(*_layers_from_args(args))
-    if args.print_config:
-        print(json.dumps(_resolved_config(config), indent=2))
-        return 0
     if args.resume is not None:
-        result = _resume(args.resume or str(config.run_dir()), vars(args).get("device"), args.plots)
+        path = args.resume or str(config.run_dir())
+        if args.print_config:  # what the resumed run will use: the checkpoint's settings, not the defaults
+            print(json.dumps(_resolved_config(_checkpoint_config(path, vars(args).get("device"))), indent=2))
+            return 0
+        _set_active_run(Path(path).parent if path.endswith(".pt") else path)
+        result = _resume(path, vars(args).get("device"), args.plots)
     else:
-        _resolved_config(config)  # reject a bad algorithm name or hyperparameter before any work
+        resolved = _resolved_config(config)  # reject a bad algorithm name or hyperparameter before any work
+        if args.print_config:
+            print(json.dumps(resolved, indent=2))
+            return 0
+        _check_amp_device(config)
         _check_folder("out_dir", str(config.run_dir()))
         _check_folder("data_dir", config.data_dir, writable=False)  # read-only is fine once downloaded
+        _set_active_run(config.run_dir())
         result = train(config, plots=args.plots)
     if result.status != "finished":
         print(f"realnets: {result.message}", file=sys.stderr)
@@ -265,24 +460,79 @@ def _resume(path: str, device: str | None, plots: bool):
     try:
         return resume(path, device=device, plots=plots)
     except KeyError as error:  # a file of the right format version that lacks part of the run state
-        raise ValueError(f"Invalid checkpoint: {path!r} (expected a full run state; missing {error})") from None
+        raise ValueError(
+            f"Invalid checkpoint: {path!r} (expected a full run state; missing {error})"
+        ) from None
 
 
 def _print_summary(summary: dict[str, Any], run_dir) -> None:
     acc = summary.get("final_test_acc")
     acc_text = f"  test acc {100 * acc:.2f}%" if acc is not None else ""
-    print(f"{summary['algo']} on {summary['dataset']} ({summary['model']}, seed {summary['seed']}, "
-          f"{summary['device']}): {summary['epochs']:.2f} epochs, {summary['steps']} updates, "
-          f"{summary['wall_time']:.1f}s")
-    print(f"  train loss {summary['final_train_loss']:.4g}  test loss {summary['final_test_loss']:.4g}{acc_text}")
+    print(
+        f"{summary['algo']} on {summary['dataset']} ({summary['model']}, seed {summary['seed']}, "
+        f"{summary['device']}): {summary['epochs']:.2f} epochs, {summary['steps']} updates, "
+        f"{summary['wall_time']:.1f}s"
+    )
+    print(
+        f"  train loss {summary['final_train_loss']:.4g}  test loss {summary['final_test_loss']:.4g}{acc_text}"
+    )
     print(f"  run directory: {run_dir}")
 
 
 # -- list ----------------------------------------------------------------------------------------------
 def _add_list(subparsers) -> None:
-    p = subparsers.add_parser("list", help="list algorithms, models and datasets")
-    p.add_argument("what", nargs="?", choices=("all", "algorithms", "models", "datasets"), default="all")
+    p = subparsers.add_parser(
+        "list",
+        help="list algorithms (with hyperparameters), models and datasets",
+        description="List what can be trained. `realnets list ba-sgd` shows one algorithm "
+        "in detail: its source, statistics and every hyperparameter with its "
+        "default and flag.",
+    )
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        metavar="WHAT",
+        help="all, algorithms, models, datasets, or an algorithm name (default: all)",
+    )
     p.set_defaults(func=_cmd_list)
+
+
+_LIST_SECTIONS = ("all", "algorithms", "models", "datasets")
+
+
+def _hp_flag(key: str) -> str:
+    """The flag that sets hyperparameter ``key``: a named shortcut, or ``--hp key=VALUE``."""
+    named = {dest: flag for flag, dest, _, _ in _HP_FLAGS} | {"lr": "--lr", "batch_size": "--batch-size"}
+    return named.get(key, f"--hp {key}=VALUE")
+
+
+def _format_default(value: Any) -> str:
+    if value is None:
+        return "none"
+    return (
+        f"{value:g}"
+        if isinstance(value, float)
+        else json.dumps(value)
+        if not isinstance(value, str)
+        else value
+    )
+
+
+def _algorithm_detail(name: str) -> str:
+    from realnets.registry import get_algorithm
+
+    info = get_algorithm(name)
+    lines = [f"{info.name}: {info.description}"]
+    if info.source:
+        lines.append(f"  source: {info.source}")
+    if info.needs:
+        lines.append(f"  statistics per step: {', '.join(info.needs)}")
+    lines.append("  hyperparameters (default, flag):")
+    width = max((len(k) for k in info.defaults), default=0)
+    for key, value in info.defaults.items():
+        lines.append(f"    {key:<{width}}  {_format_default(value):<10}  {_hp_flag(key)}")
+    return "\n".join(lines)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -290,15 +540,32 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from realnets.models import list_models
     from realnets.registry import list_algorithms
 
+    algorithms = list_algorithms()
+    if args.what not in _LIST_SECTIONS:
+        if args.what not in {a.name for a in algorithms}:
+            raise ValueError(
+                f"Invalid list: {args.what!r} (expected one of {', '.join(_LIST_SECTIONS)}, or an "
+                f"algorithm name: {', '.join(a.name for a in algorithms)})"
+            )
+        print(_algorithm_detail(args.what))
+        return 0
+
+    def algo_line(info) -> str:
+        others = ", ".join(
+            f"{k}={_format_default(v)}" for k, v in info.defaults.items() if k not in ("lr", "optimizer")
+        )
+        lr = info.defaults.get("lr")
+        return f"{info.description}\n      default lr {_format_default(lr)}; {others}"
+
     sections = {
-        "algorithms": [(a.name, a.description) for a in list_algorithms()],
+        "algorithms": [(a.name, algo_line(a)) for a in algorithms],
         "models": list_models(),
         "datasets": list_datasets(),
     }
     for title, rows in sections.items():
         if args.what not in ("all", title):
             continue
-        print(f"{title}:")
+        print(f"{title}:" + ("  (`realnets list NAME` for one in detail)" if title == "algorithms" else ""))
         width = max(len(name) for name, _ in rows)
         for name, description in rows:
             print(f"  {name:<{width}}  {description}")
@@ -307,18 +574,39 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # -- compare -------------------------------------------------------------------------------------------
 def _add_compare(subparsers) -> None:
-    p = subparsers.add_parser("compare", help="grid of algorithms x seeds on one task, same sample budget")
-    p.add_argument("--algos", default=None,
-                   help="comma-separated algorithm names or specs name:key=value (e.g. sgd:batch_size=64)")
-    p.add_argument("--preset", default=None, help="a named grid instead of --algos: seed000 (seed 000's twelve "
-                   "algorithms: BA, Mini-32/64/128/256 and Manual, for SGD and momentum)")
+    p = subparsers.add_parser(
+        "compare",
+        help="grid of algorithms x seeds on one task, same sample budget",
+        description="Train every algorithm spec with every seed at the same sample budget; "
+        "writes compare.json, compare.png and one run directory per run "
+        "(OUT_DIR/<label>/seed<seed>). The table shows mean ± sample std over "
+        "seeds and every hyperparameter that differs between rows.",
+    )
+    p.add_argument(
+        "--algos",
+        default=None,
+        help="algorithm specs separated by ';' (or ','): name or name:key=value:key=value, e.g. "
+        "'sgd:batch_size=64;increase-batch:milestones=6,12,16'",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="a named grid instead of --algos: seed000 (seed 000's twelve "
+        "algorithms: BA, Mini-32/64/128/256 and Manual, for SGD and momentum, all at lr 0.01 unless "
+        "--lr is given)",
+    )
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
-    _add_run_options(p, hp_flags=False)
+    _add_run_options(
+        p,
+        hp_flags=False,
+        hidden=("algo", "seed"),
+        helps={"out_dir": "the grid's folder (default: runs/compare-<model>-<dataset>)"},
+    )
     p.set_defaults(func=_cmd_compare)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from realnets.compare import format_table, preset_algos, run_compare
+    from realnets.compare import format_table, plan_grid, preset_algos, run_compare, split_algo_specs
     from realnets.config import make_config
 
     if (args.algos is None) == (args.preset is None):
@@ -332,13 +620,37 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.preset is not None:
         algos = preset_algos(args.preset, config.budget_epochs)
     else:
-        algos = _distinct_list("algos", args.algos, str, "comma-separated distinct algorithm specs, e.g. sgd,adam")
+        algos = split_algo_specs(args.algos)
+        if not algos or "" in algos or len(set(algos)) != len(algos):
+            raise ValueError(
+                f"Invalid algos: {args.algos!r} (expected distinct algorithm specs separated by ';', "
+                f"e.g. sgd;adam or sgd:batch_size=64;momentum)"
+            )
+    plan = plan_grid(algos, seeds, layers, preset=args.preset)  # every spec and seed checked before any run
+    if not config.overwrite:  # a grid must not stop at its 7th run because that folder holds an earlier run
+        taken = [c.run_dir() for c in plan["configs"].values() if (c.run_dir() / "metrics.jsonl").exists()]
+        if taken:
+            raise ValueError(
+                f"Invalid out_dir: {str(plan['grid_dir'])!r} ({len(taken)} of its runs exist already, "
+                f"e.g. {str(taken[0])!r}; expected a new folder, or --overwrite)"
+            )
+    _check_amp_device(config)
     _check_folder("out_dir", config.out_dir)
     _check_folder("data_dir", config.data_dir, writable=False)  # read-only is fine once downloaded
-    result = run_compare(algos, seeds, layers)
+
+    def log(text: str) -> None:
+        print(f"realnets: {text}", file=sys.stderr, flush=True)
+        _set_active_run(text.rsplit(" -> ", 1)[-1])
+
+    result = run_compare(algos, seeds, layers, preset=args.preset, log=log)
     print(format_table(result["rows"]))
     print(f"table: {result['json']}  figure: {result['figure']}")
-    return 1 if any(r["diverged"] for r in result["rows"]) else 0
+    diverged = [r["algo"] for r in result["rows"] if r["diverged"]]
+    if diverged:
+        print(
+            f"realnets: diverged: {', '.join(diverged)} (marked in the table and the figure)", file=sys.stderr
+        )
+    return 1 if diverged else 0
 
 
 def _distinct_list(name: str, text: str, kind, expected: str) -> list:
@@ -356,23 +668,81 @@ def _distinct_list(name: str, text: str, kind, expected: str) -> list:
 
 # -- plot, env, bench ----------------------------------------------------------------------------------
 def _add_plot(subparsers) -> None:
-    p = subparsers.add_parser("plot", help="plot one or more run directories into one figure")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    p.add_argument("--out", default=None, help="figure path (default: RUN_DIR/plots.png, or compare.png)")
+    p = subparsers.add_parser("plot", help="plot run directories (or compare folders) into one figure")
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run directories, or compare folders (each stands for the runs below it)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="figure path (default: RUN_DIR/plots.png for one folder, else compare.png)",
+    )
     p.set_defaults(func=_cmd_plot)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from realnets.plots import load_metrics, plot_runs
+    from realnets.plots import expand_run_dirs, load_metrics, load_summary, plot_runs
 
-    for run_dir in args.run_dirs:  # a bad run directory is the likelier mistake, so it is named first
+    runs = expand_run_dirs(args.run_dirs)  # a bad run directory is the likelier mistake, so it is named first
+    for run_dir in runs:
         load_metrics(run_dir)
+        load_summary(run_dir)
+    # One folder (a run, or a compare grid): the figure goes into it; several: compare.png here.
     out = args.out or (Path(args.run_dirs[0]) / "plots.png" if len(args.run_dirs) == 1 else "compare.png")
     _check_output_file("out", str(out))
-    print(plot_runs(args.run_dirs, out))
+    print(plot_runs(runs, out))
     return 0
+
+
+def _add_export(subparsers) -> None:
+    p = subparsers.add_parser("export", help="export a run's metrics (CSV next to metrics.jsonl)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or compare folders")
+    p.add_argument("--csv", action="store_true", help="write steps.csv and epochs.csv in each run directory")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from realnets.export import metrics_to_csv
+    from realnets.plots import expand_run_dirs, load_metrics
+
+    if not args.csv:
+        raise UsageError("Invalid export: no format given (expected --csv)")
+    runs = expand_run_dirs(args.run_dirs)
+    for run_dir in runs:  # every file is checked before any is written
+        load_metrics(run_dir)
+        _check_output_file("run_dir", str(run_dir / "steps.csv"))
+    for run_dir in runs:
+        paths = metrics_to_csv(run_dir)
+        print(f"{paths['steps']}  {paths['epochs']}")
+    return 0
+
+
+# Subcommands implemented in their own modules: the whole remaining argv goes to ``<module>.main(argv)``.
+_DELEGATED = {
+    "sweep": ("realnets.sweep", "learning-rate x batch-size sweeps (see `realnets sweep --help`)"),
+    "cost": ("realnets.cost", "compute cost of the algorithms (see `realnets cost --help`)"),
+}
+
+
+def _run_delegated(command: str, argv: list[str]) -> int:
+    import importlib
+
+    module_name = _DELEGATED[command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise UsageError(
+            f"Invalid command: {command!r} (this installation has no {module_name} module)"
+        ) from None
+    status = module.main(argv)
+    return int(status or 0)
 
 
 def _add_env(subparsers) -> None:
@@ -393,61 +763,129 @@ def _add_bench(subparsers) -> None:
     p = subparsers.add_parser("bench", help="time the engine against a plain PyTorch loop")
     p.add_argument("--sections", default=None, help="comma-separated section names (default: all)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--repeats", type=_number(int, "repeats"), default=7, metavar="N", help="interleaved repetitions (default: 7)")
+    p.add_argument(
+        "--repeats",
+        type=_number(int, "repeats"),
+        default=7,
+        metavar="N",
+        help="interleaved repetitions (default: 7)",
+    )
     p.add_argument("--out", default="bench.json", help="JSON output path (default: bench.json)")
     p.set_defaults(func=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from realnets import bench
     from realnets.bench import format_results, run_bench
 
     sections = args.sections.split(",") if args.sections else None
     if args.out:
         _check_output_file("out", args.out)
-    results = run_bench(sections=sections, device=args.device, repeats=args.repeats, out=args.out)
-    print(format_results(results))
-    print(f"written: {args.out}")
+    bench._import_section_modules()
+    names = sections or list(bench.SECTIONS)
+    unknown = [n for n in names if n not in bench.SECTIONS]
+    if unknown:
+        raise ValueError(f"Invalid section: {unknown[0]!r} (expected one of {', '.join(bench.SECTIONS)})")
+    rows: list[dict[str, Any]] = []
+    for index, name in enumerate(names):  # each section's rows as soon as it returns
+        section_rows = run_bench(sections=[name], device=args.device, repeats=args.repeats, out=None)
+        table = format_results(section_rows).splitlines()
+        print("\n".join(table if index == 0 else table[1:]), flush=True)
+        rows += section_rows
+    if args.out:
+        from realnets.engine import resolve_device
+        from realnets.envinfo import collect_env
+
+        env = collect_env(resolve_device(args.device))
+        _write_text_atomic(
+            args.out, json.dumps({"rows": rows, "repeats": args.repeats, "env": env}, indent=2)
+        )
+        print(f"written: {args.out}")
     return 0
 
 
+def _write_text_atomic(path: str, text: str) -> None:
+    import os
+    from pathlib import Path
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text + "\n")
+    os.replace(tmp, target)
+
+
+_COMMANDS = ("train", "list", "compare", "plot", "export", "env", "bench", *_DELEGATED)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="realnets", description="Real training with every batch-size algorithm of the papers.")
+    parser = _Parser(
+        prog="realnets",
+        description="Real training with every batch-size algorithm of the papers.",
+        allow_abbrev=False,
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_train, _add_list, _add_compare, _add_plot, _add_env, _add_bench):
+    for add in (_add_train, _add_list, _add_compare, _add_plot, _add_export, _add_env, _add_bench):
         add(subparsers)
+    for command, (_, text) in _DELEGATED.items():
+        subparsers.add_parser(command, help=text, add_help=False)
     return parser
+
+
+def _error_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _exit_status(error: BaseException) -> int | None:
+    """The exit status and one stderr line for an expected failure; None for a bug (re-raised)."""
+    from realnets.export import MissingExtraError
+
+    if isinstance(
+        error, BrokenPipeError
+    ):  # `realnets list | head`: the reader left; not an error worth a line
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if isinstance(error, KeyboardInterrupt):
+        print(_interrupt_message(), file=sys.stderr)
+        return 130
+    if isinstance(
+        error, (UsageError, ValueError, MissingExtraError)
+    ):  # bad input, or an optional extra missing
+        print(f"realnets: error: {_error_line(error)}", file=sys.stderr)
+        return 2
+    # Offline or a dataset file missing (DataUnavailableError), a file system failure mid-run (disk full, a
+    # file removed): not a bug, no traceback.
+    if isinstance(error, (DataUnavailableError, OSError)):
+        print(f"realnets: error: {_error_line(error)}", file=sys.stderr)
+        return 1
+    # e.g. --dataset-option num_train=10**11: the request, not a bug; torch reports a failed allocation as a
+    # RuntimeError.
+    if isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "allocate" in str(error)):
+        print(f"realnets: error: out of memory ({_error_line(error)[:200]})", file=sys.stderr)
+        return 1
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        if argv and argv[0] in _DELEGATED:  # their modules parse their own flags
+            return _run_delegated(argv[0], argv[1:])
+        args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("missing COMMAND (expected one of train, list, compare, plot, env, bench; see --help)")
+            raise UsageError(f"missing COMMAND (expected one of {', '.join(_COMMANDS)}; see --help)")
         return args.func(args)
     except SystemExit as exit_:  # --help and friends
-        return int(exit_.code or 0)
-    except (UsageError, ValueError) as error:
-        print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    except DataUnavailableError as error:  # offline, or a dataset file missing: not a bug, no traceback
-        print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a file system failure mid-run (disk full, a file removed): no traceback
-        print(f"realnets: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
-    except MemoryError as error:  # e.g. --dataset-option num_train=10**11: the request, not a bug
-        print(f"realnets: error: out of memory ({' '.join(str(error).split())[:200]})", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
-        if "allocate" not in str(error):  # torch reports a failed allocation as a RuntimeError
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    except (Exception, KeyboardInterrupt) as error:
+        status = _exit_status(error)
+        if status is None:
             raise
-        print(f"realnets: error: out of memory ({' '.join(str(error).split())[:200]})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("realnets: interrupted (resume with --resume)", file=sys.stderr)
-        return 130
+        return status
+    finally:
+        _ACTIVE_RUN.clear()
 
 
 if __name__ == "__main__":  # pragma: no cover

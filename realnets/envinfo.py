@@ -27,7 +27,9 @@ def _version(package: str) -> str | None:
 def _git_sha() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -43,7 +45,11 @@ def collect_env(device: torch.device | None = None) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "cuda_available": cuda,
-        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if cuda
+        else [],
+        "cuda_bf16": bool(cuda and torch.cuda.is_bf16_supported()),  # what --amp bf16 needs
+        "torch_interop_threads": torch.get_num_interop_threads(),
         "device": str(device) if device is not None else None,
         "git_sha": _git_sha(),
     }

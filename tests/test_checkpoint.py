@@ -9,8 +9,13 @@ from realnets.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_states, sa
 
 
 def test_round_trip_of_tensors_numbers_and_nested_dicts(tmp_path):
-    payload = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "step": 7, "lr": 0.125, "name": "sgd",
-               "policy_state": {"history": [1, 2, 3], "mu": torch.tensor([0.5, -1.0])}}
+    payload = {
+        "model": {"w": torch.arange(6.0).reshape(2, 3)},
+        "step": 7,
+        "lr": 0.125,
+        "name": "sgd",
+        "policy_state": {"history": [1, 2, 3], "mu": torch.tensor([0.5, -1.0])},
+    }
     path = save_checkpoint(tmp_path / CHECKPOINT_NAME, payload)
     loaded = load_checkpoint(path)
     assert torch.equal(loaded["model"]["w"], payload["model"]["w"])
@@ -66,3 +71,38 @@ def test_rng_states_restore_the_same_random_stream(tmp_path):
         torch.manual_seed(999)
         set_rng_states(load_checkpoint(tmp_path)["rng"], device)
         assert torch.equal(torch.rand(5), expected)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_and_no_partial_file(tmp_path, monkeypatch):
+    import realnets.checkpoint as checkpoint
+
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, {"step": 1})
+    real_save = torch.save
+
+    def full_disk(obj, stream):
+        real_save(obj, stream)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(
+        OSError,
+        match=r"could not write checkpoint .*checkpoint.pt \(No space left on device\); "
+        r"the previous checkpoint is kept",
+    ):
+        save_checkpoint(path, {"step": 2})
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
+
+
+def test_an_interrupted_write_removes_the_partial_file(tmp_path, monkeypatch):
+    import realnets.checkpoint as checkpoint
+
+    def interrupted(obj, stream):
+        stream.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / CHECKPOINT_NAME, {"step": 2})
+    assert list(tmp_path.iterdir()) == []

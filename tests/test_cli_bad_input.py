@@ -15,8 +15,21 @@ import torch
 from paper_checks.__main__ import main as paper_checks_main
 from realnets.cli import main as realnets_main
 
-TINY = ["--dataset", "synthetic-classification", "--dataset-option", "num_train=60", "--dataset-option",
-        "num_test=20", "--model", "logreg", "--budget-epochs", "0.5", "--device", "cpu", "--no-plots"]
+TINY = [
+    "--dataset",
+    "synthetic-classification",
+    "--dataset-option",
+    "num_train=60",
+    "--dataset-option",
+    "num_test=20",
+    "--model",
+    "logreg",
+    "--budget-epochs",
+    "0.5",
+    "--device",
+    "cpu",
+    "--no-plots",
+]
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +202,9 @@ REALNETS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv,status,fragment", REALNETS_CASES, ids=[" ".join(c[0]) or "-" for c in REALNETS_CASES])
+@pytest.mark.parametrize(
+    "argv,status,fragment", REALNETS_CASES, ids=[" ".join(c[0]) or "-" for c in REALNETS_CASES]
+)
 def test_realnets_bad_input(files, capsys, monkeypatch, tmp_path, argv, status, fragment):
     monkeypatch.chdir(tmp_path)  # a case that wrongly starts a run must not write runs/ into the checkout
     capsys.readouterr()
@@ -215,9 +230,23 @@ def test_unwritable_out_dir_is_a_usage_error(tmp_path, capsys):
     assert "writable" in _one_line(capsys)
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
-    # capsys's stderr is not a terminal: the bar must stay off, so logs get no pile of redrawn lines.
-    assert realnets_main(["train", *TINY, "--out-dir", str(tmp_path / "run")]) == 0
+@pytest.mark.xfail(
+    strict=False, reason="the engine does not call realnets.progress.Progress yet (lead wires it)"
+)
+def test_progress_is_one_line_per_epoch_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    # capsys's stderr is not a terminal: no redrawn bar (it piles up into one endless line in a log), but one
+    # complete line per epoch, so a batch job's log shows progress.
+    argv = ["train", *[a for a in TINY if a != "0.5"], "--out-dir", str(tmp_path / "run")]
+    argv[argv.index("--budget-epochs") + 1] = "2"
+    assert realnets_main(argv) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and "run directory" in captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) >= 2 and all(line.startswith("epoch ") for line in lines), captured.err
+
+
+def test_no_progress_flag_silences_stderr(tmp_path, capsys):
+    assert realnets_main(["train", *TINY, "--no-progress", "--out-dir", str(tmp_path / "run")]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "run directory" in captured.out
 
@@ -232,7 +261,9 @@ PAPER_CHECKS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv,fragment", PAPER_CHECKS_CASES, ids=[" ".join(c[0]) for c in PAPER_CHECKS_CASES])
+@pytest.mark.parametrize(
+    "argv,fragment", PAPER_CHECKS_CASES, ids=[" ".join(c[0]) for c in PAPER_CHECKS_CASES]
+)
 def test_paper_checks_bad_input(files, capsys, argv, fragment):
     capsys.readouterr()
     assert paper_checks_main(_expand(argv, files)) == 2
@@ -242,3 +273,162 @@ def test_paper_checks_bad_input(files, capsys, argv, fragment):
 def test_paper_checks_help_exits_0(capsys):
     assert paper_checks_main(["--help"]) == 0
     assert "--only" in capsys.readouterr().out
+
+
+# -- issue 13: each case was a traceback, an accepted nonsense value, or a message without the file --------
+ISSUE13_CASES = [
+    # overflow: tracebacks from torch or int(inf) before
+    (["train", "--lr", "1e308"], "Invalid lr: 1e+308"),
+    (["train", "--weight-decay", "1e308"], "Invalid weight_decay: 1e+308"),
+    (
+        ["train", "--algo", "increase-batch", "--factor", "1e308", "--milestones", "0.1"],
+        "Invalid factor: 1e+308",
+    ),
+    (["train", "--algo", "hybrid", "--factor", "1e300"], "Invalid factor: 1e+300"),
+    # accepted before
+    (["train", "--algo", "ba-sgd", "--s-star", "1e308"], "Invalid s_star: 1e+308"),
+    (["train", "--out-dir", ""], "Invalid out_dir: ''"),
+    (["train", "--data-dir", ""], "Invalid data_dir: ''"),
+    (["train", "--algo", "sgd", "--momentum", "5"], "Invalid momentum: 5.0 (the sgd optimizer"),
+    (["train", "--algo", "adam", "--momentum", "0.5"], "Invalid momentum: 0.5 (the adam optimizer"),
+    (["train", "--algo", "momentum", "--optimizer", "sgd", "--momentum", "0.5"], "Invalid momentum: 0.5"),
+    (["train", "--config", "{dir}/huge_m0.toml"], "Invalid m0: 1000000000000"),
+    (["compare", "--algos", "sgd", "--out-dir", ""], "Invalid out_dir: ''"),
+    # an overlong out-dir failed with exit 1 after the data was loaded
+    (["train", *TINY, "--out-dir", "{dir}/" + "x" * 300], "Invalid out_dir"),
+    # new flags, validated at the boundary
+    (["train", "--grad-clip", "0"], "Invalid grad_clip: 0.0"),
+    (["train", "--grad-clip", "nan"], "Invalid grad_clip: nan"),
+    (["train", "--val-fraction", "0.9"], "Invalid val_fraction: 0.9"),
+    (["train", "--threads", "0"], "Invalid threads: 0"),
+    (["train", "--sampling", "bogus"], "Invalid sampling: 'bogus'"),
+    (["train", "--amp", "fp8"], "--amp"),
+    (["train", "--amp", "--device", "cpu"], "Invalid amp: 'bf16'"),
+    (["train", "--augment"], "Invalid augment: True"),
+    (["train", "--resume", "{run}", "--overwrite"], "Invalid --overwrite with --resume"),
+    # plot and export: one line naming the file
+    (
+        ["plot", "{dir}/bad_epoch"],
+        "bad_epoch/metrics.jsonl' (line 2: epoch record without a number 'train_loss')",
+    ),
+    (["plot", "{dir}/bad_summary"], "bad_summary/summary.json"),
+    (["plot", "{dir}/latin1"], "latin1/metrics.jsonl' (not UTF-8"),
+    (["export", "{dir}/bad_epoch", "--csv"], "bad_epoch/metrics.jsonl"),
+    (["export", "{run}"], "expected --csv"),
+    (["list", "no-such-algorithm"], "Invalid list: 'no-such-algorithm'"),
+]
+
+
+@pytest.fixture(scope="module")
+def issue13_files(files):
+    root = files["{dir}"]
+    from pathlib import Path
+
+    root = Path(root)
+    (root / "huge_m0.toml").write_text('algo = "ba-sgd"\nm0 = 1000000000000\n')
+    good_epoch = {"kind": "epoch", "epoch": 0.0, "step": 0, "samples": 0, "train_loss": 1.0}
+    (root / "bad_epoch").mkdir(exist_ok=True)
+    (root / "bad_epoch" / "metrics.jsonl").write_text(
+        json.dumps(good_epoch) + "\n" + json.dumps({"kind": "epoch", "epoch": 1.0, "step": 3}) + "\n"
+    )
+    (root / "bad_summary").mkdir(exist_ok=True)
+    (root / "bad_summary" / "metrics.jsonl").write_text(json.dumps(good_epoch) + "\n")
+    (root / "bad_summary" / "summary.json").write_text("{truncated")
+    (root / "latin1").mkdir(exist_ok=True)
+    (root / "latin1" / "metrics.jsonl").write_bytes(b'{"kind": "event", "message": "caf\xe9"}\n')
+    return files
+
+
+@pytest.mark.parametrize(
+    "argv,fragment", ISSUE13_CASES, ids=[" ".join(c[0])[:60] or "-" for c in ISSUE13_CASES]
+)
+def test_issue13_bad_input(issue13_files, capsys, monkeypatch, tmp_path, argv, fragment):
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert realnets_main(_expand(argv, issue13_files)) == 2
+    assert _expand([fragment], issue13_files)[0] in _one_line(capsys)
+
+
+def test_overlong_out_dir_is_refused_before_any_data_is_loaded(tmp_path, capsys, monkeypatch):
+    import realnets.data as data
+
+    loaded = []
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: loaded.append(a))
+    assert realnets_main(["train", *TINY, "--out-dir", str(tmp_path / ("y" * 400) / "run")]) == 2
+    assert "Invalid out_dir" in _one_line(capsys) and loaded == []
+
+
+def test_resume_print_config_prints_the_checkpoints_config(files, capsys):
+    # It printed the defaults (algo momentum) instead of what --resume would continue.
+    capsys.readouterr()
+    assert realnets_main(["train", "--resume", files["{run}"], "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["algo"] == "sgd" and config["dataset"] == "synthetic-classification"
+    assert config["out_dir"] == files["{run}"] and config["hp"]["lr"] == 0.05
+
+
+def test_ctrl_c_before_any_checkpoint_does_not_suggest_resume(tmp_path, capsys, monkeypatch):
+    import realnets.engine as engine
+
+    def interrupted(config, **_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "train", interrupted)
+    assert realnets_main(["train", *TINY, "--out-dir", str(tmp_path / "run")]) == 130
+    line = _one_line(capsys)
+    assert "interrupted" in line and "--resume" not in line
+
+
+def test_ctrl_c_with_a_checkpoint_names_the_resume_command(files, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import realnets.engine as engine
+
+    run = tmp_path / "run"
+    shutil.copytree(files["{run}"], run)
+
+    def interrupted(path, **_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "resume", interrupted)
+    capsys.readouterr()
+    assert realnets_main(["train", "--resume", str(run)]) == 130
+    assert f"realnets train --resume {run}" in _one_line(capsys)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="BA's max_batch_size is not a cap on the grown batch (the lead fixes the "
+    "algorithm): 40 gave batches of 64, 1 gave 32",
+)
+@pytest.mark.parametrize("cap,lr", [(40, "5"), (1, "0.05")])
+def test_ba_max_batch_size_is_a_cap(tmp_path, cap, lr):
+    argv = [
+        "train",
+        "--algo",
+        "ba-sgd",
+        "--lr",
+        lr,
+        "--max-batch-size",
+        str(cap),
+        "--dataset",
+        "synthetic-classification",
+        "--dataset-option",
+        "num_train=300",
+        "--dataset-option",
+        "num_test=50",
+        "--model",
+        "logreg",
+        "--budget-epochs",
+        "5",
+        "--device",
+        "cpu",
+        "--no-plots",
+        "--no-progress",
+        "--out-dir",
+        str(tmp_path / "run"),
+    ]
+    assert realnets_main(argv) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    sizes = [r["batch_size"] for r in records if r["kind"] == "step"]
+    assert sizes and max(sizes) <= cap, sorted(set(sizes))

@@ -47,8 +47,18 @@ SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
 def test_list_datasets_names_every_required_dataset():
     names = {name for name, _ in list_datasets()}
     required = {
-        "digits", "mnist5000", "synthetic-classification", "synthetic-regression", "synthetic-sequence",
-        "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "mushroom", "connect-4",
+        "digits",
+        "mnist5000",
+        "synthetic-classification",
+        "synthetic-regression",
+        "synthetic-sequence",
+        "mnist",
+        "fashion-mnist",
+        "cifar10",
+        "cifar100",
+        "svhn",
+        "mushroom",
+        "connect-4",
     }
     assert required <= names
     assert all(description.strip() for _, description in list_datasets())
@@ -73,11 +83,31 @@ def test_unknown_option_raises_value_error():
 def test_dataset_rejects_inconsistent_tensors():
     x = torch.zeros(4, 3)
     with pytest.raises(ValueError, match="Invalid y_train length"):
-        Dataset("t", x, torch.zeros(3, dtype=torch.int64), x, torch.zeros(4, dtype=torch.int64), 2,
-                "classification", (3,), "d", "s")
+        Dataset(
+            "t",
+            x,
+            torch.zeros(3, dtype=torch.int64),
+            x,
+            torch.zeros(4, dtype=torch.int64),
+            2,
+            "classification",
+            (3,),
+            "d",
+            "s",
+        )
     with pytest.raises(ValueError, match="Invalid y_test: labels"):
-        Dataset("t", x, torch.zeros(4, dtype=torch.int64), x, torch.full((4,), 2, dtype=torch.int64), 2,
-                "classification", (3,), "d", "s")
+        Dataset(
+            "t",
+            x,
+            torch.zeros(4, dtype=torch.int64),
+            x,
+            torch.full((4,), 2, dtype=torch.int64),
+            2,
+            "classification",
+            (3,),
+            "d",
+            "s",
+        )
     with pytest.raises(ValueError, match="Invalid y_train"):
         Dataset("t", x, torch.zeros(4), x, torch.zeros(4), 0, "regression", (3,), "d", "s")
     tokens, labels = torch.full((4, 3), 7), torch.zeros(4, dtype=torch.int64)
@@ -95,7 +125,9 @@ def test_digits_is_the_real_scaled_stratified_set():
 
     ds = load_dataset("digits")
     assert (ds.num_train, ds.num_test) == (1437, 360)
-    assert ds.input_shape == (1, 8, 8) and ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    assert (
+        ds.input_shape == (1, 8, 8) and ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    )
     assert ds.num_classes == 10 and ds.task == "classification" and ds.num_outputs == 10
     assert float(ds.x_train.min()) == 0.0 and float(ds.x_train.max()) == 1.0
     assert torch.bincount(ds.y_test, minlength=10).tolist() == [36] * 10
@@ -190,8 +222,15 @@ def test_synthetic_classification_classes_are_uniform_and_separable():
 
 @given(seed=SEEDS, num_classes=st.integers(min_value=2, max_value=4))
 def test_synthetic_sequence_label_is_the_first_marker(seed, num_classes):
-    ds = load_dataset("synthetic-sequence", seed=seed, num_train=40, num_test=5, seq_len=12,
-                      vocab_size=10, num_classes=num_classes)
+    ds = load_dataset(
+        "synthetic-sequence",
+        seed=seed,
+        num_train=40,
+        num_test=5,
+        seq_len=12,
+        vocab_size=10,
+        num_classes=num_classes,
+    )
     x, y = ds.x_train, ds.y_train
     assert x.dtype == torch.int64 and ds.vocab_size == 10 and ds.is_sequence and ds.input_shape == (12,)
     assert int(x.min()) >= 1 and int(x.max()) < 10
@@ -286,7 +325,10 @@ def test_cifar_archive_concatenates_batches_in_order(tmp_path):
     assert np.array_equal(images.reshape(6, -1), np.concatenate([e[b"data"] for e in expected]))
     assert labels.tolist() == expected[0][b"labels"] + expected[1][b"labels"]
     # Row layout: the first 1024 bytes of a row are the red plane, row-major.
-    assert images[0, 0, 0, 1] == expected[0][b"data"][0, 1] and images[0, 1, 0, 0] == expected[0][b"data"][0, 1024]
+    assert (
+        images[0, 0, 0, 1] == expected[0][b"data"][0, 1]
+        and images[0, 1, 0, 0] == expected[0][b"data"][0, 1024]
+    )
 
 
 def test_cifar_batch_pickled_with_the_numpy_1_module_path_loads(tmp_path):
@@ -399,7 +441,10 @@ def _write_idx_set(folder: Path, rng: np.random.Generator, n_train: int, n_test:
     folder.mkdir(parents=True)
     arrays = {}
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        arrays[prefix] = (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8))
+        arrays[prefix] = (
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, n).astype(np.uint8),
+        )
         (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(arrays[prefix][0])))
         (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(arrays[prefix][1])))
     return arrays
@@ -419,18 +464,29 @@ def test_idx_datasets_load_from_a_local_data_dir(tmp_path, monkeypatch, name):
 def test_cached_file_with_wrong_digest_is_refused(tmp_path):
     folder = tmp_path / "mnist"
     _write_idx_set(folder, np.random.default_rng(4), 2, 2)
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz: sha256 [0-9a-f]{64} \(expected 440fcabf"):
+    with pytest.raises(
+        ValueError, match=r"train-images-idx3-ubyte.gz: sha256 [0-9a-f]{64} \(expected 440fcabf"
+    ):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 
 @pytest.mark.parametrize(
     ("name", "archive", "members", "label_key", "classes"),
     [
-        ("cifar10", "cifar-10-python.tar.gz",
-         [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
-         "labels", 10),
-        ("cifar100", "cifar-100-python.tar.gz", ["cifar-100-python/train", "cifar-100-python/test"],
-         "fine_labels", 100),
+        (
+            "cifar10",
+            "cifar-10-python.tar.gz",
+            [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
+            "labels",
+            10,
+        ),
+        (
+            "cifar100",
+            "cifar-100-python.tar.gz",
+            ["cifar-100-python/train", "cifar-100-python/test"],
+            "fine_labels",
+            100,
+        ),
     ],
 )
 def test_cifar_datasets_load(tmp_path, monkeypatch, name, archive, members, label_key, classes):
@@ -457,7 +513,10 @@ def test_svhn_dataset_loads(tmp_path, monkeypatch):
 
 def test_mushroom_loads_from_the_uci_zip(tmp_path, monkeypatch):
     rng = np.random.default_rng(7)
-    rows = [[str(rng.choice(["e", "p"]))] + [str(rng.choice(["a", "b", "?"])) for _ in range(22)] for _ in range(50)]
+    rows = [
+        [str(rng.choice(["e", "p"]))] + [str(rng.choice(["a", "b", "?"])) for _ in range(22)]
+        for _ in range(50)
+    ]
     (tmp_path / "mushroom").mkdir()
     with zipfile.ZipFile(tmp_path / "mushroom" / "mushroom.zip", "w") as archive:
         archive.writestr("agaricus-lepiota.data", "\n".join(",".join(r) for r in rows) + "\n")
@@ -467,17 +526,118 @@ def test_mushroom_loads_from_the_uci_zip(tmp_path, monkeypatch):
     assert ds.input_shape[0] <= 22 * 3 and torch.all(ds.x_train.sum(1) == 22)
 
 
-def test_connect4_loads_from_the_compressed_file(tmp_path, capsys):
+def _fixture_is_the_real_connect4(monkeypatch) -> None:
+    """Make the 300-row fixture count as the UCI file (its row count and class counts)."""
+    monkeypatch.setattr(remote_mod, "CONNECT4_ROWS", 300)
+    monkeypatch.setattr(remote_mod, "CONNECT4_CLASS_COUNTS", {"win": 90, "loss": 102, "draw": 108})
+
+
+def test_connect4_loads_from_the_compressed_file(tmp_path, capsys, monkeypatch):
+    _fixture_is_the_real_connect4(monkeypatch)
     folder = tmp_path / "connect-4"
     folder.mkdir()
     shutil.copy(FIXTURES / "connect4_rows_b16.Z", folder / "connect-4.data.Z")
     ds = load_dataset("connect-4", data_dir=tmp_path, download=False)
     assert (ds.num_train + ds.num_test, ds.input_shape, ds.num_classes) == (300, (126,), 3)
     assert torch.all(ds.x_train.sum(1) == 42)
-    # No published digest: the first use pins the file's digest and says so.
+    # No published digest: the first use pins the file's digest (after its structure checked out) and says so.
     digest = hashlib.sha256((folder / "connect-4.data.Z").read_bytes()).hexdigest()
     assert (folder / "connect-4.data.Z.sha256").read_text().split()[0] == digest
     assert "no published SHA-256 for connect-4.data.Z" in capsys.readouterr().err
+
+
+def test_connect4_short_file_is_refused_and_not_pinned(tmp_path):
+    # Today's code pinned whatever came first: a 300-row file trained as connect-4.
+    folder = tmp_path / "connect-4"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "connect4_rows_b16.Z", folder / "connect-4.data.Z")
+    with pytest.raises(
+        DataFormatError, match=r"connect-4.data.Z: 300 rows.*expected the UCI file: 67557 rows"
+    ):
+        load_dataset("connect-4", data_dir=tmp_path, download=False)
+    assert not (folder / "connect-4.data.Z.sha256").exists()
+
+
+def test_connect4_garbage_first_file_is_refused_and_not_pinned(tmp_path):
+    folder = tmp_path / "connect-4"
+    folder.mkdir()
+    (folder / "connect-4.data.Z").write_bytes(b"<html>not found</html>")
+    with pytest.raises(DataFormatError, match="connect-4"):
+        load_dataset("connect-4", data_dir=tmp_path, download=False)
+    assert not (folder / "connect-4.data.Z.sha256").exists()
+
+
+def test_connect4_pinned_mismatch_names_the_pin_file(tmp_path, monkeypatch):
+    _fixture_is_the_real_connect4(monkeypatch)
+    folder = tmp_path / "connect-4"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "connect4_rows_b16.Z", folder / "connect-4.data.Z")
+    (folder / "connect-4.data.Z.sha256").write_text("0" * 64 + "  connect-4.data.Z\n")
+    with pytest.raises(ValueError, match=r"pinned on first use in .*connect-4.data.Z.sha256"):
+        load_dataset("connect-4", data_dir=tmp_path, download=False)
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+    reason="root can write into read-only folders",
+)
+def test_connect4_in_a_read_only_folder_is_usable(tmp_path, monkeypatch, capsys):
+    _fixture_is_the_real_connect4(monkeypatch)
+    folder = tmp_path / "connect-4"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "connect4_rows_b16.Z", folder / "connect-4.data.Z")
+    folder.chmod(0o555)
+    try:
+        ds = load_dataset("connect-4", data_dir=tmp_path, download=False)
+    finally:
+        folder.chmod(0o755)
+    assert ds.num_train + ds.num_test == 300
+    assert "cannot be written" in capsys.readouterr().err
+
+
+def test_connect4_in_a_read_only_folder_is_usable_when_the_pin_cannot_be_written(
+    tmp_path, monkeypatch, capsys
+):
+    # The same as above, by making the pin write fail (works as root too).
+    from pathlib import Path as _Path
+
+    _fixture_is_the_real_connect4(monkeypatch)
+    folder = tmp_path / "connect-4"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "connect4_rows_b16.Z", folder / "connect-4.data.Z")
+    real_write = _Path.write_text
+
+    def refuse(self, *args, **kwargs):
+        if self.name.endswith(".sha256"):
+            raise PermissionError(13, "Permission denied")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Path, "write_text", refuse)
+    ds = load_dataset("connect-4", data_dir=tmp_path, download=False)
+    assert ds.num_train + ds.num_test == 300
+    assert "cannot be written (Permission denied)" in capsys.readouterr().err
+    assert not (folder / "connect-4.data.Z.sha256").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_gz_checked_by_content_digest_is_one_checksum_error(tmp_path, monkeypatch, damage):
+    # Fashion-MNIST accepts re-gzipped copies by the digest of their content; a truncated .gz raised EOFError
+    # and a corrupt one zlib.error out of that check.
+    payload = bytes(range(256)) * 64
+    packed = gzip.compress(payload)
+    packed = packed[: len(packed) // 2] if damage == "truncated" else packed[:20] + b"\xff" * 40 + packed[60:]
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(packed)
+    with pytest.raises(ValueError, match=r"Invalid checksum for .*train-images-idx3-ubyte.gz"):
+        load_dataset("fashion-mnist", data_dir=tmp_path, download=False)
+
+
+def test_read_idx_of_a_corrupt_gz_is_a_format_error(tmp_path):
+    packed = gzip.compress(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + bytes(5))
+    (tmp_path / "x.gz").write_bytes(packed[:12] + b"\xff" * 8 + packed[20:])
+    with pytest.raises(DataFormatError, match="x.gz"):
+        read_idx(tmp_path / "x.gz")
 
 
 def test_bad_csv_row_is_named(tmp_path, monkeypatch):

@@ -107,7 +107,9 @@ def test_tampered_cached_file_is_refused(tmp_path):
     cache.mkdir()
     (cache / "file.bin").write_bytes(PAYLOAD + b"!")
     remote = RemoteFile("file.bin", (), DIGEST)
-    with pytest.raises(ChecksumError, match=rf"Invalid checksum for .*file.bin: sha256 [0-9a-f]{{64}} \(expected {DIGEST}\)"):
+    with pytest.raises(
+        ChecksumError, match=rf"Invalid checksum for .*file.bin: sha256 [0-9a-f]{{64}} \(expected {DIGEST}\)"
+    ):
         ensure_file(remote, cache, dataset="demo", opener=_refusing_opener)
 
 
@@ -127,8 +129,12 @@ def test_progress_goes_to_stderr_for_large_files(tmp_path, capsys):
     ensure_file(remote, tmp_path / "cache", dataset="demo")
     captured = capsys.readouterr()
     assert "downloading file://" in captured.err and captured.out == ""
-    ensure_file(RemoteFile("small.bin", (_source(tmp_path / "cache"),), DIGEST), tmp_path / "c2", dataset="d",
-                progress=True)
+    ensure_file(
+        RemoteFile("small.bin", (_source(tmp_path / "cache"),), DIGEST),
+        tmp_path / "c2",
+        dataset="d",
+        progress=True,
+    )
     assert capsys.readouterr().err == ""
 
 
@@ -137,7 +143,9 @@ def test_load_dataset_offline_names_the_dataset_and_the_folder(tmp_path, monkeyp
         raise urllib.error.URLError("network is unreachable")
 
     monkeypatch.setattr(download, "_default_opener", offline)
-    with pytest.raises(DataUnavailableError, match=r"cannot download fashion-mnist from http://fashion-mnist"):
+    with pytest.raises(
+        DataUnavailableError, match=r"cannot download fashion-mnist from http://fashion-mnist"
+    ):
         load_dataset("fashion-mnist", data_dir=tmp_path)
     assert _leftovers(tmp_path / "fashion-mnist") == []
 
@@ -160,8 +168,9 @@ def test_recompressed_local_copy_is_accepted_by_its_payload_digest(tmp_path):
     local = gzip.compress(payload, compresslevel=1, mtime=12345)
     assert official != local
     content = hashlib.sha256(payload).hexdigest()
-    remote = RemoteFile("labels.gz", ("file:///nowhere",), hashlib.sha256(official).hexdigest(),
-                        content_sha256=content)
+    remote = RemoteFile(
+        "labels.gz", ("file:///nowhere",), hashlib.sha256(official).hexdigest(), content_sha256=content
+    )
     (tmp_path / "labels.gz").write_bytes(local)
     assert ensure_file(remote, tmp_path, dataset="toy", download=False) == tmp_path / "labels.gz"
     (tmp_path / "labels.gz").write_bytes(gzip.compress(payload + b"x"))
@@ -196,8 +205,12 @@ def test_system_dataset_folder_is_used_before_any_download(tmp_path, monkeypatch
     (system / "toyset").mkdir(parents=True)
     payload = b"idx payload"
     (system / "toyset" / "f.gz").write_bytes(gzip.compress(payload, mtime=1))
-    entry = RemoteFile("f.gz", ("file:///nowhere/f.gz",), hashlib.sha256(b"official").hexdigest(),
-                       content_sha256=hashlib.sha256(payload).hexdigest())
+    entry = RemoteFile(
+        "f.gz",
+        ("file:///nowhere/f.gz",),
+        hashlib.sha256(b"official").hexdigest(),
+        content_sha256=hashlib.sha256(payload).hexdigest(),
+    )
     monkeypatch.setitem(remote.FILES, "toyset", {"f.gz": entry})
     monkeypatch.setattr(remote, "SYSTEM_DATA_DIRS", (system,))
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class RemoteFile:
             the first download is written next to the file (``<filename>.sha256``) and checked on every
             later use (trust on first use), and a warning says so.
         size: Expected size in bytes when known (used for progress only).
+        (Files without a pinned digest should be loaded with a ``validate`` callback, see
+        :func:`ensure_file`: the digest is pinned only after the file's structure checks out.)
         hash_source: Where the pinned digest was published.
         content_sha256: For ``.gz`` files, the SHA-256 of the decompressed payload. A local copy that was
             re-compressed (Debian's ``dataset-fashion-mnist`` package re-gzips the upstream files, so
@@ -84,11 +87,28 @@ def _default_opener(url: str) -> BinaryIO:
     return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # the URLs are pinned constants
 
 
+def pin_path(path: Path) -> Path:
+    """Where the first-use digest of ``path`` is recorded."""
+    return path.with_name(path.name + ".sha256")
+
+
 def _expected_digest(remote: RemoteFile, path: Path) -> str | None:
     if remote.sha256 is not None:
         return remote.sha256
-    pin = path.with_name(path.name + ".sha256")
-    return pin.read_text().split()[0] if pin.exists() else None
+    pin = pin_path(path)
+    if not pin.exists():
+        return None
+    try:
+        words = pin.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ChecksumError(
+            f"Invalid pin file {pin}: could not be read ({error}); delete it to re-check {path.name}"
+        ) from None
+    if not words or len(words[0]) != 64 or any(c not in "0123456789abcdef" for c in words[0].lower()):
+        raise ChecksumError(
+            f"Invalid pin file {pin}: expected a SHA-256 hex digest; delete it to re-check {path.name}"
+        )
+    return words[0]
 
 
 def gunzipped_sha256_of(path: str | Path) -> str:
@@ -112,9 +132,19 @@ def _verify(path: Path, expected: str | None, content_expected: str | None = Non
         try:
             if gunzipped_sha256_of(path) == content_expected.lower():
                 return
-        except OSError:
-            pass  # not a gzip file: report the file digest below
+        except (OSError, EOFError, zlib.error):
+            pass  # not a gzip file, or a truncated or corrupt one: report the file digest below
     raise ChecksumError(f"Invalid checksum for {path}: sha256 {actual} (expected {expected.lower()})")
+
+
+def _verify_pinned(path: Path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        pin = pin_path(path)
+        raise ChecksumError(
+            f"Invalid checksum for {path}: sha256 {actual} (expected {expected.lower()}, pinned on "
+            f"first use in {pin}; if the file was replaced on purpose, delete {pin.name})"
+        )
 
 
 def ensure_file(
@@ -125,6 +155,7 @@ def ensure_file(
     download: bool = True,
     opener: Opener | None = None,
     progress: bool = True,
+    validate: Callable[[Path], None] | None = None,
 ) -> Path:
     """Return the path of ``remote`` in ``folder``, downloading and verifying it if missing.
 
@@ -135,6 +166,10 @@ def ensure_file(
         download: If False, a missing file raises instead of being fetched.
         opener: ``url -> binary stream``; defaults to ``urllib`` (tests pass a local one).
         progress: Print a progress line to stderr for downloads larger than 4 MiB.
+        validate: For files without a published digest: ``validate(path)`` checks the file's structure
+            (raising ValueError naming the file) before its digest is pinned, so a truncated or wrong first
+            file is never trusted. When the pin cannot be written (a read-only folder), the file is used
+            after ``validate`` alone and a warning says so.
 
     Raises:
         ChecksumError: The cached or downloaded file has the wrong SHA-256 (a bad download is deleted).
@@ -145,8 +180,13 @@ def ensure_file(
     if path.exists():
         expected = _expected_digest(remote, path)
         if expected is None:
+            if validate is not None:
+                validate(path)
             _record_first_digest(path, sha256_of(path))
-        _verify(path, expected, remote.content_sha256 if expected == remote.sha256 else None)
+        elif remote.sha256 is None:
+            _verify_pinned(path, expected)
+        else:
+            _verify(path, expected, remote.content_sha256)
         return path
     if not download:
         raise DataUnavailableError(
@@ -154,14 +194,21 @@ def ensure_file(
             f"put the file there or allow downloads"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    return _download_first_mirror(remote, path, dataset, opener or _default_opener, progress)
+    return _download_first_mirror(remote, path, dataset, opener or _default_opener, progress, validate)
 
 
-def _download_first_mirror(remote: RemoteFile, path: Path, dataset: str, opener: Opener, progress: bool) -> Path:
+def _download_first_mirror(
+    remote: RemoteFile,
+    path: Path,
+    dataset: str,
+    opener: Opener,
+    progress: bool,
+    validate: Callable[[Path], None] | None = None,
+) -> Path:
     failures = []
     for url in remote.urls:
         try:
-            _download_verified(remote, url, path, opener, progress)
+            _download_verified(remote, url, path, opener, progress, validate)
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             failures.append(f"{url} ({getattr(err, 'reason', err)})")
             continue
@@ -172,12 +219,21 @@ def _download_first_mirror(remote: RemoteFile, path: Path, dataset: str, opener:
     )
 
 
-def _download_verified(remote: RemoteFile, url: str, path: Path, opener: Opener, progress: bool) -> None:
+def _download_verified(
+    remote: RemoteFile,
+    url: str,
+    path: Path,
+    opener: Opener,
+    progress: bool,
+    validate: Callable[[Path], None] | None = None,
+) -> None:
     handle, tmp_name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out, opener(url) as response:
             digest = _copy_with_progress(response, out, remote, url, progress)
+        if remote.sha256 is None and validate is not None:
+            validate(tmp)  # a truncated or wrong download is never pinned
         _check_download(remote, path, digest)
         os.replace(tmp, path)
     finally:
@@ -185,12 +241,21 @@ def _download_verified(remote: RemoteFile, url: str, path: Path, opener: Opener,
 
 
 def _record_first_digest(path: Path, digest: str) -> None:
+    pin = pin_path(path)
+    try:
+        pin.write_text(f"{digest}  {path.name}\n")
+    except OSError as error:  # a read-only data folder (a shared or system copy): usable, but unpinned
+        print(
+            f"warning: no published SHA-256 for {path.name} and {pin} cannot be written ({error.strerror}); "
+            f"the file's structure was checked, its digest is {digest}",
+            file=sys.stderr,
+        )
+        return
     print(
         f"warning: no published SHA-256 for {path.name}; recording {digest} "
-        f"in {path.name}.sha256 and checking it from now on",
+        f"in {pin} and checking it from now on",
         file=sys.stderr,
     )
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
 
 
 def _check_download(remote: RemoteFile, path: Path, digest: str) -> None:
@@ -213,7 +278,9 @@ def _copy_with_progress(source: BinaryIO, out: BinaryIO, remote: RemoteFile, url
         digest.update(chunk)
         done += len(chunk)
         if show:
-            print(f"\rdownloading {url}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB", end="", file=sys.stderr)
+            print(
+                f"\rdownloading {url}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB", end="", file=sys.stderr
+            )
     if show:
         print(file=sys.stderr)
     return digest.hexdigest()
@@ -223,4 +290,3 @@ def _content_length(source: BinaryIO) -> int | None:
     headers = getattr(source, "headers", None)
     value = headers.get("Content-Length") if headers is not None else None
     return int(value) if value and value.isdigit() else None
-

@@ -16,6 +16,7 @@ import gzip
 import io
 import pickle
 import tarfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def _maybe_gunzip(raw: bytes, name: str) -> bytes:
         return raw
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as err:
-        raise DataFormatError(f"Invalid gzip file {name}: {err}") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataFormatError(f"Invalid gzip file {name}: {err or type(err).__name__}") from None
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -116,7 +117,9 @@ def _load_batch(raw: bytes, member: str) -> dict[str, object]:
 
 def _batch_arrays(batch: dict[str, object], label_key: str, member: str) -> tuple[np.ndarray, np.ndarray]:
     if "data" not in batch or label_key not in batch:
-        raise DataFormatError(f"Invalid CIFAR batch {member}: keys {sorted(batch)} (expected data, {label_key})")
+        raise DataFormatError(
+            f"Invalid CIFAR batch {member}: keys {sorted(batch)} (expected data, {label_key})"
+        )
     images = np.asarray(batch["data"], dtype=np.uint8)
     labels = np.asarray(batch[label_key], dtype=np.int64)
     if images.ndim != 2 or images.shape[1] != 3 * 32 * 32 or images.shape[0] != labels.shape[0]:
@@ -184,13 +187,18 @@ def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(f"Invalid SVHN file {path.name}: variables {sorted(mat)} (expected X, y)")
     x, y = np.asarray(mat["X"]), np.asarray(mat["y"]).reshape(-1).astype(np.int64)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != y.size:
-        raise DataFormatError(f"Invalid SVHN file {path.name}: X {x.shape}, y {y.shape} (expected (32, 32, 3, n))")
+        raise DataFormatError(
+            f"Invalid SVHN file {path.name}: X {x.shape}, y {y.shape} (expected (32, 32, 3, n))"
+        )
     if y.size and (y.min() < 1 or y.max() > _SVHN_ZERO_LABEL):
-        raise DataFormatError(f"Invalid SVHN file {path.name}: labels in [{y.min()}, {y.max()}] (expected 1..10)")
+        raise DataFormatError(
+            f"Invalid SVHN file {path.name}: labels in [{y.min()}, {y.max()}] (expected 1..10)"
+        )
     return np.ascontiguousarray(x.transpose(3, 2, 0, 1), dtype=np.uint8), y % _SVHN_ZERO_LABEL
 
 
 # ---------------------------------------------------------------------------------------------------- UCI csv
+
 
 def parse_csv_rows(text: str, num_columns: int, name: str) -> list[list[str]]:
     """Split a headerless comma-separated table, skipping blank lines; every row must have ``num_columns``."""

@@ -95,10 +95,14 @@ def _check_consistent(ds: Dataset) -> None:
     if ds.task not in _TASKS:
         raise ValueError(f"Invalid task: {ds.task!r} (expected one of {_TASKS})")
     if ds.vocab_size < 0 or (ds.vocab_size > 0) == ds.x_train.is_floating_point():
-        raise ValueError(f"Invalid vocab_size: {ds.vocab_size} (expected > 0 exactly for integer token inputs)")
+        raise ValueError(
+            f"Invalid vocab_size: {ds.vocab_size} (expected > 0 exactly for integer token inputs)"
+        )
     for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
         if x.dtype not in (torch.float32, torch.int64):
-            raise ValueError(f"Invalid x_{split} dtype: {x.dtype} (expected float32 features or int64 token ids)")
+            raise ValueError(
+                f"Invalid x_{split} dtype: {x.dtype} (expected float32 features or int64 token ids)"
+            )
         if tuple(x.shape[1:]) != tuple(ds.input_shape):
             raise ValueError(f"Invalid x_{split} shape: {tuple(x.shape)} (expected (n, *{ds.input_shape}))")
         if x.shape[0] != y.shape[0]:

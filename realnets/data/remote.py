@@ -14,7 +14,9 @@ Provenance of the pinned digests (checked against the file sizes given there):
 * SVHN cropped: TensorFlow Datasets ``url_checksums/svhn_cropped.txt``.
 * UCI mushroom: the archive ``static/public/73/mushroom.zip`` (141,318 bytes), digest as pinned by
   several independent public projects; UCI itself publishes no digest.
-* UCI connect-4: no published digest was found; trust on first use (see :class:`RemoteFile`).
+* UCI connect-4: no published digest was found. The first file seen is pinned (trust on first use) only
+  after its content matches the UCI description: 67,557 rows of 43 fields, classes win 44,473 / loss
+  16,635 / draw 6,449 (``connect-4.names``); a short or garbled file is refused and never pinned.
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ _FASHION_CONTENT = {
 }
 
 
-def _idx_files(urls: tuple[str, ...], sizes_and_digests: dict[str, tuple[int, str]], source: str,
-               content: dict[str, str] | None = None) -> dict:
+def _idx_files(
+    urls: tuple[str, ...],
+    sizes_and_digests: dict[str, tuple[int, str]],
+    source: str,
+    content: dict[str, str] | None = None,
+) -> dict:
     content = content or {}
     return {
         name: RemoteFile(name, tuple(u + name for u in urls), digest, size, source, content.get(name))
@@ -76,20 +82,44 @@ FILES: dict[str, dict[str, RemoteFile]] = {
     "mnist": _idx_files(
         _MNIST_MIRRORS,
         {
-            "train-images-idx3-ubyte.gz": (9912422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-            "train-labels-idx1-ubyte.gz": (28881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-            "t10k-images-idx3-ubyte.gz": (1648877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
-            "t10k-labels-idx1-ubyte.gz": (4542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+            "train-images-idx3-ubyte.gz": (
+                9912422,
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                28881,
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                1648877,
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                4542,
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            ),
         },
         _TFDS + "mnist.txt",
     ),
     "fashion-mnist": _idx_files(
         (_FASHION_URL,),
         {
-            "train-images-idx3-ubyte.gz": (26421880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
-            "train-labels-idx1-ubyte.gz": (29515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
-            "t10k-images-idx3-ubyte.gz": (4422102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
-            "t10k-labels-idx1-ubyte.gz": (5148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+            "train-images-idx3-ubyte.gz": (
+                26421880,
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                29515,
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                4422102,
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                5148,
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            ),
         },
         _TFDS + "fashion_mnist.txt",
         _FASHION_CONTENT,
@@ -161,13 +191,13 @@ SYSTEM_DATA_DIRS: tuple[Path, ...] = tuple(
 )
 
 
-def _fetch(dataset: str, filename: str, data_dir: Path, download: bool) -> Path:
+def _fetch(dataset: str, filename: str, data_dir: Path, download: bool, validate=None) -> Path:
     remote = FILES[dataset][filename]
     if not (data_dir / dataset / filename).exists():
         for system_dir in SYSTEM_DATA_DIRS:
             if (system_dir / dataset / filename).is_file() and remote.sha256 is not None:
                 return ensure_file(remote, system_dir / dataset, dataset=dataset, download=False)
-    return ensure_file(remote, data_dir / dataset, dataset=dataset, download=download)
+    return ensure_file(remote, data_dir / dataset, dataset=dataset, download=download, validate=validate)
 
 
 def _images_dataset(name: str, train: tuple, test: tuple, num_classes: int, **meta: str) -> Dataset:
@@ -188,11 +218,15 @@ def _images_dataset(name: str, train: tuple, test: tuple, num_classes: int, **me
     )
 
 
-def _read_idx_split(dataset: str, prefix: str, data_dir: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+def _read_idx_split(
+    dataset: str, prefix: str, data_dir: Path, download: bool
+) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(_fetch(dataset, f"{prefix}-images-idx3-ubyte.gz", data_dir, download))
     labels = read_idx(_fetch(dataset, f"{prefix}-labels-idx1-ubyte.gz", data_dir, download))
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-        raise DataFormatError(f"Invalid {dataset} {prefix} files: images {images.shape}, labels {labels.shape}")
+        raise DataFormatError(
+            f"Invalid {dataset} {prefix} files: images {images.shape}, labels {labels.shape}"
+        )
     return images[:, None, :, :], labels
 
 
@@ -248,7 +282,9 @@ def load_cifar10(*, data_dir: Path, download: bool, seed: int) -> Dataset:
     )
 
 
-@register_dataset("cifar100", "CIFAR-100 colour images, 3x32x32, 100 fine classes (50000 / 10000), downloaded")
+@register_dataset(
+    "cifar100", "CIFAR-100 colour images, 3x32x32, 100 fine classes (50000 / 10000), downloaded"
+)
 def load_cifar100(*, data_dir: Path, download: bool, seed: int) -> Dataset:
     """CIFAR-100 python version with the 100 fine labels, pixels in [0, 1]."""
     archive = _fetch("cifar100", "cifar-100-python.tar.gz", data_dir, download)
@@ -283,11 +319,17 @@ def load_svhn(*, data_dir: Path, download: bool, seed: int) -> Dataset:
     )
 
 
-def _uci_dataset(name: str, features: np.ndarray, labels: np.ndarray, num_classes: int, **meta: str) -> Dataset:
+def _uci_dataset(
+    name: str, features: np.ndarray, labels: np.ndarray, num_classes: int, **meta: str
+) -> Dataset:
     train, test = stratified_split(labels, test_fraction=UCI_TEST_FRACTION)
     x, y = torch.from_numpy(features), torch.from_numpy(labels)
     return split_classification(
-        name, x, y, train, test,
+        name,
+        x,
+        y,
+        train,
+        test,
         num_classes=num_classes,
         input_shape=(features.shape[1],),
         **meta,
@@ -333,6 +375,36 @@ def load_mushroom(*, data_dir: Path, download: bool, seed: int) -> Dataset:
 
 _CONNECT4_COLUMNS = 43
 _CONNECT4_LABELS = ("loss", "draw", "win")
+#: The content of the real file (UCI ``connect-4.names``: "Number of Instances: 67557", "Class Distribution:
+#: win 44473 (65.83%), loss 16635 (24.62%), draw 6449 (9.55%)"), checked before the first-use pin.
+CONNECT4_ROWS = 67_557
+CONNECT4_CLASS_COUNTS = {"win": 44_473, "loss": 16_635, "draw": 6_449}
+
+
+def _connect4_rows(path: Path) -> list[list[str]]:
+    try:
+        text = lzw_decompress(path.read_bytes()).decode("ascii")
+    except DataFormatError as err:
+        raise DataFormatError(f"Invalid connect-4 file {path}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise DataFormatError(
+            f"Invalid connect-4 file {path}: not ASCII text after decompression ({err})"
+        ) from None
+    return parse_csv_rows(text, _CONNECT4_COLUMNS, f"connect-4 file {path}")
+
+
+def _validate_connect4(path: Path) -> None:
+    """The structure of the UCI file (see :data:`CONNECT4_ROWS`), before its digest is pinned."""
+    rows = _connect4_rows(path)
+    counts = {label: 0 for label in CONNECT4_CLASS_COUNTS}
+    for row in rows:
+        counts[row[-1]] = counts.get(row[-1], 0) + 1
+    if len(rows) != CONNECT4_ROWS or counts != CONNECT4_CLASS_COUNTS:
+        raise DataFormatError(
+            f"Invalid connect-4 file {path}: {len(rows)} rows, classes {counts} (expected the UCI file: "
+            f"{CONNECT4_ROWS} rows of {_CONNECT4_COLUMNS} fields, classes {CONNECT4_CLASS_COUNTS}); "
+            f"not pinned; delete it to download it again"
+        )
 
 
 @register_dataset("connect-4", "UCI connect-4 8-ply positions, 42 cells one-hot, loss/draw/win, downloaded")
@@ -347,9 +419,8 @@ def load_connect4(*, data_dir: Path, download: bool, seed: int) -> Dataset:
         instances, which matches connect-4; we one-hot the 42 cells (as LIBSVM does) rather than
         guess the paper's encoding.
     """
-    path = _fetch("connect-4", "connect-4.data.Z", data_dir, download)
-    text = lzw_decompress(path.read_bytes()).decode("ascii")
-    rows = parse_csv_rows(text, _CONNECT4_COLUMNS, "connect-4")
+    path = _fetch("connect-4", "connect-4.data.Z", data_dir, download, validate=_validate_connect4)
+    rows = _connect4_rows(path)
     features, labels, _ = one_hot_table(rows, _CONNECT4_COLUMNS - 1, _CONNECT4_LABELS, "connect-4")
     return _uci_dataset(
         "connect-4",
@@ -360,5 +431,3 @@ def load_connect4(*, data_dir: Path, download: bool, seed: int) -> Dataset:
         source="UCI Connect-4 (Tromp 1995), https://archive.ics.uci.edu/dataset/26/connect+4, CC BY 4.0; "
         f"stratified {UCI_TEST_FRACTION:.0%} test split, numpy PCG64 seed {SPLIT_SEED}",
     )
-
-

@@ -46,8 +46,16 @@ def stratified_split(
     return np.setdiff1d(np.arange(labels.size), test), test
 
 
-def split_classification(name: str, x: torch.Tensor, y: torch.Tensor, train: np.ndarray, test: np.ndarray,
-                         **meta: Any) -> Dataset:
+def split_classification(
+    name: str, x: torch.Tensor, y: torch.Tensor, train: np.ndarray, test: np.ndarray, **meta: Any
+) -> Dataset:
     """A classification :class:`Dataset` from full tensors and the index arrays of a fixed split."""
-    return Dataset(name=name, x_train=x[train].clone(), y_train=y[train].clone(), x_test=x[test].clone(),
-                   y_test=y[test].clone(), task=CLASSIFICATION, **meta)
+    return Dataset(
+        name=name,
+        x_train=x[train].clone(),
+        y_train=y[train].clone(),
+        x_test=x[test].clone(),
+        y_test=y[test].clone(),
+        task=CLASSIFICATION,
+        **meta,
+    )

@@ -149,7 +149,9 @@ def load_synthetic_regression(
     )
 
 
-@register_dataset("synthetic-sequence", "token sequences, label = which marker comes first (synthetic, seeded)")
+@register_dataset(
+    "synthetic-sequence", "token sequences, label = which marker comes first (synthetic, seeded)"
+)
 def load_synthetic_sequence(
     *,
     data_dir: Path,

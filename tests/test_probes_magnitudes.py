@@ -1,0 +1,193 @@
+"""Per-layer gradient magnitudes and strides (realnets.probes.magnitudes) against per-sample oracles.
+
+Oracles: one backward pass per sample (not the vmap route the probe uses) in float64; the half-normal law on
+a linear-regression problem whose full-batch gradient is exactly zero (the paper's mu = 0 assumption).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from realnets.probes.magnitudes import (
+    StrideProbe,
+    mean_abs_gradient_sweep,
+    per_sample_moments,
+    weighted_loglog_fit,
+)
+
+
+def _ce(out, y):
+    return F.cross_entropy(out, y, reduction="none")
+
+
+def _se(out, y):
+    return (out - y.reshape(out.shape)).pow(2).reshape(out.shape[0], -1).mean(1)
+
+
+def _mlp(seed: int, n: int = 40, d: int = 5, classes: int = 3):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(d, 7), nn.Tanh(), nn.Linear(7, classes)).double()
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, classes, (n,), generator=gen)
+    return model, x, y
+
+
+def _loop_grads(model, loss_fn, x, y):
+    names = [name for name, _ in model.named_parameters()]
+    rows = [
+        torch.autograd.grad(loss_fn(model(x[i : i + 1]), y[i : i + 1]).sum(), list(model.parameters()))
+        for i in range(len(x))
+    ]
+    return {name: torch.stack([r[k] for r in rows]) for k, name in enumerate(names)}
+
+
+def _regression_at_optimum(n: int, d: int, seed: int):
+    """A linear model at the least-squares solution of its own data: the full-batch gradient is zero."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = x @ torch.randn(d, 1, generator=gen, dtype=torch.float64) + torch.randn(
+        n, 1, generator=gen, dtype=torch.float64
+    )
+    design = torch.cat([x, torch.ones(n, 1, dtype=torch.float64)], dim=1)
+    solution = torch.linalg.lstsq(design, y).solution
+    model = nn.Linear(d, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(solution[:d].t())
+        model.bias.copy_(solution[d])
+    return model, x, y
+
+
+def test_per_sample_moments_match_the_backward_loop_oracle():
+    model, x, y = _mlp(0)
+    mean, std = per_sample_moments(model, _ce, x, y, chunk_size=7)
+    oracle = _loop_grads(model, _ce, x, y)
+    for name, g in oracle.items():
+        torch.testing.assert_close(mean[name], g.mean(0), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(std[name], g.std(0, unbiased=False), rtol=1e-9, atol=1e-12)
+
+
+def test_sweep_mean_abs_is_the_batch_gradient_mean():
+    model, x, y = _mlp(1)
+    result = mean_abs_gradient_sweep(
+        model, _ce, x, y, [4, 40], batches_per_size=3, generator=torch.Generator().manual_seed(5)
+    )
+    # n = N without replacement: every batch is the whole set, so the mean |g| is the full gradient's, and
+    # the spread over batches is zero (up to the order of summation).
+    oracle = _loop_grads(model, _ce, x, y)
+    for name, g in oracle.items():
+        assert result.mean_abs[name][1] == pytest.approx(float(g.mean(0).abs().mean()), rel=1e-10)
+        assert result.stderr[name][1] < 1e-12
+        assert result.predicted[name][1] == 0.0  # the finite-population factor (N - n)/(N - 1) is zero
+
+
+def test_half_normal_law_slope_and_sqrt2_with_replacement():
+    model, x, y = _regression_at_optimum(4000, 4, seed=2)
+    sizes = [8, 16, 32, 64, 128, 256]
+    result = mean_abs_gradient_sweep(
+        model,
+        _se,
+        x,
+        y,
+        sizes,
+        batches_per_size=64,
+        generator=torch.Generator().manual_seed(3),
+        replacement=True,
+    )
+    for name in ("weight", "bias"):
+        fit = result.fit[name]
+        assert abs(fit.slope + 0.5) < 3 * fit.slope_se, (name, fit)
+        for i, _ in enumerate(sizes):
+            measured, se = result.mean_abs[name][i], result.stderr[name][i]
+            # the zero-mean Gaussian prediction sqrt(2/pi) sigma / sqrt(n) holds within the standard error
+            # (plus 2% for the non-Gaussian per-sample gradients at n = 8)...
+            assert abs(measured - result.predicted[name][i]) < 4 * se + 0.02 * measured
+            # ...and seed 001's eq. 4, 2 sigma / sqrt(pi n), is sqrt(2) too large
+            assert result.paper_predicted[name][i] / result.predicted[name][i] == pytest.approx(math.sqrt(2))
+            assert (
+                abs(measured * math.sqrt(2) / result.paper_predicted[name][i] - 1) < 4 * se / measured + 0.02
+            )
+
+
+def test_finite_population_factor_without_replacement():
+    model, x, y = _regression_at_optimum(400, 3, seed=4)
+    result = mean_abs_gradient_sweep(
+        model, _se, x, y, [200, 300], batches_per_size=200, generator=torch.Generator().manual_seed(6)
+    )
+    for i, n in enumerate([200, 300]):
+        measured, se = result.mean_abs["weight"][i], result.stderr["weight"][i]
+        with_factor = result.predicted["weight"][i]
+        without = with_factor / math.sqrt((400 - n) / 399)
+        assert abs(measured - with_factor) < 4 * se + 0.02 * measured
+        assert abs(measured - without) > 6 * se  # the factor (sqrt(1/2), sqrt(1/4)) is needed
+
+
+def test_folded_prediction_follows_a_nonzero_mean_gradient():
+    model, x, y = _mlp(7, n=400)
+    result = mean_abs_gradient_sweep(
+        model, _ce, x, y, [16, 128], batches_per_size=64, generator=torch.Generator().manual_seed(8)
+    )
+    for name in result.mean_abs:
+        for i in range(2):
+            measured, se = result.mean_abs[name][i], result.stderr[name][i]
+            assert abs(measured - result.predicted_folded[name][i]) < 4 * se + 0.05 * measured
+
+
+def test_weighted_loglog_fit_recovers_a_power_law():
+    n = [8.0, 16.0, 64.0, 256.0]
+    fit = weighted_loglog_fit(n, [3.0 * v**-0.5 for v in n], [0.01] * 4)
+    assert fit.slope == pytest.approx(-0.5, abs=1e-9)
+    assert math.exp(fit.intercept) == pytest.approx(3.0, rel=1e-9)
+    # noisy points: the slope lies within 3 standard errors of the truth
+    gen = torch.Generator().manual_seed(0)
+    y = [3.0 * v**-0.5 * (1 + 0.02 * float(torch.randn(1, generator=gen))) for v in n]
+    noisy = weighted_loglog_fit(n, y, [0.02 * v for v in y])
+    assert abs(noisy.slope + 0.5) < 3 * noisy.slope_se
+    with pytest.raises(ValueError, match="Invalid fit data"):
+        weighted_loglog_fit([1.0], [1.0], [0.1])
+
+
+def test_sweep_rejects_bad_input():
+    model, x, y = _mlp(0)
+    with pytest.raises(ValueError, match="Invalid batch size: 41"):
+        mean_abs_gradient_sweep(model, _ce, x, y, [41])
+    with pytest.raises(ValueError, match="Invalid batches_per_size"):
+        mean_abs_gradient_sweep(model, _ce, x, y, [4], batches_per_size=1)
+    with pytest.raises(ValueError, match="Invalid batch_sizes"):
+        mean_abs_gradient_sweep(model, _ce, x, y, [])
+
+
+def test_stride_probe_on_a_plain_sgd_step():
+    model, x, y = _mlp(3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = _ce(model(x), y).mean()
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+    probe = StrideProbe()
+    probe.before(model)
+    optimizer.step()
+    with torch.no_grad():
+        loss_after = float(_ce(model(x), y).mean())
+    out = probe.after(model, float(loss.detach()), loss_after, 0.1)
+    for name, g in grads.items():
+        # plain SGD: |dw| / lr = |g| (seed 001, eq. 5-6)
+        assert out[f"param_stride/{name}"] == pytest.approx(float(g.abs().mean()), rel=1e-9)
+        ratio = (weights[name] / g).abs().reshape(-1)
+        assert out[f"radius_median/{name}"] == pytest.approx(float(ratio.median()), rel=1e-12)
+        assert out[f"radius_mean/{name}"] == pytest.approx(float(ratio.mean()), rel=1e-12)
+    total = sum(float(g.abs().sum()) for g in grads.values()) / sum(g.numel() for g in grads.values())
+    assert out["param_stride"] == pytest.approx(total, rel=1e-9)
+    assert out["loss_stride"] == pytest.approx((float(loss.detach()) - loss_after) / 0.1)
+    assert out["loss_stride"] > 0  # a small step down the gradient lowers the loss
+    with pytest.raises(RuntimeError, match="without StrideProbe.before"):
+        probe.after(model, 1.0, 0.5, 0.1)
+    probe.before(model)
+    with pytest.raises(ValueError, match="Invalid lr"):
+        probe.after(model, 1.0, 0.5, -1.0)
