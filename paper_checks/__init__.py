@@ -3,6 +3,26 @@
 Run ``python -m paper_checks`` for the verdict table (``--help`` for options).
 """
 
-from paper_checks.registry import KINDS, VERDICTS, Claim, Outcome, all_claims, claim
+from paper_checks.registry import (
+    CITATIONS,
+    KINDS,
+    LEGEND,
+    VERDICTS,
+    Claim,
+    Outcome,
+    all_claims,
+    claim,
+    register_needs,
+)
 
-__all__ = ["KINDS", "VERDICTS", "Claim", "Outcome", "all_claims", "claim"]
+__all__ = [
+    "CITATIONS",
+    "KINDS",
+    "LEGEND",
+    "VERDICTS",
+    "Claim",
+    "Outcome",
+    "all_claims",
+    "claim",
+    "register_needs",
+]

@@ -16,7 +16,8 @@ from theory import rebound_walk as rw
 from theory._numeric import lambdify
 from theory.symbols import eta, m, mu, s, s_star, sigma
 
-# The running example of reference-impls.md A.3 (a late-training state with loss 0.05 and S* = 0).
+# A late-training state (loss 0.05, S* = 0, mu = 1, sigma = 20): at eta = 0.02 eq. 7-9 give m* = 113 (the paper's
+# public code, GitHub thomasyao3096/Batch_Adaptive_Framework, divides sigma^2 again by m_alpha and gets 4).
 EXAMPLE = {"s": 0.05, "mu": 1.0, "sigma": 20.0}
 PAPER_RATES = (0.005, 0.01, 0.02, 0.05)  # Sec. 4.3: the four learning rates of Fig. 4
 A_GRID = np.linspace(-12.0, 12.0, 24001)
@@ -51,7 +52,7 @@ def check_expected_next_state() -> Outcome:
     identical = _vanishes(derived - rw.expected_next_state_paper_expr())
     paper_fn = lambdify((s, s_star, mu, sigma, m, eta), rw.expected_next_state_paper_expr())
     # Independent spot check at the paper's Fig. 4 rates: S* = 0, m = 32 (the paper's m0).
-    values = [rw.expected_next_state(EXAMPLE["s"], EXAMPLE["mu"], EXAMPLE["sigma"], 32, rate) for rate in PAPER_RATES]
+    values = [rw.expected_next_state(m=32, eta=rate, **EXAMPLE) for rate in PAPER_RATES]
     printed = [float(paper_fn(EXAMPLE["s"], 0.0, EXAMPLE["mu"], EXAMPLE["sigma"], 32, rate)) for rate in PAPER_RATES]
     agree = np.allclose(values, printed, rtol=1e-12, atol=0)
     return Outcome(
@@ -84,7 +85,7 @@ def check_unimodal_utility() -> Outcome:
                  f"{'yes' if derivative_ok else 'no'}); its numerator rises strictly in τ = ησ/√m, hence falls "
                  f"strictly in m (sympy: {'yes' if monotone_ok else 'no'}), so du/dm changes sign at most once and "
                  "bisection on its sign finds the global maximiser. Example s=0.05, μ=1, σ=20, η=0.02, S*=0: "
-                 f"m* = {m_star:.3f}, best integer {m_int} (reference-impls A.3 quotes 113).",
+                 f"m* = {m_star:.3f}, best integer {m_int} (the eq. 7-9 optimum of this state is 113).",
         corrected="" if derivative_ok and monotone_ok else "see evidence",
         numbers={"m_star": m_star, "m_star_int": m_int},
     )
@@ -100,7 +101,7 @@ def check_m_star_exists() -> Outcome:
     limit_ok = all(sp.simplify(sp.limit(numerator.subs(rw.nu, sign * q), rw.tau, 0, "+") - (q - rw.d_sym)) == 0
                    for sign in (1, -1))
     rates = np.array([0.05, 0.099, 0.1, 0.2])
-    unbounded = [bool(rw.utility_increases_forever(EXAMPLE["s"], EXAMPLE["mu"], EXAMPLE["sigma"], rate))
+    unbounded = [bool(rw.utility_increases_forever(eta=rate, **EXAMPLE))
                  for rate in rates]
     finite_everywhere = not any(unbounded)
     return Outcome(
@@ -155,7 +156,7 @@ def check_batch_grows_late() -> Outcome:
     slope_ok = _vanishes(sp.diff(q, a) + _pdf(a) * (1 + a**2))
     limit_ok = sp.limit(q, a, sp.oo) == 0
     states = np.array([1.0, 0.3, 0.1, 0.05, 0.03])
-    m_stars = rw.optimal_batch_size(states, EXAMPLE["mu"], EXAMPLE["sigma"], 0.02)
+    m_stars = rw.optimal_batch_size(s=states, mu=EXAMPLE["mu"], sigma=EXAMPLE["sigma"], eta=0.02)
     monotone = bool(np.all(np.diff(m_stars) >= 0))
     ok = slope_ok and limit_ok and monotone
     return Outcome(
@@ -230,8 +231,8 @@ def check_momentum_smaller_batches() -> Outcome:
     sigma_sgd = float(np.sqrt(f @ cov @ f))
     mu_mom, sigma_mom = bm.momentum_dice(f, cov, f / (1 - rho), rho)  # steady aligned buffer P = f/(1-rho)
     states = np.array([2.0, 0.5, 0.2, 0.1, 0.05])
-    sgd = rw.optimal_batch_size(states, float(f @ f), sigma_sgd, rate)
-    mom = rw.optimal_batch_size(states, mu_mom, sigma_mom, rate)
+    sgd = rw.optimal_batch_size(s=states, mu=float(f @ f), sigma=sigma_sgd, eta=rate)
+    mom = rw.optimal_batch_size(s=states, mu=mu_mom, sigma=sigma_mom, eta=rate)
     smaller = mom <= sgd
     return Outcome(
         ours=f"smaller only far from S*: {int(smaller.sum())}/{len(states)} states",

@@ -16,6 +16,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 from sim.grad_shrinkage import student_t_population
 from sim.rebound_walk import (
@@ -41,6 +42,8 @@ GRAD = np.array([1.0, 0.5, -0.3, 0.2])
 HESS = np.array([1.0, 2.0, 0.5, 1.0])
 NOISE_SD, NOISE_DOF, BATCH = 2.0, 5.0, 100
 ETA_SMALL, ETA_LARGE = 1e-3, 0.5
+#: "close" estimates: within 25 % (as in seed000_training's CLOSE_RATIO)
+CLOSE = 1.25
 
 
 def _regime_outcomes(walkers: int, seed: int):
@@ -93,7 +96,7 @@ def check_ba_beats_fixed() -> Outcome:
 
 
 @claim(id="000.ba-beats-fixed-walk-full", seed="000", where="Sec. 4.2, Fig. 1-2 (walk game of Sec. 2.2, eq. 6-9)",
-       kind="simulation", tier="full",
+       kind="simulation", tier="full", miniature=lambda: _check_ba_against_fixed(walkers=50, seed=1),
        statement="For the same data budget, batch-adaptive SGD reaches a lower loss than every fixed batch size.",
        paper_value="BA lowest after the same epochs", expect="partly")
 def check_ba_beats_fixed_full() -> Outcome:
@@ -131,19 +134,24 @@ def _decrease_text(r: dict) -> str:
 def check_gaussian_decrease() -> Outcome:
     draws = 20_000
     small, large = _decrease_summary(ETA_SMALL, 0, draws), _decrease_summary(ETA_LARGE, 1, draws)
+    # App. B's regime is a small step ("after 10 iterations" of training at a small rate): the Gaussian part is
+    # judged at ETA_SMALL only; ETA_LARGE is reported to show where the first-order law stops, not judged.
     small_ok = small["shape_p"] > KS_ALPHA and small["paper_p"] > KS_ALPHA
-    large_ok = large["shape_p"] > KS_ALPHA and large["paper_p"] > KS_ALPHA
-    verdict = "confirmed" if small_ok and large_ok else ("partly" if small_ok or large_ok else "refuted")
     sd_ratio = APPENDIX_B["sd"] / APPENDIX_B["est_sd"]
+    # the second part, "close to the measured mean and sd", is judged on the paper's own App. B numbers
+    paper_close = judge.ratio_in_band(sd_ratio, (1 / CLOSE, CLOSE)) == "confirmed" and judge.ratio_in_band(
+        APPENDIX_B["mean"] / APPENDIX_B["est_mean"], (1 / CLOSE, CLOSE)) == "confirmed"
+    verdict = judge.all_or_some([small_ok, paper_close])
     return Outcome(
         ours=f"Gaussian at η={ETA_SMALL:g} (p={small['paper_p']:.2g}); not at η={ETA_LARGE:g} (p={large['paper_p']:.1g})",
         verdict=verdict,
         evidence=(f"Exact ΔF of SGD on a 4-d quadratic, m={BATCH}, Student-t({NOISE_DOF:g}) per-sample noise, "
                   f"{draws} batches, KS at α={KS_ALPHA:g}. " + _decrease_text(small) + "; " + _decrease_text(large)
                   + f". The paper's own App. B numbers put the measured sd {sd_ratio:.1f}× above its estimate."),
-        corrected=("ΔF is Gaussian with eq. 3's mean and variance only to first order in η: the dropped term "
-                   "½η² ĝᵀHĝ shifts the mean and skews the law once ηh is not small (and the paper's own "
-                   "App. B estimate of the sd is 7.6× too small)"),
+        corrected=("" if verdict == "confirmed" else
+                   f"In the small-step regime of App. B ΔF is Gaussian with eq. 3's moments ({small_ok}); the paper's "
+                   f"own App. B estimate of the sd is {sd_ratio:.1f}× too small, not close. Beyond first order in η "
+                   "(not App. B's regime) the dropped term ½η² ĝᵀHĝ shifts the mean and skews the law"),
         data=f"synthetic quadratic, Student-t({NOISE_DOF:g}) per-sample gradients, {draws} batches of {BATCH}, seeds 0-1",
         numbers={"small": small, "large": large, "appendix_b_sd_ratio": sd_ratio},
     )

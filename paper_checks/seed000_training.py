@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy import stats as scipy_stats
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 
 # Seed 000, appendix B: measured and estimated mean and standard deviation of the decrease of the
@@ -58,6 +59,8 @@ class Setting:
 
 QUICK = Setting("digits", "mlp", 8.0, (0, 1, 2), "cpu",
                 "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10")
+#: The full-tier checks' code paths at a size for CI (verdicts not asserted): half an epoch, two seeds.
+MINIATURE = Setting("digits", "mlp", 0.5, (0, 1), "cpu", "scikit-learn 8x8 digits, miniature (CI code-path run)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,44 +147,53 @@ def _lowest_loss_outcome(setting: Setting, lr: float) -> Outcome:
     # the seed-to-seed spread of the paired difference decides whether a gap is more than noise
     diffs = [a - b for a, b in zip(losses["BA-Momentum"], losses[best_other])]
     spread = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.inf
-    beats_all = ranked[0] == "BA-Momentum"
-    clearly = beats_all and (means[best_other] - ba) > 2 * spread
-    beaten_by = [k for k in ranked[: ranked.index("BA-Momentum")]]
-    if clearly:
-        verdict = "confirmed"
-    elif beats_all or all(abs(means[k] - ba) <= 2 * spread for k in beaten_by):
-        verdict = "partly"
-    else:
-        verdict = "not reproducible at this scale"
+    verdict = lowest_loss_verdict(statistics.fmean(diffs), spread, LOWEST_LOSS_Z)
     table = ", ".join(f"{k} {means[k]:.4g}" for k in ranked)
+    rank = ranked.index("BA-Momentum") + 1
+    corrected = {
+        "confirmed": "",
+        "partly": f"At {setting.epochs:g} epochs BA-Momentum ranks {rank} of 6 (best: {ranked[0]}); the "
+                  f"difference to {best_other} is within {LOWEST_LOSS_Z:g} paired standard errors",
+        "refuted at this scale": f"At {setting.epochs:g} epochs BA-Momentum ends higher than {best_other} by "
+                                 f"{statistics.fmean(diffs):.3g} ± {spread:.2g} (more than {LOWEST_LOSS_Z:g} paired "
+                                 f"standard errors): rank {rank} of 6",
+    }[verdict]
     return Outcome(
-        ours=f"rank {ranked.index('BA-Momentum') + 1}/6; BA {ba:.3g} vs best other {best_other} "
-             f"{means[best_other]:.3g}",
+        ours=f"rank {rank}/6; BA {ba:.3g} vs best other {best_other} {means[best_other]:.3g}",
         verdict=verdict,
         evidence=f"final full training loss, mean over seeds {list(setting.seeds)}, {setting.epochs:g} epochs, "
                  f"lr {lr}, m0 {PAPER_M0}: {table}. Paired BA minus {best_other}: "
-                 f"{statistics.fmean(diffs):+.3g} ± {spread:.2g} (stderr over seeds); 'clearly' = more than 2 "
-                 "stderr. Note: at this scale BA-Momentum mostly keeps m0=32 early, and a batch that stops at "
-                 "the epoch boundary alone changes a Mini-32 run's final loss by up to ~30 % (same seed), "
-                 "so single-seed rankings are noise.",
-        corrected="" if verdict == "confirmed" else
-        f"At {setting.epochs:g} epochs BA-Momentum ranks {ranked.index('BA-Momentum') + 1} of 6 "
-        f"(best: {ranked[0]}); differences to the best are within seed noise"
-        if verdict == "partly" else f"BA-Momentum is beaten by {', '.join(beaten_by)} at this scale",
+                 f"{statistics.fmean(diffs):+.3g} ± {spread:.2g} (stderr over seeds). Criterion: BA lower by more "
+                 f"than {LOWEST_LOSS_Z:g} stderr: confirmed; higher by more than {LOWEST_LOSS_Z:g}: refuted at this "
+                 "scale; in between: partly. The budget is far below the paper's 100 epochs.",
+        corrected=corrected,
         data=f"{setting.data}; {len(setting.seeds)} seeds",
-        numbers={"losses": losses, "means": means},
+        numbers={"losses": losses, "means": means, "paired_diff": statistics.fmean(diffs), "paired_se": spread},
     )
+
+
+#: A paired gap of more than this many standard errors (over seeds) counts as a real difference.
+LOWEST_LOSS_Z = 2.0
+
+
+def lowest_loss_verdict(diff: float, stderr: float, z: float) -> str:
+    """Verdict on "BA-Momentum ends lowest" from the paired gap BA minus the best other method."""
+    gap_z = -judge.z_score(diff, 0.0, stderr)  # > 0 when BA is lower
+    if gap_z > z:
+        return "confirmed"
+    return "refuted at this scale" if gap_z < -z else "partly"
 
 
 @claim(id="000.train-lowest-loss", seed="000", where="Sec. 4.2, Fig. 1a", kind="training",
        statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
                  "-128, -256 momentum and Manual momentum.",
-       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="not reproducible at this scale")
+       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="refuted at this scale")
 def check_lowest_loss() -> Outcome:
     return _lowest_loss_outcome(QUICK, lr=0.02)
 
 
 @claim(id="000.train-lowest-loss-full", seed="000", where="Sec. 4.2, Fig. 1a", kind="training", tier="full",
+       miniature=lambda: _lowest_loss_outcome(MINIATURE, lr=0.02),
        statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
                  "-128, -256 momentum and Manual momentum.",
        paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="partly")
@@ -190,43 +202,76 @@ def check_lowest_loss_full() -> Outcome:
 
 
 # ------------------------------------------------------------------- sec. 4.2-4.4: batch size growth
+def boom_verdict(mean_early: list[float], mean_late: list[float], largest_early: list[int],
+                 largest_late: list[int], z: float) -> str:
+    """Verdict on "the batch stays near m0 early and grows later", per seed, early vs late fifth.
+
+    confirmed: the paired late-minus-early mean batch is above 0 by more than z standard errors (over seeds)
+    and the largest batch grows in every seed; refuted at this scale: the mean falls by more than z
+    standard errors, or the largest batch falls in every seed; partly otherwise.
+    """
+    diffs = [b - a for a, b in zip(mean_early, mean_late)]
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.inf
+    gap_z = judge.z_score(statistics.fmean(diffs), 0.0, se)
+    largest_grows = all(b > a for a, b in zip(largest_early, largest_late))
+    largest_falls = all(b < a for a, b in zip(largest_early, largest_late))
+    if gap_z > z and largest_grows:
+        return "confirmed"
+    if gap_z < -z or largest_falls:
+        return "refuted at this scale"
+    return "partly"
+
+
+#: Paired z over seeds for "the batch grows" (3 seeds: a t of 2 is one-sided p ~ 0.09; stated as such).
+BOOM_Z = 2.0
+
+
 def _boom_outcome(setting: Setting, lr: float) -> Outcome:
-    run = _train(setting, "ba-sgd", setting.seeds[0], {"lr": lr, "m0": PAPER_M0})
-    early, late = _fraction_of_budget(run, 0.0, 0.2), _fraction_of_budget(run, 0.8, 1.01)
-    grown_early, grown_late = _grown_fraction(early, PAPER_M0), _grown_fraction(late, PAPER_M0)
-    largest_early = max(r["batch_size"] for r in early)
-    largest_late = max(r["batch_size"] for r in late)
-    # "small early, larger later": at most 10 % of early updates above m0, and at least 3x that share
-    # (and at least 20 %) late
-    small_early = grown_early <= 0.10
-    grows_late = grown_late >= max(0.20, 3 * grown_early)
-    verdict = "confirmed" if small_early and grows_late else ("partly" if grows_late or small_early else
-                                                              "not reproducible at this scale")
+    rows = []
+    for seed in setting.seeds:
+        run = _train(setting, "ba-sgd", seed, {"lr": lr, "m0": PAPER_M0})
+        early, late = _fraction_of_budget(run, 0.0, 0.2), _fraction_of_budget(run, 0.8, 1.01)
+        rows.append({"seed": seed, "mean_early": _mean_batch(early), "mean_late": _mean_batch(late),
+                     "largest_early": max(r["batch_size"] for r in early),
+                     "largest_late": max(r["batch_size"] for r in late),
+                     "grown_early": _grown_fraction(early, PAPER_M0), "grown_late": _grown_fraction(late, PAPER_M0),
+                     "updates": len(run["steps"])})
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    verdict = boom_verdict(cols["mean_early"], cols["mean_late"], cols["largest_early"], cols["largest_late"],
+                           BOOM_Z)
+    per_seed = "; ".join(f"seed {r['seed']}: mean {r['mean_early']:.1f} -> {r['mean_late']:.1f}, largest "
+                         f"{r['largest_early']} -> {r['largest_late']}, share > m0 {r['grown_early']:.0%} -> "
+                         f"{r['grown_late']:.0%} ({r['updates']} updates)" for r in rows)
+    mean_e, mean_l = statistics.fmean(cols["mean_early"]), statistics.fmean(cols["mean_late"])
     return Outcome(
-        ours=f"share of updates > m0: {grown_early:.0%} (first fifth) -> {grown_late:.0%} (last fifth)",
+        ours=f"mean batch {mean_e:.1f} -> {mean_l:.1f}, largest {max(cols['largest_early'])} -> "
+             f"{max(cols['largest_late'])} (first vs last fifth, {len(rows)} seeds)",
         verdict=verdict,
-        evidence=f"BA-SGD, lr {lr}, m0 {PAPER_M0}, {setting.epochs:g} epochs, seed {setting.seeds[0]}: mean "
-                 f"batch {_mean_batch(early):.1f} -> {_mean_batch(late):.1f}, largest {largest_early} -> "
-                 f"{largest_late}, {len(run['steps'])} updates. Thresholds: early share <= 10 %, late share "
-                 ">= max(20 %, 3x early).",
+        evidence=f"BA-SGD, lr {lr}, m0 {PAPER_M0}, {setting.epochs:g} epochs; the paper's measure (batch size over "
+                 f"the course of training, Fig. 3a), first vs last fifth of the budget: {per_seed}. Criterion: paired "
+                 f"late-minus-early mean batch > {BOOM_Z:g} stderr over seeds and the largest batch growing in every "
+                 "seed: confirmed; mean falling by > that or the largest falling in every seed: refuted at this "
+                 "scale; else partly.",
         corrected="" if verdict == "confirmed" else
-        f"early share {grown_early:.0%}, late share {grown_late:.0%}: the growth is weaker at this scale",
-        data=f"{setting.data}; 1 seed",
-        numbers={"grown_early": grown_early, "grown_late": grown_late, "mean_early": _mean_batch(early),
-                 "mean_late": _mean_batch(late), "largest_early": largest_early, "largest_late": largest_late},
+        f"at {setting.epochs:g} epochs the mean batch goes {mean_e:.1f} -> {mean_l:.1f} from the first to the last "
+        f"fifth, but the largest batch per seed goes {cols['largest_early']} -> {cols['largest_late']}: "
+        + ("the boom is only partly seen (large batches occur early too)" if verdict == "partly" else
+           "the batch size does not grow as the paper reports"),
+        data=f"{setting.data}; {len(rows)} seeds",
+        numbers={"rows": rows},
     )
 
 
 @claim(id="000.train-batch-growth", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
        statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
                  "and more often later (the batch size boom).",
-       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="confirmed")
+       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="partly")
 def check_batch_growth() -> Outcome:
     return _boom_outcome(QUICK, lr=0.3)
 
 
 @claim(id="000.train-batch-growth-full", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
-       tier="full",
+       tier="full", miniature=lambda: _boom_outcome(MINIATURE, lr=0.3),
        statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
                  "and more often later (the batch size boom).",
        paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="confirmed")
@@ -293,7 +338,7 @@ def check_lr_robustness() -> Outcome:
 def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
     from realnets.ba_diagnostics import ba_trace, full_loss
     from realnets.data import load_dataset
-    from realnets.engine import _per_sample_cross_entropy
+    from realnets.engine import per_sample_cross_entropy
     from realnets.models import build_model
 
     # The exact run is traced: at every update the diagonal sigma^2 and its m* are computed on the same batch.
@@ -305,14 +350,14 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
     model.to(device)
     n_train = int(x.shape[0])
-    trace = ba_trace(model, _per_sample_cross_entropy, x, y, algo="ba-momentum",
+    trace = ba_trace(model, per_sample_cross_entropy, x, y, algo="ba-momentum",
                      hp={"lr": lr, "m0": PAPER_M0}, budget_samples=round(setting.epochs * n_train),
                      seed=setting.seeds[0], full_every=0)
     samples = 0
     for record in trace["steps"]:
         samples += record["batch_size"]
         record["samples"] = samples
-    final_exact = full_loss(model, _per_sample_cross_entropy, x, y)
+    final_exact = full_loss(model, per_sample_cross_entropy, x, y)
     runs = {"exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
             "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"})}
     quintiles = {mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4)))
@@ -326,6 +371,22 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
     growing = [s for s in steps if s["m_star"] > PAPER_M0]
     m_ratio = float(np.median([s["m_star_diag"] / s["m_star"] for s in growing])) if growing else 1.0
     mean_exact, mean_diag = _mean_batch(runs["exact"]["steps"]), _mean_batch(runs["diag"]["steps"])
+    batches = {mode: [r["batch_size"] for r in run["steps"]] for mode, run in runs.items()}
+    if batches["exact"] == batches["diag"]:
+        return Outcome(
+            ours=f"identical batch decisions ({len(batches['exact'])} updates); median σ²_diag/σ²_exact {ratio:.3g}",
+            verdict="not reproducible at this scale",
+            evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: the exact and diagonal runs chose the same "
+                     f"batch size at all {len(batches['exact'])} updates (final loss {losses['exact']:.4g} vs "
+                     f"{losses['diag']:.4g}), although the diagonal σ² is {ratio:.3g}x the exact one on the same "
+                     f"batches: at this scale σ² does not enter the decision (m* = 1 on {at_one:.0%} of the final "
+                     f"checks, m* = the data size on {at_max:.0%}). The comparison cannot distinguish the two.",
+            corrected="cannot distinguish at this scale: σ² never changes a batch decision here, so equal "
+                      "trajectories say nothing about the diagonal approximation",
+            data=f"{setting.data}; 1 seed",
+            numbers={"sigma2_ratio": ratio, "share_m_star_one": at_one, "share_m_star_max": at_max,
+                     "identical_decisions": True},
+        )
     similar_batches = 1 / CLOSE_RATIO <= mean_diag / mean_exact <= CLOSE_RATIO
     similar_loss = 1 / CLOSE_RATIO <= losses["diag"] / losses["exact"] <= CLOSE_RATIO
     similar_sigma = 1 / CLOSE_RATIO <= ratio <= CLOSE_RATIO
@@ -364,7 +425,7 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
 @claim(id="000.train-appC-diagonal", seed="000", where="App. C, Fig. 7", kind="training",
        statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
                  "training loss as the exact covariance.",
-       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="partly")
+       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="not reproducible at this scale")
 def check_diagonal() -> Outcome:
     return _diagonal_outcome(QUICK, lr=0.05)
 
@@ -375,7 +436,7 @@ def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int
                 device: str = "cpu") -> dict[str, Any]:
     from realnets.ba_diagnostics import loss_decrease_distribution
     from realnets.data import load_dataset
-    from realnets.engine import _per_sample_cross_entropy as loss_fn
+    from realnets.engine import per_sample_cross_entropy as loss_fn
     from realnets.models import build_model
 
     ds = load_dataset(dataset)
@@ -452,13 +513,31 @@ def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
         "The Gaussian model is right with the population values (f and fᵀΣf predict the measured mean and std "
         f"to {abs(1 - population_mean_ratio):.0%} and {abs(1 - population_std_ratio):.0%}), but the one-batch "
         "plug-in estimate the algorithm uses is biased: E[f̂ᵀf̂] = fᵀf + tr(Σ)/m overstates the mean "
-        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. The paper's estimate, "
-        f"{PAPER_APPB_STD_RATIO:.1f}x too small, matches the original code's diagonal σ² divided again by m_α "
-        f"(ours: {ratios['code_diag']:.1f}x too small), not eq. 4/16",
+        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. " + _code_reading_text(ratios),
         data=data,
         numbers={"std_ratios": ratios, "population_std_ratio": population_std_ratio,
                  "population_mean_ratio": population_mean_ratio, "batch_mean_ratio": batch_mean_ratio},
     )
+
+
+#: The original code's reading (diagonal σ² divided again by m_α) "matches" the paper's std ratio when the
+#: two ratios agree within this factor (a loose band: different data, model and point of training).
+CODE_READING_BAND = (1 / 1.5, 1.5)
+
+
+def _code_reading_text(ratios: dict[str, float]) -> str:
+    """What the paper's 7.6x std underestimate is consistent with, computed from our ratios."""
+    names = {"code_diag": "the original code's diagonal σ² divided again by m_α", "code": "the exact σ² divided "
+             "again by m_α", "diag": "the diagonal σ²", "exact": "eq. 4/16 (exact σ²)"}
+    matching = [k for k in names
+                if judge.ratio_in_band(ratios[k] / PAPER_APPB_STD_RATIO, CODE_READING_BAND) == "confirmed"]
+    listing = ", ".join(f"{names[k]} {v:.1f}x" for k, v in ratios.items())
+    if not matching:
+        return (f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; on our data no reading "
+                f"reproduces that factor within x{CODE_READING_BAND[1]:g} (measured/estimated std: {listing})")
+    return (f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; within x{CODE_READING_BAND[1]:g} "
+            f"that matches {' and '.join(names[k] for k in matching)} on our data (measured/estimated std: "
+            f"{listing})")
 
 
 _APPB_QUICK = ("digits", "mlp", 0.01, 10, 500)
@@ -480,6 +559,7 @@ def check_appendix_b_estimate() -> Outcome:
 
 
 @claim(id="000.train-appB-gaussian-full", seed="000", where="App. B, Fig. 6", kind="training", tier="full",
+       miniature=lambda: _gaussian_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
        statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
                  "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
 def check_appendix_b_gaussian_full() -> Outcome:
@@ -489,6 +569,7 @@ def check_appendix_b_gaussian_full() -> Outcome:
 
 
 @claim(id="000.train-lr-robustness-full", seed="000", where="Sec. 4.3, Fig. 4", kind="training", tier="full",
+       miniature=lambda: _robustness_outcome(MINIATURE, epochs=0.5),
        statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
                  "lower loss) where Mini-32-Momentum degrades.",
        paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6", expect="partly")
@@ -498,6 +579,7 @@ def check_lr_robustness_full() -> Outcome:
 
 
 @claim(id="000.train-appC-diagonal-full", seed="000", where="App. C, Fig. 7", kind="training", tier="full",
+       miniature=lambda: _diagonal_outcome(MINIATURE, lr=0.05),
        statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
                  "training loss as the exact covariance.",
        paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="partly")
@@ -506,6 +588,7 @@ def check_diagonal_full() -> Outcome:
 
 
 @claim(id="000.train-appB-estimate-full", seed="000", where="App. B", kind="training", tier="full",
+       miniature=lambda: _estimate_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
        statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
        paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
 def check_appendix_b_estimate_full() -> Outcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from functools import cache
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 from sim.grad_shrinkage import (
     ShrinkageCurve,
@@ -134,22 +135,36 @@ def check_finite_population() -> Outcome:
        statement="Gradients fall to zero as the batch size grows (E|g| → 0), so very large batches stall training.",
        paper_value="E|g| → 0 as n → ∞", expect="partly")
 def check_gradient_vanishes() -> Outcome:
+    r"""Two settings: the paper's eq. 1 (per-sample mean μ = 0), and μ = 0.05σ.
+
+    The paper's setting is run as printed. It is not the whole claim: μ = 0 means the full-batch gradient
+    already vanishes (a stationary point), while the claim is about training, where it does not; so the
+    claim is also tested with a small non-zero mean gradient, and both parts must hold for "confirmed".
+    """
+    last_n = NS[-1]
+    results = {}
+    for label, mu, seed in (("paper μ = 0", 0.0, 3), (f"μ = {MEAN_GRADIENT:g}σ", MEAN_GRADIENT * SIGMA, 4)):
+        curve = abs_mean_curve(gaussian_population(SIGMA, mu=mu), NS, batches=BATCHES, seed=seed)
+        last = curve.estimates[-1]
+        # "falls to zero": at the largest n the estimate is within Z se of the μ = 0 law σ√(2/(πn)), i.e. it
+        # still follows the shrinkage; a plateau at |μ| fails this when |μ| is many se above it
+        zero_law = SIGMA * math.sqrt(2.0 / (math.pi * last_n))
+        results[label] = {"mu": mu, "last": last.mean, "se": last.stderr, "zero_law": zero_law,
+                          "vanishes": abs(last.mean - zero_law) <= Z * last.stderr,
+                          "values": [e.mean for e in curve.estimates], "slope": curve.fit.slope}
+    verdict = judge.all_or_some([r["vanishes"] for r in results.values()])
+    text = "; ".join(f"{k}: E|ḡ| at n = {NS} is " + ", ".join(f"{v:.4g}" for v in r["values"])
+                     + f" (n = {last_n}: {r['last']:.4g}±{r['se']:.1g} vs σ√(2/(πn)) = {r['zero_law']:.4g}; "
+                     f"follows the shrinkage to 0: {r['vanishes']})" for k, r in results.items())
     mu = MEAN_GRADIENT * SIGMA
-    curve = abs_mean_curve(gaussian_population(SIGMA, mu=mu), NS, batches=BATCHES, seed=3)
-    last = curve.estimates[-1]
-    at_mean = abs(last.mean - mu) <= Z * last.stderr + 0.05 * mu
-    zero_limit_ok = last.mean <= Z * last.stderr
-    verdict = "confirmed" if zero_limit_ok else ("partly" if at_mean else "refuted")
     return Outcome(
-        ours=f"E|ḡ| → |μ| = {mu:g}σ, not 0 (at n={NS[-1]}: {last.mean:.4g}±{last.stderr:.1g})",
+        ours=f"μ = 0: → 0 as printed; μ = {mu:g}σ: E|ḡ| → |μ| (n={last_n}: {results[f'μ = {MEAN_GRADIENT:g}σ']['last']:.4g})",
         verdict=verdict,
-        evidence=(f"Per-sample gradients N(μ={mu:g}, σ²={SIGMA**2:g}): E|ḡ| at n = {NS} is "
-                  + ", ".join(f"{e.mean:.4g}" for e in curve.estimates)
-                  + f"; the free power-law fit gives slope {curve.fit.slope:.3f}±{curve.fit.slope_stderr:.3f} "
-                  f"(χ²={curve.fit.chi2:.0f} on {curve.fit.dof} dof: not a power law). The noise part shrinks as "
-                  "σ/√n but the mean gradient stays."),
-        corrected=("Only the noise part of the batch gradient shrinks as σ/√n; E|ḡ| → |μ|, the full-data gradient, "
+        evidence=(f"Per-sample gradients N(μ, σ² = {SIGMA**2:g}), {BATCHES} batches per n. {text}. Criterion: at the "
+                  f"largest n within {Z:g} se of the zero-mean law. The noise part shrinks as σ/√n; the mean stays."),
+        corrected=("" if verdict == "confirmed" else
+                   "Only the noise part of the batch gradient shrinks as σ/√n; E|ḡ| → |μ|, the full-data gradient, "
                    "which eq. 1 sets to 0 by assumption. The shrinkage stops at n ≈ (σ/μ)²"),
-        data=f"synthetic Gaussian per-sample gradients with mean {mu:g}σ, {BATCHES} batches per n, seed 3",
-        numbers={"n": list(NS), "abs_mean": [e.mean for e in curve.estimates], "mu": mu},
+        data=f"synthetic Gaussian per-sample gradients with mean 0 and {mu:g}σ, {BATCHES} batches per n, seeds 3-4",
+        numbers={"n": list(NS), "results": results},
     )

@@ -40,8 +40,9 @@ GRID_RESOLUTION = 0.05
     seed="002",
     where="Sec. 1 and 3, Fig. 1",
     kind="derivation",
-    statement="As the batch grows, the speed-up s(m; m0) = k(m0)/k(m) goes through three regimes: linear, "
-    "sublinear (diminishing returns), then near-constant.",
+    statement="MODEL (McCandlish's noisy quadratic with a fixed B_noise), not a verdict on the paper: the "
+    "speed-up s(m; m0) goes through three regimes, linear, sublinear, then near-constant. The paper's Fig. 1 on "
+    "real nets is 002.fig1-real-nets (needs).",
     paper_value="linear → sublinear → flat",
     expect="confirmed",
 )
@@ -131,8 +132,10 @@ def _critical_batch_finite_population(noise: float, n_train: float) -> float:
     seed="002",
     where="Sec. 3, Sec. 4.3 and Fig. 4",
     kind="derivation",
-    statement="The critical batch size is independent of the data-set size: on 25/50/100% of CIFAR-10 the "
-    "speed-up curves plateau at the same batch.",
+    statement="MODEL, not a verdict on the paper: with a per-sample (intensive) B_noise, which the model assumes, "
+    "the finite-N correction (N-B)/(N-1) moves the critical batch of 25/50/100% of CIFAR-10 by less than one "
+    "step of the x2 grid. That B_noise is intensive is assumed here, not shown; the paper's Fig. 4 on real nets "
+    "is 002.fig4-real-nets (needs).",
     paper_value="same plateau batch (~128, flat by 1024) for 25/50/100%",
     expect="confirmed",
 )
@@ -149,7 +152,8 @@ def check_critical_batch_does_not_scale_with_n() -> Outcome:
     return Outcome(
         ours="𝓑_noise = tr(HΣ)/GᵀHG is per-sample: N enters only via (N−B)/(N−1)",
         verdict=verdict,
-        evidence="B_noise is built from the per-sample covariance Σ and the mean gradient, both intensive "
+        evidence="ASSUMED, not shown: B_noise is built from the per-sample covariance Σ and the mean gradient, "
+        "taken as intensive "
         "(they converge as N grows, they do not scale with it). A finite N only shrinks the noise by the "
         "without-replacement factor, S = S_min(1 + 𝓑(N−B)/(B(N−1))), so the batch with S = 2S_min is "
         f"𝓑N/(N−1+𝓑): for 𝓑 = {FIG4_CRITICAL:g} and N = "
@@ -209,8 +213,8 @@ def check_learning_rate_rules() -> Outcome:
     seed="002",
     where="Sec. 3",
     kind="derivation",
-    statement="Beyond the critical batch, even with perfect parallelism, the critical batch is preferable "
-    "because it needs less total computation for little loss in time.",
+    statement="MODEL (S = S_min(1 + B_noise/B), E = E_min(1 + B/B_noise)), not a verdict on the paper: beyond "
+    "the critical batch total computation grows while the step count can fall by at most 2x.",
     paper_value="prefer the critical batch: less computation",
     expect="confirmed",
 )

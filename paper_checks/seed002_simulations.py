@@ -66,7 +66,8 @@ def check_diminishing_returns() -> Outcome:
     return _diminishing_returns(runs=100, seed=0, max_exponent=12)
 
 
-@claim(id="002.diminishing-returns-sim-full", tier="full", **_DIMINISHING)
+@claim(id="002.diminishing-returns-sim-full", tier="full",
+       miniature=lambda: _diminishing_returns(runs=4, seed=1, max_exponent=5), **_DIMINISHING)
 def check_diminishing_returns_full() -> Outcome:
     return _diminishing_returns(runs=1000, seed=1, max_exponent=14)
 
@@ -126,6 +127,7 @@ def check_dataset_size() -> Outcome:
     return _dataset_size_outcome((512, 1024, 2048), runs=24, seed=0)
 
 
-@claim(id="002.dataset-size-sim-full", tier="full", **_DATASET)
+@claim(id="002.dataset-size-sim-full", tier="full",
+       miniature=lambda: _dataset_size_outcome((256, 512), runs=2, seed=1), **_DATASET)
 def check_dataset_size_full() -> Outcome:
     return _dataset_size_outcome((1024, 4096, 16384), runs=128, seed=1)

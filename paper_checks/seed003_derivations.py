@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 from paper_checks.tables import SEED003_C1_CIFAR10_ITERS, SEED003_I3_IMAGENET, SEED003_TABLE3
 from theory import comm, convergence
@@ -22,7 +23,10 @@ IMAGENET_TRAIN = 1_280_000
 IMAGENET_TRAIN_EXACT = 1_281_167
 # torchvision's ResNet-18 (model I3 of seed 003) has 11,689,512 parameters; 32-bit floats.
 RESNET18_BITS = 11_689_512 * 32
-BL_BATCH = 256  # the standard ResNet ImageNet batch; the totals below test this reading
+#: FITTED, not tested: the global batch of BL is not printed; 256 (the standard ResNet ImageNet batch) is the
+#: value that reproduces BL's 16,666 s total, so the BL row only checks that such a standard value exists.
+#: GG's 6,150 s total, computed from the same batch and per-update times, is the out-of-sample test.
+BL_BATCH = 256
 HALF_UNIT = 0.05e-2  # half a unit in the last printed digit of T_comp and T_comm ("2.2E-2")
 
 
@@ -109,7 +113,7 @@ def check_step_size_condition() -> Outcome:
     tight_at_one = _quadratic_threshold(sp.Integer(1))
     at_b = _quadratic_threshold(convergence.b_sym)
     is_tight = sp.simplify(tight_at_one - 1 / M_G) == 0
-    verdict = "confirmed" if sufficient and is_tight else "partly"
+    verdict = "confirmed" if sufficient else "refuted"  # tightness is extra information, not part of the claim
     return Outcome(
         ours="sufficient; tight at b = 1 (η_tλ ≤ 1/M_G exactly), conservative for b > 1",
         verdict=verdict,
@@ -118,8 +122,8 @@ def check_step_size_condition() -> Outcome:
         "multiplicative noise (Var ζ = M_G − 1) the exact step stays below the one-step bound iff "
         f"η_tλ ≤ {sp.sstr(at_b)}, which is {sp.sstr(tight_at_one)} at b = 1: the condition cannot be "
         "relaxed for single-sample steps.",
-        corrected="" if verdict == "confirmed" else "the condition is sufficient but its tightness check failed",
-        numbers={"threshold_b": sp.sstr(at_b)},
+        corrected="" if verdict == "confirmed" else "the condition does not make the descent-lemma steps hold",
+        numbers={"threshold_b": sp.sstr(at_b), "tight_at_b1": is_tight},
     )
 
 
@@ -214,7 +218,8 @@ def _total_within_rounding(paper_total: float, iterations: float, row: dict[str,
     seed="003",
     where="App. C, Table 3, row BL",
     kind="derivation",
-    statement="BL on I3/ImageNet (90 epochs) takes 16666 s with T_comp = 2.2e-2 s and T_comm = 1.5e-2 s per update.",
+    statement="BL on I3/ImageNet (90 epochs) takes 16666 s with T_comp = 2.2e-2 s and T_comm = 1.5e-2 s per update "
+    "(a fit: the global batch 256 is chosen to reproduce this total).",
     paper_value="16666 s",
     expect="confirmed",
 )
@@ -228,7 +233,9 @@ def check_table3_bl() -> Outcome:
     return Outcome(
         ours=f"{iters:.0f} updates × 0.037 s = {ours:.0f} s",
         verdict="confirmed" if ok else "refuted",
-        evidence=f"90 epochs × 1.28M/256 = {iters:.0f} updates; the printed T_comp and T_comm (±0.0005 s "
+        evidence=f"FIT, not a test: BL's global batch is not printed and 256 is the standard value that reproduces "
+        "this total (see 003.table3-per-core-batch); the out-of-sample check is GG's total (003.table3-gg-total). "
+        f"90 epochs × 1.28M/256 = {iters:.0f} updates; the printed T_comp and T_comm (±0.0005 s "
         f"each) put T_comp + T_comm in [{_per_update_bounds(row)[0]:.3f}, {_per_update_bounds(row)[1]:.3f}] s, giving [{low:.0f}, {high:.0f}] s, which holds 16666 ({ours:.0f} at 0.037 "
         f"exactly, {100 * (row['total'] / ours - 1):.2f}% off). With N = 1,281,167 (⌊N/256⌋ per epoch) "
         f"{exact_n:.0f} s; with the text's 1.2M images {text_n:.0f} s, outside the range: the table used 1.28M.",
@@ -256,7 +263,8 @@ def check_table3_gg() -> Outcome:
     return Outcome(
         ours=f"{iters:.0f} updates × 0.037 s = {ours:.0f} s",
         verdict="confirmed" if ok else "refuted",
-        evidence=f"batches 256, 2560, 25600, 256000 for 30, 30, 20, 10 epochs of 1.28M images: "
+        evidence="OUT-OF-SAMPLE: the batch 256 was fitted to BL's total; GG's total is not used in that fit. "
+        f"Batches 256, 2560, 25600, 256000 for 30, 30, 20, 10 epochs of 1.28M images: "
         f"150000 + 15000 + 1000 + 50 = {iters:.0f} updates; rounding range [{low:.0f}, {high:.0f}] s holds 6150. "
         f"With the per-update time implied by the BL row (16666/450000 = {per_update_from_bl:.7f} s, i.e. "
         f"T_comm ≈ {per_update_from_bl - bl['t_comp']:.5f} s before rounding) GG takes {via_bl:.1f} s.",
@@ -272,7 +280,7 @@ def check_table3_gg() -> Outcome:
     kind="derivation",
     statement="Table 3 simulates I3 on 512 processes with a per-core SGD batch of 16.",
     paper_value="512 processes × 16 images per core",
-    expect="partly",
+    expect="refuted",
 )
 def check_table3_per_core_batch() -> Outcome:
     row, info = SEED003_TABLE3["BL"], SEED003_I3_IMAGENET
@@ -286,7 +294,7 @@ def check_table3_per_core_batch() -> Outcome:
     consistent = batch_range[0] <= stated_batch <= batch_range[1]
     return Outcome(
         ours=f"BL total implies a global batch of {implied_batch:.0f}, not {stated_batch}",
-        verdict="confirmed" if consistent else "partly",
+        verdict="confirmed" if consistent else "refuted",
         evidence=f"16666 s / 0.037 s = {implied_updates:.0f} updates = 90 × 1.28M / {implied_batch:.1f} "
         f"(range {batch_range[0]:.0f}-{batch_range[1]:.0f} from the rounding of T_comp, T_comm). A global batch "
         f"of 512 × 16 = {stated_batch} gives {stated_updates:.0f} updates and {stated_total:.0f} s. "
@@ -333,11 +341,14 @@ def check_table3_abs_absa() -> Outcome:
     common_updates, common_hessians, min_hessians = _common_count_hessians()
     consistent = min_hessians <= epochs
     bl_updates = _bl_iterations()
+    # each total alone: a positive update count below BL's at one eigenvalue per epoch
+    feasible = all(0 < implied[name][0] < bl_updates for name in implied)
+    verdict = judge.all_or_some([feasible, consistent])
     return Outcome(
         ours=f"ABS {implied['ABS'][0]:.0f}-{implied['ABS'][1]:.0f}, ABSA {implied['ABSA'][0]:.0f}-"
         f"{implied['ABSA'][1]:.0f} updates; a common count needs ≈{common_hessians:.0f} Hessians",
-        verdict="confirmed" if consistent else "partly",
-        evidence=f"(total − n_H·1.15 s)/(T_comp + T_comm) for n_H from {epochs} (one per epoch) to 0: ABS "
+        verdict=verdict,
+        evidence=f"Each total alone is feasible at one eigenvalue per epoch ({feasible}); (total − n_H·1.15 s)/(T_comp + T_comm) for n_H from {epochs} (one per epoch) to 0: ABS "
         f"{implied['ABS'][0]:.0f}-{implied['ABS'][1]:.0f}, ABSA {implied['ABSA'][0]:.0f}-{implied['ABSA'][1]:.0f} "
         f"updates ({bl_updates / implied['ABS'][0]:.1f}x and {bl_updates / implied['ABSA'][0]:.1f}x fewer than "
         f"BL's {bl_updates:.0f}). A single count for both needs (3467 − 2666)/(0.051 − 0.037) = "

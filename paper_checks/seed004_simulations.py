@@ -72,7 +72,7 @@ def check_schedule_equivalence() -> Outcome:
     statement="With momentum the noise scale is g = eps/(1-m)(N/B - 1), so scaling B proportional to "
     "eps/(1-m) leaves the training curve against epochs unchanged.",
     paper_value="B ∝ ε/(1−m)",
-    expect="confirmed",
+    expect="partly",
 )
 def check_momentum_rule() -> Outcome:
     X, y = _dataset()
@@ -90,7 +90,9 @@ def check_momentum_rule() -> Outcome:
             excess = np.abs(a.mean_excess - b.mean_excess)[1:]
             allowed = Z * np.hypot(a.stderr_excess, b.stderr_excess)[1:] + rel_tol * a.mean_excess[1:]
             worst = max(worst, float(np.max(excess / allowed)))
-    verdict = "confirmed" if worst <= 1.0 else "refuted"
+    # "unchanged" within Monte-Carlo error is the claim; agreement only within the first-order SDE error (a
+    # deterministic O(eps_eff lambda) gap, many se at 200 runs) is the rule holding to first order: partly
+    verdict = "confirmed" if cmp.max_abs_z <= Z else ("partly" if worst <= 1.0 else "refuted")
     batches = ", ".join(f"{name}: B = {spec[1]}" for name, spec in schedules.items())
     return Outcome(
         ours=f"curves agree to {cmp.max_rel_diff:.1%} ({cmp.max_abs_z:.1f} se); updates "
@@ -101,7 +103,10 @@ def check_momentum_rule() -> Outcome:
         f"tolerance {Z} se + {rel_tol:.1%} (twice the first-order SDE error eps/(1-m)*lambda_max); worst "
         f"ratio to tolerance {worst:.2f}. The residual differences are deterministic (momentum transient "
         "and O(eps_eff) discretisation), which is why a pure standard-error test would fail at large runs.",
-        corrected="" if verdict == "confirmed" else "the momentum-scaled runs differ beyond the first-order SDE error",
+        corrected="" if verdict == "confirmed" else (
+            f"The curves differ by {cmp.max_abs_z:.1f} standard errors (more than {Z}): B ∝ 1/(1-m) holds to first "
+            f"order only, within {rel_tol:.1%} here (momentum transient and O(eps_eff λ) discretisation)"
+            if verdict == "partly" else "the momentum-scaled runs differ beyond the first-order SDE error"),
         data=_data_label(4000, runs, seed),
         numbers={"max_rel_diff": cmp.max_rel_diff, "max_abs_z": cmp.max_abs_z, "worst_ratio": worst,
                  "updates": dict(cmp.updates)},
@@ -253,13 +258,17 @@ def _sde_excess_exact(X, y, coefficient: float, time: float, e0: np.ndarray) -> 
     paper_value="dw/dt = −dC/dw + η(t), ⟨ηη⟩ = g F δ, g = ε(N/B−1)",
     expect="confirmed",
     tier="full",
+    miniature=lambda: _svag_finite_set(runs=200, amps=(1, 2)),
 )
 def check_svag_finite_set() -> Outcome:
+    return _svag_finite_set(runs=20_000, amps=(1, 2, 4, 8, 16))
+
+
+def _svag_finite_set(runs: int, amps: tuple[int, ...]) -> Outcome:
     X, y, _ = least_squares.make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
     w_hat, _, _ = least_squares.least_squares_solution(X, y)
-    lr, batch, time, runs, e0 = 0.8, 4, 2.0, 20_000, np.ones(2)
+    lr, batch, time, e0 = 0.8, 4, 2.0, np.ones(2)
     exact = _sde_excess_exact(X, y, sde.diffusion_coefficient(lr, batch, X.shape[0]), time, e0)
-    amps = (1, 2, 4, 8, 16)
     errors, stderrs = [], []
     for amp in amps:
         run = sde.svag_least_squares(X, y, lr=lr, batch_size=batch, amplification=amp, time=time, w0=w_hat + e0,

@@ -28,9 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from realnets.algorithms.ba import expected_next_state, optimal_batch_size
-from realnets.algorithms.base import StepInfo, Update
-from realnets.engine import EpochSampler
-from realnets.probes import StatContext, compute_statistics
+from realnets.engine import EpochSampler, TrainStep
 from realnets.probes.gradstats import GradStatsAccumulator
 from realnets.registry import get_algorithm
 
@@ -180,52 +178,39 @@ def ba_trace(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, algo: s
         raise ValueError(f"Invalid algo: {algo!r} (expected 'ba-sgd' or 'ba-momentum')")
     budget_samples = _check_positive_int("budget_samples", budget_samples)
     full_every = _check_positive_int("full_every", full_every, 0)
-    policy, optimizer = get_algorithm(algo).build(model.parameters(), dict(hp or {}))
+    policy, optimizer = get_algorithm(algo).build(model, dict(hp or {}))
     n = x.shape[0]
-    sampler = EpochSampler(n, seed, x.device)
-    state = policy.init_state()
     steps: list[dict[str, Any]] = []
+    pending: dict[str, Any] = {}
+
+    def record_predictions(ctx, decision, state, stats) -> None:
+        # the diagonal probe below leaves its own gradient: the update must use the policy's
+        grads = [p.grad for p in _params(model)]
+        batch = stats[policy.needs[0]]
+        pending["record"] = _predictions(policy, state, batch, ctx.info, model, loss_fn, ctx.x, ctx.y)
+        if full_every and len(steps) % full_every == 0:
+            pending["record"]["full_before"] = full_loss(model, loss_fn, x, y)
+        for p, g in zip(_params(model), grads):
+            p.grad = g
+
+    sampler = EpochSampler(n, seed, x.device)
+    trainer = TrainStep(model, loss_fn, _mean_of(loss_fn), policy, optimizer, sampler, x, y,
+                        budget=budget_samples, seed=seed, on_decision=record_predictions)
     while sampler.drawn < budget_samples:
-        record, state = _trace_step(policy, optimizer, state, model, loss_fn, x, y, sampler, budget_samples,
-                                    len(steps), full_every)
+        result = trainer.run()
+        record = pending.pop("record")
+        record["batch_after"] = full_loss(model, loss_fn, result.x, result.y)
+        if "full_before" in record:
+            record["full_after"] = full_loss(model, loss_fn, x, y)
         steps.append(record)
     return {"steps": steps, "algo": algo, "hp": dict(hp or {}), "n_train": n}
 
 
-def _step_info(sampler: EpochSampler, n: int, budget: int, step: int, batch_so_far: int) -> StepInfo:
-    seen = sampler.drawn - batch_so_far
-    return StepInfo(step=step, samples_seen=seen, epoch=seen / n, n_train=n, budget_left=budget - sampler.drawn,
-                    epoch_left=sampler.epoch_left, batch_so_far=batch_so_far)
+def _mean_of(loss_fn: LossFn) -> LossFn:
+    def mean_loss(outputs: Tensor, targets: Tensor) -> Tensor:
+        return loss_fn(outputs, targets).mean()
 
-
-def _trace_step(policy, optimizer, state, model, loss_fn, x, y, sampler, budget, step, full_every):
-    n = x.shape[0]
-    first, state = policy.first_draw(state, _step_info(sampler, n, budget, step, 0))
-    idx = sampler.draw(min(first, budget - sampler.drawn))
-    ctx = StatContext(model, loss_fn, x[idx], y[idx], optimizer, None)
-    while True:
-        info = _step_info(sampler, n, budget, step, idx.shape[0])
-        ctx.x, ctx.y, ctx.info = x[idx], y[idx], info
-        batch = compute_statistics(policy.needs, ctx)[policy.needs[0]]
-        decision, state = policy.decide(state, info, {policy.needs[0]: batch})
-        if isinstance(decision, Update):
-            break
-        idx = torch.cat([idx, sampler.draw(min(decision.n, info.budget_left))])
-    grads = [p.grad for p in _params(model)]
-    record = _predictions(policy, state, batch, info, model, loss_fn, x[idx], y[idx])
-    evaluate_full = full_every and step % full_every == 0
-    if evaluate_full:
-        record["full_before"] = full_loss(model, loss_fn, x, y)
-    for p, g in zip(_params(model), grads):
-        p.grad = g  # the diagonal probe left its own gradient; the step uses the policy's
-    for group in optimizer.param_groups:
-        group["lr"] = decision.lr
-    optimizer.step()
-    record["batch_after"] = full_loss(model, loss_fn, x[idx], y[idx])
-    if evaluate_full:
-        record["full_after"] = full_loss(model, loss_fn, x, y)
-    state = policy.after_update(state, info, dict(record))
-    return record, state
+    return mean_loss
 
 
 def _params(model: nn.Module) -> list[Tensor]:
@@ -239,14 +224,16 @@ def _predictions(policy, state, batch, info, model, loss_fn, xb, yb) -> dict[str
     if batch["sigma2"] is None:
         return record
     lr, s_star = policy.lr, policy.s_star
-    record["predicted_next"] = expected_next_state(m, batch["loss"], state["mu"], max(state["sigma2"], 0.0), lr,
-                                                   s_star)
+    record["predicted_next"] = expected_next_state(m=m, s=batch["loss"], mu=state["mu"],
+                                                   sigma=math.sqrt(max(state["sigma2"], 0.0)), eta=lr,
+                                                   s_star=s_star)
     record["predicted_std"] = lr * math.sqrt(max(state["sigma2"], 0.0) / m)
     sigma2_diag = _diag_sigma2(model, loss_fn, xb, yb)
     if policy.code_variance:
         sigma2_diag /= m
     record["sigma2_diag"] = sigma2_diag
-    record["m_star_diag"] = optimal_batch_size(batch["loss"], state["mu"], sigma2_diag, lr, s_star=s_star,
+    record["m_star_diag"] = optimal_batch_size(s=batch["loss"], mu=state["mu"],
+                                               sigma=math.sqrt(max(sigma2_diag, 0.0)), eta=lr, s_star=s_star,
                                                m_max=policy.search_max or info.n_train, shortcut=policy.shortcut)
     return record
 
@@ -313,7 +300,7 @@ def write_diagnostics(out_dir: str | Path, *, dataset: str = "digits", model: st
     import json
 
     from realnets.data import load_dataset
-    from realnets.engine import _per_sample_cross_entropy as loss_fn
+    from realnets.engine import per_sample_cross_entropy as loss_fn
     from realnets.models import build_model
 
     out = Path(out_dir)

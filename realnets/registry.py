@@ -58,7 +58,6 @@ class AlgoInfo:
         factory: ``(named_params, hparams) -> (policy, optimizer)``; ``named_params`` is a list of
             ``(name, parameter)``, ``hparams`` is complete (defaults merged).
         description: one line for ``realnets list``.
-        needs: statistic names the policy requests (see :mod:`realnets.probes`).
         defaults: every hyperparameter the algorithm accepts, with its default value.
         source: where the algorithm comes from (seed number and section).
     """
@@ -66,9 +65,18 @@ class AlgoInfo:
     name: str
     factory: Factory
     description: str
-    needs: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The statistics the policy built with the defaults requests (declared once, by the policy instance).
+
+        A policy built with other hyperparameters may need others (``ba-sgd`` with ``stat=diag``): ask
+        ``build(...)[0].needs``.
+        """
+        policy, _ = self.build([torch.nn.Parameter(torch.zeros(1))])
+        return tuple(policy.needs)
 
     def build(self, params: ParamSource,
               overrides: Mapping[str, Any] | None = None) -> tuple[Policy, torch.optim.Optimizer]:
@@ -84,14 +92,14 @@ class AlgoInfo:
 _ALGORITHMS: dict[str, AlgoInfo] = {}
 
 
-def register_algorithm(name: str, *, description: str, defaults: Mapping[str, Any], needs: tuple[str, ...] = (),
+def register_algorithm(name: str, *, description: str, defaults: Mapping[str, Any],
                        source: str = "") -> Callable[[Factory], Factory]:
     """Register ``factory`` under ``name`` (decorator). Raises ValueError on a duplicate name."""
 
     def register(factory: Factory) -> Factory:
         if name in _ALGORITHMS and _ALGORITHMS[name].factory.__qualname__ != factory.__qualname__:
             raise ValueError(f"Duplicate algorithm name: {name!r}")
-        _ALGORITHMS[name] = AlgoInfo(name, factory, description, tuple(needs), dict(defaults), source)
+        _ALGORITHMS[name] = AlgoInfo(name, factory, description, dict(defaults), source)
         return factory
 
     return register

@@ -48,8 +48,6 @@ def first_crossing(mean: np.ndarray, stderr: np.ndarray, target: float, runs: in
     return Estimate(float(k_star), float(stderr[k] / drop), runs)
 
 
-
-
 @dataclass(frozen=True)
 class SpeedupCurve:
     """Steps to target against batch size, each at its own tuned learning rate.
@@ -84,6 +82,12 @@ def critical_batch_from_speedup(batch_sizes, speedup, m0: float, level: float = 
     With McCandlish's model :math:`s=(1+B_{noise}/m_0)/(1+B_{noise}/m)` the efficiency is
     :math:`(m_0+B_{noise})/(m+B_{noise})`, which equals 1/2 at :math:`m=B_{noise}+2m_0`, so for
     :math:`m_0\\ll B_{noise}` this definition recovers :math:`B_{noise}`.
+
+    Args:
+        batch_sizes: (K,) the batch sizes m, increasing.
+        speedup: (K,) the speed-ups s(m; m0).
+        m0: the reference batch size.
+        level: the efficiency that defines the critical batch (1/2 by default).
 
     Returns:
         The crossing, log-linearly interpolated between grid points; ``nan`` if it never falls that low.
@@ -134,8 +138,9 @@ def assemble_curve(batch_sizes: np.ndarray, m0: float, results) -> SpeedupCurve:
     speedup_se[i0] = 0.0
     efficiency = speedup * m0 / batch_sizes
     critical = critical_batch_from_speedup(batch_sizes, speedup, m0)
-    return SpeedupCurve(batch_sizes, steps, steps_se, best_lr, speedup, speedup_se, efficiency, float(m0),
-                        critical)
+    return SpeedupCurve(
+        batch_sizes, steps, steps_se, best_lr, speedup, speedup_se, efficiency, float(m0), critical
+    )
 
 
 def batch_grid(batch_sizes, m0) -> tuple[np.ndarray, float]:
@@ -147,4 +152,3 @@ def batch_grid(batch_sizes, m0) -> tuple[np.ndarray, float]:
     if m0 not in grid:
         raise ValueError(f"Invalid m0: {m0!r} (expected one of batch_sizes)")
     return grid, m0
-

@@ -2,6 +2,14 @@
 
 Every helper raises ``ValueError("Invalid <name>: <value> (expected ...)")`` on bad input, non-finite
 numbers included, and returns the value converted to the type the simulators work with.
+
+**Size guards.** A simulator asked for ``steps=10**12`` (or ``dt=1e-12``, or ``10**6`` batches of ``10**6``
+samples) would run for days or exhaust memory before saying anything. :func:`check_size` refuses such a
+call up front, with one line giving the estimate and the limit. Work is counted in element updates
+(roughly 10^9 per second on one core, so the default :data:`MAX_WORK` of 10^11 is minutes), each
+Python-level step adding :data:`STEP_OVERHEAD`; array memory is capped at :data:`MAX_MEMORY`. Every
+guarded function takes ``max_work=``: a larger number raises the work limit for that call, ``None``
+switches both checks off.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
+    "MAX_MEMORY",
+    "MAX_WORK",
+    "STEP_OVERHEAD",
     "as_schedule",
+    "check_size",
     "finite_array",
     "finite_float",
     "int_at_least",
@@ -21,6 +33,43 @@ __all__ = [
     "positive_int",
     "start_state",
 ]
+
+
+#: Default cap on the estimated work of one call, in element updates (~10^9 per second on one core).
+MAX_WORK = 1e11
+#: The Python-level cost of one simulated step, counted as this many element updates (about 10 microseconds).
+STEP_OVERHEAD = 10_000
+#: Largest estimated array memory of one call, in bytes (8 GiB), unless ``max_work=None``.
+MAX_MEMORY = 8 * 2**30
+
+
+def check_size(what: str, *, work: float, max_work=MAX_WORK, memory: float = 0.0, detail: str = "") -> None:
+    """Refuse a call whose estimated work or memory is absurd, before any of it is done.
+
+    Args:
+        what: the parameter the size comes from (``"steps"``, ``"dt"``, ``"batches"``), named in the error.
+        work: the estimated number of element updates (see the module docstring).
+        max_work: the work limit (default :data:`MAX_WORK`); ``None`` switches every size check off.
+        memory: the estimated array memory in bytes, checked against :data:`MAX_MEMORY`.
+        detail: how the estimate was made (e.g. ``"steps=10**12 x (runs*d=1000 + 10000)"``), for the message.
+
+    Raises:
+        ValueError: ``Invalid <what>: ...`` naming the estimate and the limit, on one line.
+    """
+    if max_work is None:
+        return
+    limit = positive_float("max_work", max_work)
+    how = f" ({detail})" if detail else ""
+    if work > limit:
+        raise ValueError(
+            f"Invalid {what}: about {work:.3g} element updates{how} (expected at most max_work={limit:.3g};"
+            " pass a larger max_work=, or max_work=None for no limit)"
+        )
+    if memory > MAX_MEMORY:
+        raise ValueError(
+            f"Invalid {what}: about {memory / 2**30:.3g} GiB of arrays{how} (expected at most "
+            f"{MAX_MEMORY / 2**30:g} GiB; pass max_work=None for no limit)"
+        )
 
 
 def _as_float(name: str, value, expected: str) -> float:
@@ -80,8 +129,9 @@ def momentum_coefficient(value) -> float:
     return out
 
 
-def finite_array(name: str, value, *, ndim: int | None = None, positive: bool = False,
-                 nonnegative: bool = False) -> np.ndarray:
+def finite_array(
+    name: str, value, *, ndim: int | None = None, positive: bool = False, nonnegative: bool = False
+) -> np.ndarray:
     """A fresh non-empty float array of finite entries, optionally of a given ``ndim`` and sign."""
     arr = np.array(value, dtype=float)
     if ndim is not None and arr.ndim != ndim:
@@ -101,8 +151,9 @@ def start_state(name: str, value, runs: int, dim: int) -> np.ndarray:
     try:
         return np.array(np.broadcast_to(arr, (runs, dim)), dtype=float)
     except ValueError:
-        raise ValueError(f"Invalid {name}: shape {arr.shape} (expected a scalar, ({dim},) or "
-                         f"({runs}, {dim}))") from None
+        raise ValueError(
+            f"Invalid {name}: shape {arr.shape} (expected a scalar, ({dim},) or ({runs}, {dim}))"
+        ) from None
 
 
 def as_schedule(name: str, value) -> Callable:

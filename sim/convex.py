@@ -24,7 +24,15 @@ import numpy as np
 from scipy import optimize, special
 
 from sim._rng import as_generator
-from sim._validate import finite_array, positive_float, positive_int, start_state
+from sim._validate import (
+    MAX_WORK,
+    STEP_OVERHEAD,
+    check_size,
+    finite_array,
+    positive_float,
+    positive_int,
+    start_state,
+)
 
 __all__ = [
     "ConvexProblem",
@@ -113,6 +121,11 @@ def ridge_problem(X, y, *, reg: float) -> ConvexProblem:
     :math:`M\\ge E\\|u\\|^2+q^\\top D^{-1}q` (the supremum of the difference). The smallest admissible
     :math:`M_G` is :math:`\\lambda_{max}(H^{-1}QH^{-1})`, where :math:`M` blows up; we take
     :math:`M_G=(1+\\text{MG\\_SLACK})` times it and the exact :math:`M` that goes with it.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) targets.
+        reg: the L2 coefficient lambda >= 0 (the problem must still be strongly convex).
     """
     X, y, reg = _data(X, y, reg)
     n, d = X.shape
@@ -146,8 +159,9 @@ def _logistic_minimiser(X, y, reg) -> np.ndarray:
         p = special.expit(X @ theta)
         return (X.T * (p * (1 - p))) @ X / n + reg * np.eye(d)
 
-    result = optimize.minimize(fun, np.zeros(d), jac=True, hess=hess, method="trust-exact",
-                               options={"gtol": 1e-13})
+    result = optimize.minimize(
+        fun, np.zeros(d), jac=True, hess=hess, method="trust-exact", options={"gtol": 1e-13}
+    )
     theta = result.x
     for _ in range(3):  # Newton polish: the loss is smooth and strongly convex near the optimum
         theta = theta - np.linalg.solve(hess(theta), fun(theta)[1])
@@ -166,6 +180,11 @@ def logistic_problem(X, y, *, reg: float) -> ConvexProblem:
     * :math:`M_G=1`, :math:`M=\\frac1N\\sum_j\\|x_j\\|^2`: the per-sample gradients differ from each other
       only by :math:`(p_j-y_j)x_j` with :math:`|p_j-y_j|\\le1`, so
       :math:`E\\|\\nabla\\ell_j\\|^2=\\|\\nabla L\\|^2+\\mathrm{Var}_j\\le\\|\\nabla L\\|^2+E\\|x_j\\|^2`.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) labels in {0, 1}.
+        reg: the L2 coefficient lambda > 0 (it supplies the strong convexity).
 
     Raises:
         ValueError: if ``y`` is not in {0, 1}.
@@ -208,8 +227,16 @@ def _batch_sequence(batch_sizes) -> np.ndarray:
     return sizes.astype(int)
 
 
-def simulate_adaptive_sgd(problem: ConvexProblem, batch_sizes, *, eta0: float, theta0=None,
-                          runs: int = 200, seed=None) -> ConvexRun:
+def simulate_adaptive_sgd(
+    problem: ConvexProblem,
+    batch_sizes,
+    *,
+    eta0: float,
+    theta0=None,
+    runs: int = 200,
+    seed=None,
+    max_work=MAX_WORK,
+) -> ConvexRun:
     """SGD with :math:`\\eta_t=b_t\\eta_0` on ``problem``: the empirical :math:`E[L(\\theta_t)-L^\\ast]`.
 
     .. math:: \\theta_{t+1}=\\theta_t-b_t\\eta_0\\,\\frac1{b_t}\\sum_{j\\in\\mathcal B_t}\\nabla\\ell_j(\\theta_t)
@@ -220,15 +247,30 @@ def simulate_adaptive_sgd(problem: ConvexProblem, batch_sizes, *, eta0: float, t
         eta0: :math:`\\eta_0>0`; the theorem needs :math:`\\eta_0\\le1/(LM_Gb_{max})`, which is not
             enforced here so that larger steps can be explored.
         theta0: start (scalar, (d,) or (runs, d)); default zeros.
-        runs, seed: number of independent runs and the randomness.
+        runs: number of independent runs.
+        seed: int, ``numpy.random.Generator`` or None.
+        max_work: refuse calls whose estimated work, ``sum_t b_t * runs * d + T * STEP_OVERHEAD`` element
+            updates, exceeds this; ``None`` for no limit.
 
     Returns:
         A :class:`ConvexRun` with the gap at every step.
     """
+    if not isinstance(problem, ConvexProblem):
+        raise ValueError(
+            f"Invalid problem: {problem!r} (expected a ConvexProblem from ridge_problem or logistic_problem)"
+        )
     sizes = _batch_sequence(batch_sizes)
     eta0 = positive_float("eta0", eta0)
     runs = positive_int("runs", runs)
     n, d = problem.X.shape
+    total = float(sizes.sum())
+    check_size(
+        "batch_sizes",
+        work=total * runs * d + sizes.size * STEP_OVERHEAD,
+        max_work=max_work,
+        memory=16.0 * runs * (float(sizes.max()) * (d + 1) + d) + 32.0 * sizes.size,
+        detail=f"{sizes.size} steps, {total:.3g} samples x {runs} runs x {d} dims",
+    )
     theta = start_state("theta0", np.zeros(d) if theta0 is None else theta0, runs, d)
     rng = as_generator(seed)
     means, stderrs = [], []
@@ -244,14 +286,37 @@ def simulate_adaptive_sgd(problem: ConvexProblem, batch_sizes, *, eta0: float, t
     return ConvexRun(np.arange(sizes.size + 1), samples, sizes, np.array(means), np.array(stderrs), runs)
 
 
-def geometric_batches(b0: int, growth: float, steps: int, b_max: int) -> np.ndarray:
-    """:math:`b_t=\\min(b_{max},\\lfloor b_0\\,\\rho^t\\rceil)`: a geometrically growing batch."""
+def geometric_batches(b0: int, growth: float, steps: int, b_max: int, *, max_work=MAX_WORK) -> np.ndarray:
+    r"""A geometric batch schedule :math:`b_t=\min(b_{max},\max(1,\lfloor b_0\,\rho^t\rceil))`, t = 0..steps-1.
+
+    A batch holds at least one sample: with ``growth < 1`` (a shrinking batch) the schedule stops at 1
+    instead of rounding down to 0.
+
+    Args:
+        b0: the first batch size :math:`b_0\ge1`.
+        growth: the factor :math:`\rho>0` per step (``> 1`` grows, ``< 1`` shrinks down to 1).
+        steps: the number of steps T.
+        b_max: the cap :math:`b_{max}\ge1`.
+        max_work: refuse ``steps`` above this (the schedule is an array of ``steps`` integers); ``None`` for
+            no limit.
+    """
     b0, steps, b_max = positive_int("b0", b0), positive_int("steps", steps), positive_int("b_max", b_max)
     growth = positive_float("growth", growth)
-    return np.minimum(b_max, np.round(b0 * growth ** np.arange(steps))).astype(int)
+    check_size("steps", work=steps, max_work=max_work, memory=24.0 * steps, detail=f"{steps} batch sizes")
+    with np.errstate(over="ignore"):
+        raw = np.round(b0 * growth ** np.arange(steps))
+    return np.clip(raw, 1, b_max).astype(int)
 
 
-def fixed_batches_for_samples(batch_size: int, samples: int) -> np.ndarray:
-    """A fixed batch repeated until at least ``samples`` samples are used."""
+def fixed_batches_for_samples(batch_size: int, samples: int, *, max_work=MAX_WORK) -> np.ndarray:
+    """A fixed batch repeated until at least ``samples`` samples are used.
+
+    Args:
+        batch_size: the batch size b >= 1.
+        samples: the sample budget; the schedule has ``ceil(samples / b)`` steps.
+        max_work: refuse schedules longer than this many steps; ``None`` for no limit.
+    """
     batch_size, samples = positive_int("batch_size", batch_size), positive_int("samples", samples)
+    steps = math.ceil(samples / batch_size)
+    check_size("samples", work=steps, max_work=max_work, memory=8.0 * steps, detail=f"{steps} batch sizes")
     return np.full(math.ceil(samples / batch_size), batch_size, dtype=int)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator
-from sim._validate import finite_float, int_at_least
+from sim._validate import MAX_WORK, check_size, finite_float, int_at_least
 from sim.estimate import Estimate, estimate
 
 __all__ = [
@@ -63,8 +63,11 @@ class Population:
     Attributes:
         kind: ``"gaussian"``, ``"student-t"`` or ``"finite"``.
         dims: number of gradient components d (parameters of the layer).
-        mu: per-sample mean μ (infinite populations).
-        sigma: per-sample standard deviation σ (infinite populations).
+        mu: per-sample mean μ. For a finite population, the mean of its entries (averaged over the
+            d components; :attr:`mean` has them one by one).
+        sigma: per-sample standard deviation σ. For a finite population, the root mean square over the
+            components of the population standard deviation (divide by N), so exactly σ when every
+            component has standard deviation σ; :attr:`std` has them one by one.
         dof: Student-t degrees of freedom.
         values: the ``(N, d)`` rows of a finite population.
     """
@@ -111,12 +114,29 @@ class Population:
 
 
 def gaussian_population(sigma: float, mu: float = 0.0, dims: int = 1) -> Population:
-    """Per-sample gradients :math:`g_i^k \\sim \\mathcal N(\\mu, \\sigma^2)`, i.i.d. over k and i (seed 001 eq. 1)."""
-    return Population("gaussian", int_at_least("dims", dims), finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True))
+    """Per-sample gradients :math:`g_i^k \\sim \\mathcal N(\\mu, \\sigma^2)`, i.i.d. over k and i (seed 001 eq. 1).
+
+    Args:
+        sigma: the per-sample standard deviation (>= 0).
+        mu: the per-sample mean.
+        dims: the number of gradient components d.
+    """
+    return Population(
+        "gaussian",
+        int_at_least("dims", dims),
+        finite_float("mu", mu),
+        finite_float("sigma", sigma, nonnegative=True),
+    )
 
 
 def student_t_population(sigma: float, dof: float, mu: float = 0.0, dims: int = 1) -> Population:
     """Heavy-tailed per-sample gradients: :math:`\\mu + \\sigma\\sqrt{(\\nu-2)/\\nu}\\,T_\\nu`, variance σ².
+
+    Args:
+        sigma: the per-sample standard deviation (>= 0).
+        dof: the degrees of freedom (> 2).
+        mu: the per-sample mean.
+        dims: the number of gradient components d.
 
     Raises:
         ValueError: unless ``dof > 2`` (the variance must exist).
@@ -124,12 +144,21 @@ def student_t_population(sigma: float, dof: float, mu: float = 0.0, dims: int = 
     dof = finite_float("dof", dof)
     if dof <= 2:
         raise ValueError(f"Invalid dof: {dof!r} (expected > 2 so that the variance exists)")
-    return Population("student-t", int_at_least("dims", dims), finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True),
-                      dof=dof)
+    return Population(
+        "student-t",
+        int_at_least("dims", dims),
+        finite_float("mu", mu),
+        finite_float("sigma", sigma, nonnegative=True),
+        dof=dof,
+    )
 
 
 def finite_population(values) -> Population:
-    """A finite population: the rows of ``values`` (shape ``(N,)`` or ``(N, d)``) are the per-sample gradients."""
+    """A finite population: the rows of ``values`` (shape ``(N,)`` or ``(N, d)``) are the per-sample gradients.
+
+    Args:
+        values: the N per-sample gradients, ``(N,)`` or ``(N, d)``; their moments become ``mu`` and ``sigma``.
+    """
     arr = np.array(values, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -138,11 +167,21 @@ def finite_population(values) -> Population:
     if not np.all(np.isfinite(arr)):
         raise ValueError("Invalid values: non-finite entries (expected finite numbers)")
     arr.setflags(write=False)
-    return Population("finite", arr.shape[1], values=arr)
+    mu = float(arr.mean())
+    sigma = float(np.sqrt(np.mean(arr.var(axis=0))))
+    return Population("finite", arr.shape[1], mu=mu, sigma=sigma, values=arr)
 
 
-def sample_finite_population(size: int, sigma: float, mu: float = 0.0, dims: int = 1, *, dof: float | None = None,
-                             exact_moments: bool = True, seed=None) -> Population:
+def sample_finite_population(
+    size: int,
+    sigma: float,
+    mu: float = 0.0,
+    dims: int = 1,
+    *,
+    dof: float | None = None,
+    exact_moments: bool = True,
+    seed=None,
+) -> Population:
     """Draw N rows from a Gaussian (or Student-t) population and freeze them as a finite population.
 
     Args:
@@ -154,7 +193,9 @@ def sample_finite_population(size: int, sigma: float, mu: float = 0.0, dims: int
         seed: int, numpy Generator or None.
     """
     size = int_at_least("size", size, minimum=2)
-    source = gaussian_population(sigma, mu, dims) if dof is None else student_t_population(sigma, dof, mu, dims)
+    source = (
+        gaussian_population(sigma, mu, dims) if dof is None else student_t_population(sigma, dof, mu, dims)
+    )
     rows = source.draw((size,), as_generator(seed))
     if exact_moments:
         spread = rows.std(axis=0)
@@ -194,7 +235,9 @@ def _means_chunk(population: Population, n: int, batches: int, replace: bool, rn
     return population.draw((batches, n), rng).mean(axis=1)
 
 
-def batch_means(population: Population, n: int, batches: int, *, replace: bool = True, seed=None) -> np.ndarray:
+def batch_means(
+    population: Population, n: int, batches: int, *, replace: bool = True, seed=None, max_work=MAX_WORK
+) -> np.ndarray:
     """``batches`` independent batch gradients :math:`\\bar g = \\tfrac1n\\sum_{k=1}^n g^k` (seed 001 eq. 2).
 
     Args:
@@ -204,23 +247,36 @@ def batch_means(population: Population, n: int, batches: int, *, replace: bool =
         replace: for a finite population, draw rows with replacement (i.i.d., the paper's model) or without
             (n distinct rows per batch, as within an epoch). Infinite populations are always i.i.d.
         seed: int, numpy Generator or None.
+        max_work: refuse calls that would draw more than this many values (``batches * n * d``, or
+            ``batches * N`` random keys without replacement); ``None`` for no limit.
 
     Returns:
         Array of shape ``(batches, d)``.
 
     Raises:
-        ValueError: for ``n > N`` without replacement, or counts below 1.
+        ValueError: for ``n > N`` without replacement, counts below 1, or an absurd size.
     """
     if not isinstance(population, Population):
         raise ValueError(f"Invalid population: {population!r} (expected a sim.grad_shrinkage Population)")
     n, batches = int_at_least("n", n), int_at_least("batches", batches)
     if population.kind == "finite" and not replace and n > population.size:
-        raise ValueError(f"Invalid n: {n} (expected n <= population size {population.size} without replacement)")
-    rng = as_generator(seed)
+        raise ValueError(
+            f"Invalid n: {n} (expected n <= population size {population.size} without replacement)"
+        )
     per_batch = population.size if population.kind == "finite" and not replace else n * population.dims
+    check_size(
+        "batches",
+        work=float(batches) * per_batch,
+        max_work=max_work,
+        memory=8.0 * batches * population.dims,
+        detail=f"{batches} batches x {per_batch} values each",
+    )
+    rng = as_generator(seed)
     chunk = max(1, _CHUNK_VALUES // per_batch)
-    parts = [_means_chunk(population, n, min(chunk, batches - start), replace, rng)
-             for start in range(0, batches, chunk)]
+    parts = [
+        _means_chunk(population, n, min(chunk, batches - start), replace, rng)
+        for start in range(0, batches, chunk)
+    ]
     return np.concatenate(parts, axis=0)
 
 
@@ -230,56 +286,126 @@ def _layer_estimate(per_component: np.ndarray) -> Estimate:
     return estimate(per_component.mean(axis=1))
 
 
-def abs_mean(population: Population, n: int, *, batches: int = 4000, replace: bool = True, seed=None) -> Estimate:
-    """Monte-Carlo :math:`\\mathbb E|\\bar g_i|`, averaged over the layer's components (seed 001 eq. 4, Fig. 3)."""
-    return _layer_estimate(np.abs(batch_means(population, n, batches, replace=replace, seed=seed)))
+_COMMON_ARGS = """
+        population: where the per-sample gradients come from (a :class:`Population`).
+        n: batch size.
+        batches: number of independent batches (the Monte-Carlo replicates).
+        replace: for a finite population, draw rows with replacement (i.i.d.) or without (as in an epoch).
+        seed: int, numpy Generator or None.
+        max_work: the size guard of :func:`batch_means`; ``None`` for no limit."""
 
 
-def sq_mean(population: Population, n: int, *, batches: int = 4000, replace: bool = True, seed=None) -> Estimate:
-    """Monte-Carlo :math:`\\mathbb E\\bar g_i^2`, averaged over the layer's components (seed 001 eq. 8)."""
-    return _layer_estimate(np.square(batch_means(population, n, batches, replace=replace, seed=seed)))
+def abs_mean(
+    population: Population, n: int, *, batches: int = 4000, replace: bool = True, seed=None, max_work=MAX_WORK
+) -> Estimate:
+    """Monte-Carlo :math:`\\mathbb E|\\bar g_i|`, averaged over the layer's components (seed 001 eq. 4, Fig. 3).
+
+    Args:{common}
+    """
+    g = batch_means(population, n, batches, replace=replace, seed=seed, max_work=max_work)
+    return _layer_estimate(np.abs(g))
 
 
-def _scaled(est: Estimate, factor: float) -> Estimate:
-    return Estimate(est.mean * factor, est.stderr * abs(factor), est.n)
+def sq_mean(
+    population: Population, n: int, *, batches: int = 4000, replace: bool = True, seed=None, max_work=MAX_WORK
+) -> Estimate:
+    """Monte-Carlo :math:`\\mathbb E\\bar g_i^2`, averaged over the layer's components (seed 001 eq. 8).
+
+    Args:{common}
+    """
+    g = batch_means(population, n, batches, replace=replace, seed=seed, max_work=max_work)
+    return _layer_estimate(np.square(g))
 
 
-def parameter_stride(population: Population, n: int, lr: float, *, batches: int = 4000, replace: bool = True,
-                     seed=None) -> Estimate:
+def parameter_stride(
+    population: Population,
+    n: int,
+    lr: float,
+    *,
+    batches: int = 4000,
+    replace: bool = True,
+    seed=None,
+    max_work=MAX_WORK,
+) -> Estimate:
     """Parameter update stride :math:`\\mathbb E|\\Delta w_i| = \\mathbb E|lr\\,\\bar g_i|` (seed 001 eq. 5-6).
 
     Divide by ``lr`` for the paper's "normalized parameter stride" (Fig. 4), which is :func:`abs_mean`.
+
+    Args:
+        lr: the learning rate (>= 0).{common}
     """
     lr = finite_float("lr", lr, nonnegative=True)
-    return _scaled(abs_mean(population, n, batches=batches, replace=replace, seed=seed), lr)
+    return abs_mean(population, n, batches=batches, replace=replace, seed=seed, max_work=max_work) * lr
 
 
-def loss_stride(population: Population, n: int, lr: float, *, batches: int = 4000, replace: bool = True,
-                seed=None) -> Estimate:
-    """First-order loss stride :math:`\\mathbb E\\Delta L_i = lr\\,\\mathbb E\\bar g_i^2` (seed 001 eq. 7-8)."""
+def loss_stride(
+    population: Population,
+    n: int,
+    lr: float,
+    *,
+    batches: int = 4000,
+    replace: bool = True,
+    seed=None,
+    max_work=MAX_WORK,
+) -> Estimate:
+    """First-order loss stride :math:`\\mathbb E\\Delta L_i = lr\\,\\mathbb E\\bar g_i^2` (seed 001 eq. 7-8).
+
+    Args:
+        lr: the learning rate (>= 0).{common}
+    """
     lr = finite_float("lr", lr, nonnegative=True)
-    return _scaled(sq_mean(population, n, batches=batches, replace=replace, seed=seed), lr)
+    return sq_mean(population, n, batches=batches, replace=replace, seed=seed, max_work=max_work) * lr
 
 
-def loss_stride_on_parabola(population: Population, n: int, lr: float, a: float, *, batches: int = 4000,
-                            replace: bool = True, seed=None) -> Estimate:
+def loss_stride_on_parabola(
+    population: Population,
+    n: int,
+    lr: float,
+    a: float,
+    *,
+    batches: int = 4000,
+    replace: bool = True,
+    seed=None,
+    max_work=MAX_WORK,
+) -> Estimate:
     """Exact loss decrease of one SGD step on the parabola :math:`L = a(w-b)^2 + c` (seed 001 eq. 12-13).
 
     Each batch gradient is read as the slope at the parameter, :math:`\\bar g = 2a(w - b)` (eq. 13); the step
     :math:`w' = w - lr\\,\\bar g` is taken and :math:`L(w) - L(w')` is evaluated directly, with no Taylor expansion.
+
+    Args:
+        lr: the learning rate (>= 0).
+        a: the curvature of the parabola (> 0).{common}
     """
     lr, a = finite_float("lr", lr, nonnegative=True), finite_float("a", a, positive=True)
-    g = batch_means(population, n, batches, replace=replace, seed=seed)
+    g = batch_means(population, n, batches, replace=replace, seed=seed, max_work=max_work)
     offset = g / (2.0 * a)
     decrease = a * (offset**2 - (offset - lr * g) ** 2)
     return _layer_estimate(decrease)
 
 
-def distance_to_minimum(population: Population, n: int, a: float, *, batches: int = 4000, replace: bool = True,
-                        seed=None) -> Estimate:
-    """:math:`\\mathbb E|d_i| = \\mathbb E|w_i - b_i|` with :math:`d_i = \\bar g_i/(2a)` (seed 001 eq. 25-28)."""
+def distance_to_minimum(
+    population: Population,
+    n: int,
+    a: float,
+    *,
+    batches: int = 4000,
+    replace: bool = True,
+    seed=None,
+    max_work=MAX_WORK,
+) -> Estimate:
+    """:math:`\\mathbb E|d_i| = \\mathbb E|w_i - b_i|` with :math:`d_i = \\bar g_i/(2a)` (seed 001 eq. 25-28).
+
+    Args:
+        a: the curvature of the parabola (> 0).{common}
+    """
     a = finite_float("a", a, positive=True)
-    return _scaled(abs_mean(population, n, batches=batches, replace=replace, seed=seed), 1.0 / (2.0 * a))
+    return abs_mean(population, n, batches=batches, replace=replace, seed=seed, max_work=max_work) / (2.0 * a)
+
+
+for _fn in (abs_mean, sq_mean, parameter_stride, loss_stride, loss_stride_on_parabola, distance_to_minimum):
+    _fn.__doc__ = _fn.__doc__.replace("{common}", _COMMON_ARGS)
+del _fn
 
 
 # --------------------------------------------------------------------------------------------------
@@ -314,6 +440,10 @@ def fit_power_law(ns: Sequence[float], estimates: Sequence[Estimate]) -> PowerLa
 
     The variance of :math:`\\log y_k` is :math:`(\\mathrm{se}_k / y_k)^2` (delta method); the weights are its
     inverse and the parameter covariance is :math:`(X^\\top W X)^{-1}` (known variances, not rescaled).
+
+    Args:
+        ns: the batch sizes n_k (> 0), at least 3.
+        estimates: one :class:`~sim.estimate.Estimate` of y at each n (positive means and standard errors).
 
     Raises:
         ValueError: with fewer than 3 points, non-positive n or estimates, or a zero standard error.
@@ -355,11 +485,29 @@ class ShrinkageCurve:
     fit: PowerLawFit
 
 
-def abs_mean_curve(population: Population, ns: Sequence[int], *, batches: int = 4000, replace: bool = True,
-                   seed=None) -> ShrinkageCurve:
-    """Estimate :math:`\\mathbb E|\\bar g|` at each n (independent streams) and fit :math:`C n^b` to them."""
+def abs_mean_curve(
+    population: Population,
+    ns: Sequence[int],
+    *,
+    batches: int = 4000,
+    replace: bool = True,
+    seed=None,
+    max_work=MAX_WORK,
+) -> ShrinkageCurve:
+    """Estimate :math:`\\mathbb E|\\bar g|` at each n (independent streams) and fit :math:`C n^b` to them.
+
+    Args:
+        population: where the per-sample gradients come from (a :class:`Population`).
+        ns: the batch sizes (at least 3, for the fit).
+        batches: batches per batch size.
+        replace: for a finite population, draw rows with replacement (i.i.d.) or without.
+        seed: int, numpy Generator or None; each n gets its own spawned stream.
+        max_work: the size guard of :func:`batch_means`, per batch size; ``None`` for no limit.
+    """
     ns = tuple(int_at_least("n", n) for n in ns)
     children = as_generator(seed).spawn(len(ns))
-    estimates = tuple(abs_mean(population, n, batches=batches, replace=replace, seed=child)
-                      for n, child in zip(ns, children))
+    estimates = tuple(
+        abs_mean(population, n, batches=batches, replace=replace, seed=child, max_work=max_work)
+        for n, child in zip(ns, children)
+    )
     return ShrinkageCurve(ns, estimates, fit_power_law(ns, estimates))

@@ -15,9 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator
-from sim._speedup import STABLE_FRACTION, SpeedupCurve, assemble_curve, batch_grid, tuned_crossing
+from sim._speedup import (
+    LR_GRID_SIZE,
+    STABLE_FRACTION,
+    SpeedupCurve,
+    assemble_curve,
+    batch_grid,
+    tuned_crossing,
+)
 from sim._validate import (
+    MAX_WORK,
+    STEP_OVERHEAD,
     as_schedule,
+    check_size,
     finite_array,
     momentum_coefficient,
     positive_float,
@@ -43,6 +53,12 @@ def make_least_squares(n_samples: int, spectrum, *, label_noise: float = 0.0, se
     gives the interpolation regime of Ma et al. (every per-sample gradient vanishes at :math:`w^\\ast`).
     Data sets of different ``n_samples`` drawn this way share one distribution.
 
+    Args:
+        n_samples: N, the number of rows.
+        spectrum: (d,) the eigenvalues lambda of the row covariance.
+        label_noise: standard deviation of the Gaussian noise added to ``y = X w*``.
+        seed: int, ``numpy.random.Generator`` or None.
+
     Returns:
         ``(X, y, w_star)``.
     """
@@ -65,6 +81,10 @@ def least_squares_solution(X, y) -> tuple[np.ndarray, np.ndarray, float]:
     The loss is :math:`L(w)=\\frac1{2N}\\|Xw-y\\|^2`, so :math:`L(w)-L^\\ast=\\frac12(w-\\hat w)^\\top
     H(w-\\hat w)` exactly; the simulators use this form to evaluate the loss of many runs in
     :math:`O(d^2)` each.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) targets.
     """
     X = finite_array("X", X, ndim=2)
     y = finite_array("y", y, ndim=1)
@@ -81,9 +101,15 @@ def epoch_batches(n_samples: int, batch_size: int, runs: int, rng) -> list[np.nd
 
     Each run gets its own permutation of ``range(n_samples)``; the batches are consecutive slices of
     it, the last one shorter when ``batch_size`` does not divide ``n_samples``.
+
+    Args:
+        n_samples: N.
+        batch_size: B (the last batch holds the remainder when B does not divide N).
+        runs: the number of runs, each with its own permutation.
+        rng: a ``numpy.random.Generator``.
     """
     perm = rng.permuted(np.tile(np.arange(n_samples), (runs, 1)), axis=1)
-    return [perm[:, s:s + batch_size] for s in range(0, n_samples, batch_size)]
+    return [perm[:, s : s + batch_size] for s in range(0, n_samples, batch_size)]
 
 
 @dataclass(frozen=True)
@@ -160,6 +186,12 @@ def subset_batches(n_samples: int, batch_size: int, runs: int, rng) -> list[np.n
 
     Unlike :func:`epoch_batches`, successive batches are independent (a sample may appear in several or
     none); this is the sampling that the SDE's per-step covariance :math:`\\Sigma(1/B-1/N)` describes.
+
+    Args:
+        n_samples: N.
+        batch_size: B.
+        runs: the number of runs.
+        rng: a ``numpy.random.Generator``.
     """
     steps = math.ceil(n_samples / batch_size)
     return [_uniform_subsets(n_samples, batch_size, runs, rng) for _ in range(steps)]
@@ -180,9 +212,21 @@ def _uniform_subsets(n_samples: int, batch_size: int, runs: int, rng) -> np.ndar
         out[bad] = rng.integers(0, n_samples, size=(bad.size, batch_size))
 
 
-def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w0=None,
-                           runs: int = 100, seed=None, record: str = "epoch", sampling: str = "epoch"
-                           ) -> LeastSquaresRun:
+def simulate_least_squares(
+    X,
+    y,
+    *,
+    lr,
+    batch_size,
+    epochs: int,
+    momentum=0.0,
+    w0=None,
+    runs: int = 100,
+    seed=None,
+    record: str = "epoch",
+    sampling: str = "epoch",
+    max_work=MAX_WORK,
+) -> LeastSquaresRun:
     """SGD (or heavy ball) on finite least squares with without-replacement batches.
 
     .. math::
@@ -203,6 +247,8 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
         record: ``"epoch"`` (at every epoch end) or ``"step"`` (after every update).
         sampling: ``"epoch"`` (reshuffle once per epoch, :func:`epoch_batches`) or ``"subset"`` (a fresh
             without-replacement batch at every update, :func:`subset_batches`).
+        max_work: refuse runs whose estimated work, ``epochs * (runs * N * d + STEP_OVERHEAD)`` element
+            updates (every sample touched once per epoch), exceeds this; ``None`` for no limit.
 
     Returns:
         A :class:`LeastSquaresRun` (excess loss over :math:`L^\\ast` of the finite training set).
@@ -210,6 +256,14 @@ def simulate_least_squares(X, y, *, lr, batch_size, epochs: int, momentum=0.0, w
     mom0 = momentum(0) if callable(momentum) else momentum
     X, y, w0, _, runs = _ls_inputs(X, y, w0, mom0, runs)
     epochs = positive_int("epochs", epochs)
+    n_rows, dim = X.shape
+    check_size(
+        "epochs",
+        work=epochs * (runs * n_rows * dim + STEP_OVERHEAD),
+        max_work=max_work,
+        memory=8.0 * runs * n_rows * dim + 200.0 * epochs * (n_rows if record == "step" else 1),
+        detail=f"{epochs} epochs x ({runs} runs x {n_rows} rows x {dim} dims + {STEP_OVERHEAD})",
+    )
     if record not in ("epoch", "step"):
         raise ValueError(f"Invalid record: {record!r} (expected 'epoch' or 'step')")
     if sampling not in _SAMPLERS:
@@ -269,14 +323,40 @@ def _ls_sweep_curves(X, y, w0, runs, seed, batch, max_steps, target):
     return curves
 
 
-def least_squares_speedup_curve(X, y, *, batch_sizes, target: float, max_steps: int, m0=None, w0=None,
-                                runs: int = 64, seed=None, lrs=None) -> SpeedupCurve:
+def least_squares_speedup_curve(
+    X,
+    y,
+    *,
+    batch_sizes,
+    target: float,
+    max_steps: int,
+    m0=None,
+    w0=None,
+    runs: int = 64,
+    seed=None,
+    lrs=None,
+    max_work=MAX_WORK,
+) -> SpeedupCurve:
     """Speed-up curve of finite least-squares SGD with a tuned learning rate per batch size.
 
     :math:`k(m)` counts updates until the mean excess loss reaches ``target``; batches are drawn without
     replacement (epochs), and the learning rate is searched below :math:`2/\\lambda_1(H)` as in
     :func:`speedup_curve`. With ``y = X w*`` (interpolation) this is the setting of Ma et al. (2018),
     whose critical batch :math:`m^\\ast=\\beta/(\\lambda_1-\\lambda_d)+1` seed 002 (Sec. 3, Sec. 4.3) cites.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) targets.
+        batch_sizes: the sweep (at most N); ``m0`` (default: the smallest) must be one of them.
+        target: the excess-loss threshold defining :math:`k`.
+        max_steps: the cap on :math:`k`.
+        m0: the reference batch size of the speed-up.
+        w0: start point (scalar, (d,) or (runs, d)); default zeros.
+        runs: independent runs per (batch size, learning rate).
+        seed: int or None; every batch size and learning rate replays the same random numbers.
+        lrs: optional explicit learning-rate grid (skips the two-round search).
+        max_work: refuse sweeps whose work, at least ``len(batch_sizes) * rounds * max_steps * (lrs * runs
+            * d + STEP_OVERHEAD)`` element updates, exceeds this; ``None`` for no limit.
 
     Note:
         The stability edge of mini-batch SGD lies below :math:`2/\\lambda_1` for small batches; unstable
@@ -288,6 +368,17 @@ def least_squares_speedup_curve(X, y, *, batch_sizes, target: float, max_steps: 
     grid, m0 = batch_grid(batch_sizes, m0)
     if grid[-1] > X.shape[0]:
         raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (expected at most N = {X.shape[0]})")
+    n_lrs, rounds = (LR_GRID_SIZE, 2) if lrs is None else (np.size(lrs), 1)
+    dim = X.shape[1]
+    # a lower bound (batch gradients cost B times more): only sweeps absurd even so are refused
+    check_size(
+        "max_steps",
+        work=grid.size * rounds * max_steps * (n_lrs * runs * dim + STEP_OVERHEAD),
+        max_work=max_work,
+        memory=40.0 * n_lrs * runs * dim + 16.0 * n_lrs * max_steps,
+        detail=f"{grid.size} batch sizes x {rounds} rounds x {max_steps} steps x ({n_lrs} lrs x {runs} runs "
+        f"x {dim} dims + {STEP_OVERHEAD})",
+    )
     _, H, _ = least_squares_solution(X, y)
     lr_max = STABLE_FRACTION * 2.0 / float(np.linalg.eigvalsh(H)[-1])
     results = []

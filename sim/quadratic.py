@@ -8,7 +8,7 @@ batch-``B`` gradient :math:`g=h\\odot x+\\sqrt{\\Sigma/B}\\odot\\xi`, :math:`\\x
 diagonal :math:`\\Sigma` (default :math:`\\Sigma=h`, the usual NQM choice). SGD
 :math:`x\\leftarrow x-\\eta g`; heavy ball :math:`v\\leftarrow mv-\\eta g,\\;x\\leftarrow x+v`.
 
-From these, :func:`steps_to_target` gives :math:`k(m)` (seed 002, Sec. 3) with a delta-method standard
+From these, :func:`simulated_steps_to_target` gives :math:`k(m)` (seed 002, Sec. 3) with a delta-method standard
 error, and :func:`speedup_curve` gives the speed-up :math:`s(m;m_0)=k(m_0)/k(m)` with the learning rate
 tuned separately for every batch size.
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from sim._rng import as_generator
 from sim._speedup import (
+    LR_GRID_SIZE,
     STABLE_FRACTION,
     SpeedupCurve,
     assemble_curve,
@@ -35,7 +36,10 @@ from sim._speedup import (
     tuned_crossing,
 )
 from sim._validate import (
+    MAX_WORK,
+    STEP_OVERHEAD,
     as_schedule,
+    check_size,
     finite_array,
     momentum_coefficient,
     positive_float,
@@ -60,7 +64,7 @@ __all__ = [
     "LeastSquaresRun",
     "SpeedupCurve",
     "simulate",
-    "steps_to_target",
+    "simulated_steps_to_target",
     "speedup_curve",
     "critical_batch_from_speedup",
     "make_least_squares",
@@ -172,9 +176,21 @@ def _nqm_inputs(h, noise, x0, momentum, runs):
     return h, noise, x0, momentum_coefficient(momentum), runs
 
 
-def simulate(h, noise=None, *, lr, batch_size, steps: int, momentum: float = 0.0, x0=1.0,
-             runs: int = 1000, seed=None, record_every: int = 1, target: float | None = None
-             ) -> QuadraticRun:
+def simulate(
+    h,
+    noise=None,
+    *,
+    lr,
+    batch_size,
+    steps: int,
+    momentum: float = 0.0,
+    x0=1.0,
+    runs: int = 1000,
+    seed=None,
+    record_every: int = 1,
+    target: float | None = None,
+    max_work=MAX_WORK,
+) -> QuadraticRun:
     """Simulate SGD (or heavy-ball momentum) on the noisy quadratic model.
 
     .. math::
@@ -197,12 +213,14 @@ def simulate(h, noise=None, *, lr, batch_size, steps: int, momentum: float = 0.0
         seed: int, ``numpy.random.Generator`` or None.
         record_every: record the loss every this many steps (the last step is always recorded).
         target: stop early once the mean loss is at or below this value.
+        max_work: refuse runs whose estimated work, ``steps * (runs * d + STEP_OVERHEAD)`` element updates,
+            exceeds this (default ``sim._validate.MAX_WORK``); ``None`` for no limit.
 
     Returns:
         A :class:`QuadraticRun`.
 
     Raises:
-        ValueError: on invalid input (non-finite, non-positive, wrong shapes).
+        ValueError: on invalid input (non-finite, non-positive, wrong shapes) or an absurd size.
 
     Note:
         Batch sizes need not be integers here: the model only uses :math:`\\Sigma/B`.
@@ -210,6 +228,9 @@ def simulate(h, noise=None, *, lr, batch_size, steps: int, momentum: float = 0.0
     h, noise, x0, momentum, runs = _nqm_inputs(h, noise, x0, momentum, runs)
     steps = positive_int("steps", steps)
     record_every = positive_int("record_every", record_every)
+    _check_nqm_size(
+        "steps", steps, 1, runs, h.size, steps if target is not None else steps // record_every, max_work
+    )
     lr_fn, batch_fn = as_schedule("lr", lr), as_schedule("batch_size", batch_size)
     sweep = _NQMSweep(h, noise, np.array([1.0]), momentum, x0, runs, as_generator(seed))
     constant = not (callable(lr) or callable(batch_size))
@@ -232,6 +253,19 @@ def simulate(h, noise=None, *, lr, batch_size, steps: int, momentum: float = 0.0
     return _quadratic_run(records, sweep.x[0], runs)
 
 
+def _check_nqm_size(what: str, steps: int, lrs: int, runs: int, dim: int, records: int, max_work) -> None:
+    """Refuse an NQM loop of ``steps`` steps over (lrs, runs, dim) states whose cost is absurd."""
+    width = lrs * runs * dim
+    # five (lrs, runs, dim) float64 buffers, and about 200 bytes per recorded row
+    check_size(
+        what,
+        work=steps * (width + STEP_OVERHEAD),
+        max_work=max_work,
+        memory=40.0 * width + 200.0 * (records + 1),
+        detail=f"{steps} steps x ({lrs} lr x {runs} runs x {dim} dims + {STEP_OVERHEAD} per step)",
+    )
+
+
 def _record_nqm(records: list, sweep: _NQMSweep, step: int, samples: float) -> float:
     mean, stderr = sweep.loss_stats()
     records.append((step, float(mean[0]), float(stderr[0]), samples))
@@ -243,19 +277,57 @@ def _quadratic_run(records: list, x: np.ndarray, runs: int) -> QuadraticRun:
     return QuadraticRun(arr[:, 0].astype(int), arr[:, 1], arr[:, 2], arr[:, 3], x, runs)
 
 
-def steps_to_target(h, noise=None, *, lr, batch_size, target: float, max_steps: int,
-                    momentum: float = 0.0, x0=1.0, runs: int = 1000, seed=None) -> Estimate:
-    """:math:`k(m)`: updates until the expected NQM loss first reaches ``target`` (seed 002, Sec. 3).
+def simulated_steps_to_target(
+    h,
+    noise=None,
+    *,
+    lr,
+    batch_size,
+    target: float,
+    max_steps: int,
+    momentum: float = 0.0,
+    x0=1.0,
+    runs: int = 1000,
+    seed=None,
+    max_work=MAX_WORK,
+) -> Estimate:
+    r"""Monte-Carlo :math:`k(m)`: updates until the mean NQM loss first reaches ``target`` (seed 002, Sec. 3).
 
     The expected loss is estimated by the mean over ``runs``; the crossing step is interpolated
     linearly and its standard error propagated from the loss standard error (see ``sim._speedup.first_crossing``).
+    (Called ``steps_to_target`` before; :func:`theory.critical_batch.steps_to_target` is McCandlish's closed
+    form :math:`S_{min}(1+\mathcal B_{noise}/B)`.)
+
+    Args:
+        h: (d,) positive Hessian eigenvalues.
+        noise: (d,) per-sample noise variances; ``None`` means :math:`\Sigma=h`.
+        lr: learning rate :math:`\eta` (or a callable ``lr(step)``).
+        batch_size: :math:`B` (or a callable, as in :func:`simulate`).
+        target: the loss threshold.
+        max_steps: give up after this many updates.
+        momentum: heavy-ball coefficient in [0, 1).
+        x0: start point: scalar, (d,) or (runs, d).
+        runs: number of independent runs.
+        seed: int, ``numpy.random.Generator`` or None.
+        max_work: the size guard of :func:`simulate`.
 
     Returns:
         An Estimate of the crossing step; ``mean = inf`` if the target is not reached in ``max_steps``.
     """
     target = positive_float("target", target)
-    run = simulate(h, noise, lr=lr, batch_size=batch_size, steps=max_steps, momentum=momentum, x0=x0,
-                   runs=runs, seed=seed, target=target)
+    run = simulate(
+        h,
+        noise,
+        lr=lr,
+        batch_size=batch_size,
+        steps=max_steps,
+        momentum=momentum,
+        x0=x0,
+        runs=runs,
+        seed=seed,
+        target=target,
+        max_work=max_work,
+    )
     return first_crossing(run.mean_loss, run.stderr_loss, target, runs)
 
 
@@ -278,8 +350,21 @@ def _nqm_sweep_curves(h, noise, x0, momentum, runs, seed, batch, max_steps, targ
     return curves
 
 
-def speedup_curve(h, noise=None, *, batch_sizes, target: float, max_steps: int, m0=None,
-                  momentum: float = 0.0, x0=1.0, runs: int = 200, seed=None, lrs=None) -> SpeedupCurve:
+def speedup_curve(
+    h,
+    noise=None,
+    *,
+    batch_sizes,
+    target: float,
+    max_steps: int,
+    m0=None,
+    momentum: float = 0.0,
+    x0=1.0,
+    runs: int = 200,
+    seed=None,
+    lrs=None,
+    max_work=MAX_WORK,
+) -> SpeedupCurve:
     """Speed-up :math:`s(m;m_0)=k(m_0)/k(m)` on the NQM with the learning rate tuned per batch size.
 
     For every :math:`m`, :math:`k(m)=\\min_\\eta k(m,\\eta)` over a geometric grid below the stability
@@ -288,19 +373,29 @@ def speedup_curve(h, noise=None, *, batch_sizes, target: float, max_steps: int, 
     :func:`critical_batch_from_speedup`.
 
     Args:
+        h: (d,) positive Hessian eigenvalues.
+        noise: (d,) per-sample noise variances; ``None`` means :math:`\\Sigma=h`.
         batch_sizes: the sweep; ``m0`` (default: the smallest) must be one of them.
         target: the loss threshold defining :math:`k`.
         max_steps: the cap on :math:`k`.
+        m0: the reference batch size of the speed-up.
+        momentum: heavy-ball coefficient in [0, 1).
+        x0: start point: scalar, (d,) or (runs, d).
+        runs: independent runs per (batch size, learning rate).
+        seed: int or None; every batch size and learning rate replays the same random numbers.
         lrs: optional explicit learning-rate grid (skips the two-round search).
+        max_work: refuse sweeps whose worst-case work (every batch size, every grid learning rate, all
+            ``max_steps``) exceeds this many element updates; ``None`` for no limit.
     """
     h, noise, x0, momentum, runs = _nqm_inputs(h, noise, x0, momentum, runs)
     target = positive_float("target", target)
     max_steps = positive_int("max_steps", max_steps)
     grid, m0 = batch_grid(batch_sizes, m0)
+    n_lrs, rounds = (LR_GRID_SIZE, 2) if lrs is None else (np.size(lrs), 1)
+    _check_nqm_size("max_steps", grid.size * rounds * max_steps, n_lrs, runs, h.size, max_steps, max_work)
     lr_max = STABLE_FRACTION * 2.0 * (1.0 + momentum) / float(h.max())
     results = []
     for batch in grid:
         curve_fn = _nqm_sweep_curves(h, noise, x0, momentum, runs, seed, float(batch), max_steps, target)
         results.append(tuned_crossing(curve_fn, lr_max, target, runs, lrs))
     return assemble_curve(grid, m0, results)
-

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator, spawn
-from sim._validate import finite_array, momentum_coefficient, positive_float, positive_int, start_state
+from sim._validate import (
+    MAX_WORK,
+    STEP_OVERHEAD,
+    check_size,
+    finite_array,
+    momentum_coefficient,
+    positive_float,
+    positive_int,
+    start_state,
+)
 from sim.least_squares import (
     LeastSquaresRun,
     _LeastSquaresSweep,
@@ -55,6 +64,12 @@ def noise_scale(lr: float, n_train: float, batch_size: float, momentum: float = 
     """Smith & Le's SGD noise scale :math:`g=\\frac{\\epsilon}{1-m}(N/B-1)` (seed 004, Sec. 2 and Sec. 4).
 
     Written here independently of ``theory.noise_scale`` on purpose; a test pins the two together.
+
+    Args:
+        lr: the learning rate epsilon (> 0).
+        n_train: the training-set size N (> 0).
+        batch_size: B, at most N.
+        momentum: m in [0, 1).
     """
     lr = positive_float("lr", lr)
     n_train = positive_float("n_train", n_train)
@@ -64,11 +79,18 @@ def noise_scale(lr: float, n_train: float, batch_size: float, momentum: float = 
     return lr / (1.0 - momentum_coefficient(momentum)) * (n_train / batch_size - 1.0)
 
 
-def diffusion_coefficient(lr: float, batch_size: float, n_train: float = math.inf,
-                          momentum: float = 0.0) -> float:
+def diffusion_coefficient(
+    lr: float, batch_size: float, n_train: float = math.inf, momentum: float = 0.0
+) -> float:
     """The factor :math:`g/N=\\frac{\\epsilon}{1-m}(1/B-1/N)` multiplying :math:`\\Sigma` in the SDE.
 
     ``n_train = inf`` gives the infinite-data (NQM) value :math:`\\epsilon/(B(1-m))`.
+
+    Args:
+        lr: the learning rate epsilon.
+        batch_size: B.
+        n_train: N (``inf``: sampling with replacement, g/N = epsilon/B).
+        momentum: m in [0, 1).
     """
     lr = positive_float("lr", lr)
     batch_size = positive_float("batch_size", batch_size)
@@ -83,8 +105,19 @@ def diffusion_coefficient(lr: float, batch_size: float, n_train: float = math.in
 # Euler-Maruyama
 
 
-def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt: float, x0=1.0,
-                           runs: int = 1000, seed=None, record_every: int = 1) -> QuadraticRun:
+def simulate_quadratic_sde(
+    h,
+    noise=None,
+    *,
+    coefficient: float,
+    time: float,
+    dt: float,
+    x0=1.0,
+    runs: int = 1000,
+    seed=None,
+    record_every: int = 1,
+    max_work=MAX_WORK,
+) -> QuadraticRun:
     """Euler-Maruyama for the NQM's SDE :math:`dx=-h\\odot x\\,dt+\\sqrt{c\\,\\Sigma}\\,dW`.
 
     Here :math:`c` is :func:`diffusion_coefficient` (e.g. :math:`\\epsilon/B` for SGD on the NQM). The
@@ -95,6 +128,12 @@ def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt
         coefficient: :math:`c\\ge0`.
         time: horizon :math:`T`; ``round(T/dt)`` Euler steps are taken.
         dt: Euler step.
+        x0: start point: scalar, (d,) or (runs, d).
+        runs: number of independent paths.
+        seed: int, ``numpy.random.Generator`` or None.
+        record_every: record every this many Euler steps (the last one is always recorded).
+        max_work: refuse calls whose estimated work, ``round(T/dt) * (runs * d + STEP_OVERHEAD)`` element
+            updates, exceeds this; ``None`` for no limit.
     """
     h, noise, x, _, runs = _nqm_inputs(h, noise, x0, 0.0, runs)
     coefficient = float(coefficient)
@@ -103,6 +142,7 @@ def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt
     dt = positive_float("dt", dt)
     steps = positive_int("steps", max(1, round(positive_float("time", time) / dt)))
     record_every = positive_int("record_every", record_every)
+    _check_loop("dt", steps, runs * h.size, steps // record_every, max_work, "time/dt")
     rng = as_generator(seed)
     decay = 1.0 - dt * h
     kick_std = np.sqrt(dt * coefficient * noise)
@@ -120,6 +160,17 @@ def simulate_quadratic_sde(h, noise=None, *, coefficient: float, time: float, dt
     return QuadraticRun(arr[:, 0].astype(int), arr[:, 1], arr[:, 2], np.zeros(len(records)), x, runs)
 
 
+def _check_loop(what: str, steps: int, width: int, records: int, max_work, how: str) -> None:
+    """Refuse a loop of ``steps`` vectorised steps over ``width`` values whose cost is absurd."""
+    check_size(
+        what,
+        work=steps * (width + STEP_OVERHEAD),
+        max_work=max_work,
+        memory=32.0 * width + 200.0 * (records + 1),
+        detail=f"{steps:.3g} steps ({how}) x ({width} values + {STEP_OVERHEAD} per step)",
+    )
+
+
 def _nqm_record(step: int, x: np.ndarray, half_h: np.ndarray) -> tuple[float, float, float]:
     loss = np.square(x) @ half_h
     return step, float(loss.mean()), _stderr(loss)
@@ -129,14 +180,38 @@ def _stderr(values: np.ndarray) -> float:
     return float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
 
 
-def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: float, w0=None,
-                               runs: int = 100, seed=None, record_every: int = 1) -> LeastSquaresRun:
+def simulate_least_squares_sde(
+    X,
+    y,
+    *,
+    coefficient: float,
+    time: float,
+    dt: float,
+    w0=None,
+    runs: int = 100,
+    seed=None,
+    record_every: int = 1,
+    max_work=MAX_WORK,
+) -> LeastSquaresRun:
     """Euler-Maruyama for :math:`dw=-\\nabla L\\,dt+\\sqrt{c\\,\\Sigma(w)}\\,dW` on finite least squares.
 
     :math:`\\Sigma(w)` is the unbiased per-sample gradient covariance of the training set at the current
     state. Its square root is never formed: with :math:`z\\sim\\mathcal N(0,I_N)`,
     :math:`\\frac1{\\sqrt{N-1}}\\sum_j(\\nabla\\ell_j-\\nabla L)z_j` has covariance exactly :math:`\\Sigma(w)`,
     at the cost of one full-batch gradient per step.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) targets.
+        coefficient: :math:`c\\ge0` (:func:`diffusion_coefficient`).
+        time: horizon :math:`T`; ``round(T/dt)`` Euler steps are taken.
+        dt: Euler step.
+        w0: start point (scalar, (d,) or (runs, d)); default zeros.
+        runs: number of independent paths.
+        seed: int, ``numpy.random.Generator`` or None.
+        record_every: record every this many Euler steps (the last one is always recorded).
+        max_work: refuse calls whose estimated work, ``round(T/dt) * (runs * N * d + STEP_OVERHEAD)``
+            element updates, exceeds this; ``None`` for no limit.
 
     Returns:
         A :class:`~sim.quadratic.LeastSquaresRun` whose ``epochs`` field holds the SDE time of each record
@@ -153,6 +228,7 @@ def simulate_least_squares_sde(X, y, *, coefficient: float, time: float, dt: flo
     dt = positive_float("dt", dt)
     steps = max(1, round(positive_float("time", time) / dt))
     record_every = positive_int("record_every", record_every)
+    _check_loop("dt", steps, runs * n * d, steps // record_every, max_work, "time/dt")
     rng = as_generator(seed)
     w_hat, H, _ = least_squares_solution(X, y)
     kick_scale = math.sqrt(dt * coefficient / (n - 1)) if n > 1 else 0.0
@@ -181,14 +257,21 @@ def _ls_record(time: float, step: int, w, w_hat, H) -> tuple[float, float, float
 
 
 def step_schedule(base: float, factor: float, milestones) -> Callable[[int], float]:
-    """Piecewise-constant schedule ``epoch -> base * factor**(number of milestones <= epoch)``."""
+    """Piecewise-constant schedule ``epoch -> base * factor**(number of milestones <= epoch)``.
+
+    Args:
+        base: the value before the first milestone.
+        factor: the multiplier applied at each milestone.
+        milestones: the epochs at which it is applied.
+    """
     base, factor = positive_float("base", base), positive_float("factor", factor)
     marks = np.sort(finite_array("milestones", milestones, ndim=1, nonnegative=True))
     return lambda epoch: base * factor ** int(np.searchsorted(marks, epoch, side="right"))
 
 
-def smith_schedules(lr: float, batch_size: int, *, factor: float = 5.0, milestones,
-                    max_batch: int | None = None) -> dict[str, tuple[Callable, Callable]]:
+def smith_schedules(
+    lr: float, batch_size: int, *, factor: float = 5.0, milestones, max_batch: int | None = None
+) -> dict[str, tuple[Callable, Callable]]:
     """The three schedules of seed 004, Sec. 5.1 (Fig. 1): each divides the noise scale by ``factor``
     at every milestone.
 
@@ -196,6 +279,13 @@ def smith_schedules(lr: float, batch_size: int, *, factor: float = 5.0, mileston
     * ``"increase_batch"``: :math:`\\epsilon` fixed, :math:`B\\to B\\cdot\\text{factor}`;
     * ``"hybrid"``: grow :math:`B` while it stays at most ``max_batch`` (default: one growth step,
       as in the paper), then decay :math:`\\epsilon`.
+
+    Args:
+        lr: the initial learning rate epsilon.
+        batch_size: the initial batch B.
+        factor: the noise-scale reduction at each milestone.
+        milestones: the epochs at which it is applied.
+        max_batch: the largest batch the hybrid schedule may use (default ``B * factor``).
 
     Returns:
         ``name -> (lr(epoch), batch_size(epoch))``.
@@ -224,20 +314,35 @@ def smith_schedules(lr: float, batch_size: int, *, factor: float = 5.0, mileston
     }
 
 
-def momentum_scaled_batch(batch_size: float, momentum: float, *, lr: float = 1.0, base_lr: float = 1.0,
-                          base_momentum: float = 0.0) -> float:
+def momentum_scaled_batch(
+    batch_size: float, momentum: float, *, lr: float = 1.0, base_lr: float = 1.0, base_momentum: float = 0.0
+) -> float:
     """The batch that keeps :math:`g=\\frac{\\epsilon}{1-m}(N/B-1)` fixed for :math:`B\\ll N`:
     :math:`B\\propto\\epsilon/(1-m)` (seed 004, Sec. 4 and Sec. 5.3).
 
     .. math:: B = B_0\\,\\frac{\\epsilon/(1-m)}{\\epsilon_0/(1-m_0)}
+
+    Args:
+        batch_size: the reference batch B0.
+        momentum: the new momentum m.
+        lr: the new learning rate epsilon.
+        base_lr: the reference learning rate epsilon0.
+        base_momentum: the reference momentum m0.
     """
     scale = (positive_float("lr", lr) / (1.0 - momentum_coefficient(momentum))) / (
-        positive_float("base_lr", base_lr) / (1.0 - momentum_coefficient(base_momentum)))
+        positive_float("base_lr", base_lr) / (1.0 - momentum_coefficient(base_momentum))
+    )
     return positive_float("batch_size", batch_size) * scale
 
 
 def updates_per_schedule(n_train: int, batch_size: Callable[[int], int], epochs: int) -> int:
-    """Parameter updates of a batch schedule: :math:`\\sum_e\\lceil N/B_e\\rceil`."""
+    """Parameter updates of a batch schedule: :math:`\\sum_e\\lceil N/B_e\\rceil`.
+
+    Args:
+        n_train: N.
+        batch_size: the schedule, a callable ``epoch -> B_e``.
+        epochs: the number of epochs.
+    """
     n_train, epochs = positive_int("n_train", n_train), positive_int("epochs", epochs)
     return int(sum(math.ceil(n_train / batch_size(e)) for e in range(epochs)))
 
@@ -260,15 +365,29 @@ class ScheduleComparison:
     max_rel_diff: float
 
 
-def compare_schedules(X, y, schedules: Mapping[str, tuple], *, epochs: int, w0=None, runs: int = 100,
-                      seed=None) -> ScheduleComparison:
+def compare_schedules(
+    X,
+    y,
+    schedules: Mapping[str, tuple],
+    *,
+    epochs: int,
+    w0=None,
+    runs: int = 100,
+    seed=None,
+    max_work=MAX_WORK,
+) -> ScheduleComparison:
     """Run SGD on finite least squares under each schedule and compare loss against epochs.
 
     Args:
         schedules: name -> ``(lr, batch_size)`` or ``(lr, batch_size, momentum)``, each a constant or a
             callable of the epoch (as in :func:`sim.quadratic.simulate_least_squares`).
-        epochs, w0, runs: as in :func:`sim.quadratic.simulate_least_squares`.
+        X: (N, d) features.
+        y: (N,) targets.
+        epochs: number of epochs.
+        w0: start point (scalar, (d,) or (runs, d)); default zeros.
+        runs: independent runs per schedule.
         seed: every schedule gets an independent stream spawned from it.
+        max_work: the size guard of :func:`sim.least_squares.simulate_least_squares`, per schedule.
     """
     if not schedules:
         raise ValueError("Invalid schedules: {} (expected at least one schedule)")
@@ -276,8 +395,18 @@ def compare_schedules(X, y, schedules: Mapping[str, tuple], *, epochs: int, w0=N
     results: dict[str, LeastSquaresRun] = {}
     for rng, (name, spec) in zip(rngs, schedules.items()):
         lr, batch, *rest = spec
-        results[name] = simulate_least_squares(X, y, lr=lr, batch_size=batch, epochs=epochs,
-                                               momentum=rest[0] if rest else 0.0, w0=w0, runs=runs, seed=rng)
+        results[name] = simulate_least_squares(
+            X,
+            y,
+            lr=lr,
+            batch_size=batch,
+            epochs=epochs,
+            momentum=rest[0] if rest else 0.0,
+            w0=w0,
+            runs=runs,
+            seed=rng,
+            max_work=max_work,
+        )
     updates = {name: int(run.updates[-1]) for name, run in results.items()}
     max_z, max_rel = _max_disagreement(list(results.values()))
     return ScheduleComparison(results, updates, max_z, max_rel)
@@ -286,7 +415,7 @@ def compare_schedules(X, y, schedules: Mapping[str, tuple], *, epochs: int, w0=N
 def _max_disagreement(runs: list[LeastSquaresRun]) -> tuple[float, float]:
     max_z = max_rel = 0.0
     for i, a in enumerate(runs):
-        for b in runs[i + 1:]:
+        for b in runs[i + 1 :]:
             diff = np.abs(a.mean_excess - b.mean_excess)[1:]
             se = np.hypot(a.stderr_excess, b.stderr_excess)[1:]
             max_z = max(max_z, float(np.max(diff / se)))
@@ -298,8 +427,19 @@ def _max_disagreement(runs: list[LeastSquaresRun]) -> tuple[float, float]:
 # SVAG (Li, Malladi & Arora 2021)
 
 
-def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification: int, time: float, x0=1.0,
-                   runs: int = 10000, seed=None) -> QuadraticRun:
+def svag_quadratic(
+    h,
+    noise=None,
+    *,
+    lr: float,
+    batch_size: float,
+    amplification: int,
+    time: float,
+    x0=1.0,
+    runs: int = 10000,
+    seed=None,
+    max_work=MAX_WORK,
+) -> QuadraticRun:
     """Stochastic variance amplified gradient (SVAG) on the NQM.
 
     With two independent batch gradients :math:`g_1,g_2` and
@@ -309,6 +449,19 @@ def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification
     :math:`dt\\cdot\\eta\\Sigma/B`, so as :math:`l\\to\\infty` it converges weakly (order 1 in :math:`1/l`)
     to :math:`dx=-\\nabla L\\,dt+\\sqrt{\\eta\\Sigma/B}\\,dW`; :math:`l=1` is plain SGD.
 
+    Args:
+        h: (d,) positive Hessian eigenvalues.
+        noise: (d,) per-sample noise variances; ``None`` means :math:`\\Sigma=h`.
+        lr: learning rate :math:`\\eta`.
+        batch_size: :math:`B`.
+        amplification: :math:`l\\ge1`.
+        time: SDE horizon :math:`T`; ``round(l T/eta)`` steps are taken.
+        x0: start point: scalar, (d,) or (runs, d).
+        runs: number of independent runs.
+        seed: int, ``numpy.random.Generator`` or None.
+        max_work: refuse calls whose estimated work, ``steps * (runs * d + STEP_OVERHEAD)`` element updates,
+            exceeds this; ``None`` for no limit.
+
     Returns:
         A :class:`~sim.quadratic.QuadraticRun` with records at the start and at time ``time`` only.
     """
@@ -316,6 +469,7 @@ def svag_quadratic(h, noise=None, *, lr: float, batch_size: float, amplification
     lr, batch_size = positive_float("lr", lr), positive_float("batch_size", batch_size)
     l = positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
     steps = max(1, round(l * positive_float("time", time) / lr))
+    _check_loop("time", steps, runs * h.size, 1, max_work, "amplification*time/lr")
     rng = as_generator(seed)
     a, b = _svag_weights(l)
     step = lr / l
@@ -338,14 +492,38 @@ def _svag_weights(amplification: int) -> tuple[float, float]:
     return (1 + root) / 2, (1 - root) / 2
 
 
-def svag_least_squares(X, y, *, lr: float, batch_size: int, amplification: int, time: float, w0=None,
-                       runs: int = 1000, seed=None) -> LeastSquaresRun:
+def svag_least_squares(
+    X,
+    y,
+    *,
+    lr: float,
+    batch_size: int,
+    amplification: int,
+    time: float,
+    w0=None,
+    runs: int = 1000,
+    seed=None,
+    max_work=MAX_WORK,
+) -> LeastSquaresRun:
     """SVAG on finite least squares with real batches: two independent without-replacement batches a step.
 
     Same update as :func:`svag_quadratic`, :math:`w\\leftarrow w-\\frac{\\eta}{l}\\big(a\\,g_{\\mathcal B_1}
     +b\\,g_{\\mathcal B_2}\\big)`, :math:`a,b=(1\\pm\\sqrt{2l-1})/2`, but the noise is the true,
     state-dependent and non-Gaussian batch noise of the training set. The limit :math:`l\\to\\infty` is the
     SDE of :func:`simulate_least_squares_sde` with ``coefficient`` :math:`=\\eta(1/B-1/N)`.
+
+    Args:
+        X: (N, d) features.
+        y: (N,) targets.
+        lr: learning rate :math:`\\eta`.
+        batch_size: :math:`B\\le N`.
+        amplification: :math:`l\\ge1`.
+        time: SDE horizon :math:`T`; ``round(l T/eta)`` steps are taken.
+        w0: start point (scalar, (d,) or (runs, d)); default zeros.
+        runs: number of independent runs.
+        seed: int, ``numpy.random.Generator`` or None.
+        max_work: refuse calls whose estimated work, ``steps * (runs * (N + 2 B d) + STEP_OVERHEAD)`` element
+            updates, exceeds this; ``None`` for no limit.
 
     Returns:
         A :class:`~sim.quadratic.LeastSquaresRun` with records at the start and at SDE time ``time``
@@ -361,6 +539,7 @@ def svag_least_squares(X, y, *, lr: float, batch_size: int, amplification: int, 
         raise ValueError(f"Invalid batch_size: {batch_size!r} (expected at most the {n} training samples)")
     l = positive_int("amplification", amplification)  # noqa: E741 (Li et al. call it l)
     steps = max(1, round(l * positive_float("time", time) / lr))
+    _check_loop("time", steps, runs * (n + 2 * batch_size * d), 1, max_work, "amplification*time/lr")
     rng = as_generator(seed)
     w = start_state("w0", np.zeros(d) if w0 is None else w0, runs, d)
     sweep = _LeastSquaresSweep(X, y, [1.0], 0.0, w, runs, rng)

@@ -54,7 +54,7 @@ def brute_utilities(m_max, s, mu, sigma2, eta, s_star=0.0):
 @given(s=states, mu=means, sigma=sigmas, eta=etas, m_max=st.integers(1, 3000))
 def test_m_star_is_the_integer_argmax_of_u(s, mu, sigma, eta, m_max):
     u = brute_utilities(m_max, s, mu, sigma * sigma, eta)
-    m_star = optimal_batch_size(s, mu, sigma * sigma, eta, m_max=m_max)
+    m_star = optimal_batch_size(s=s, mu=mu, sigma=sigma, eta=eta, m_max=m_max)
     # float rounding of the two formulas of eq. 7 only: relative 1e-12 of the scale of the decrease
     tol = 1e-12 * (s + eta * mu)
     assert 1 <= m_star <= m_max
@@ -63,10 +63,10 @@ def test_m_star_is_the_integer_argmax_of_u(s, mu, sigma, eta, m_max):
 
 @given(s=states, mu=means, sigma=sigmas, eta=etas)
 def test_m_star_agrees_with_theory(s, mu, sigma, eta):
-    ours = optimal_batch_size(s, mu, sigma * sigma, eta, m_max=10**6)
-    ref = theory_walk.optimal_batch_size_int(s, mu, sigma, eta, m_max=10**6)
-    u_ours = utility(ours, s, mu, sigma * sigma, eta)
-    u_ref = utility(ref, s, mu, sigma * sigma, eta)
+    ours = optimal_batch_size(s=s, mu=mu, sigma=sigma, eta=eta, m_max=10**6)
+    ref = theory_walk.optimal_batch_size_int(s=s, mu=mu, sigma=sigma, eta=eta, m_max=10**6)
+    u_ours = utility(m=ours, s=s, mu=mu, sigma=sigma, eta=eta)
+    u_ref = utility(m=ref, s=s, mu=mu, sigma=sigma, eta=eta)
     assert u_ours >= u_ref - 1e-12 * (s + eta * mu)
 
 
@@ -77,15 +77,15 @@ def test_expected_next_state_matches_monte_carlo(s, mu, sigma, eta, m, seed):
     nxt = np.abs(s - eta * step)
     stderr = nxt.std(ddof=1) / math.sqrt(nxt.size)
     # z = 5: a false alarm once in ~3.5 million examples
-    assert abs(expected_next_state(m, s, mu, sigma * sigma, eta) - nxt.mean()) <= 5 * stderr + 1e-12 * s
+    assert abs(expected_next_state(m=m, s=s, mu=mu, sigma=sigma, eta=eta) - nxt.mean()) <= 5 * stderr + 1e-12 * s
 
 
 @given(s=states, mu=means, eta=etas, margin=st.floats(5.01, 50.0))
 def test_unit_batch_when_a1_exceeds_five(s, mu, eta, margin):
     assume(s - eta * mu > 0)
     sigma = (s - eta * mu) / (eta * margin)  # a(1) = margin > 5
-    assert optimal_batch_size(s, mu, sigma**2, eta, m_max=5000) == 1
-    assert optimal_batch_size(s, mu, sigma**2, eta, m_max=5000, shortcut=None) == 1
+    assert optimal_batch_size(s=s, mu=mu, sigma=sigma, eta=eta, m_max=5000) == 1
+    assert optimal_batch_size(s=s, mu=mu, sigma=sigma, eta=eta, m_max=5000, shortcut=None) == 1
 
 
 @given(s=states, mu=means, eta=etas, margin=st.floats(5.01, 50.0), m_max=st.integers(2, 5000))
@@ -93,21 +93,21 @@ def test_no_unit_shortcut_when_the_mean_is_negative(s, mu, eta, margin, m_max):
     # mu < 0 (momentum against the gradient): u = eta mu / m < 0 rises towards 0, so m* = m_max even though
     # a(1) > 5 (the original code's shortcut would return 1 here)
     sigma = (s + eta * mu) / (eta * margin)
-    assert optimal_batch_size(s, -mu, sigma**2, eta, m_max=m_max) == m_max
+    assert optimal_batch_size(s=s, mu=-mu, sigma=sigma, eta=eta, m_max=m_max) == m_max
 
 
 def test_largest_batch_when_every_utility_is_negative():
     # eta * mu > 2 s: the mean step overshoots S*; also mu < 0 (momentum against the gradient)
-    assert optimal_batch_size(0.1, 10.0, 4.0, 0.1, m_max=777) == 777
-    assert optimal_batch_size(0.1, -1.0, 4.0, 0.1, m_max=777) == 777
-    assert optimal_batch_size(0.1, 1.0, 0.0, 0.05, m_max=777) == 1  # no noise, useful step
-    assert optimal_batch_size(0.1, 10.0, 0.0, 0.05, m_max=777) == 777  # no noise, overshoot
+    assert optimal_batch_size(s=0.1, mu=10.0, sigma=2.0, eta=0.1, m_max=777) == 777
+    assert optimal_batch_size(s=0.1, mu=-1.0, sigma=2.0, eta=0.1, m_max=777) == 777
+    assert optimal_batch_size(s=0.1, mu=1.0, sigma=0.0, eta=0.05, m_max=777) == 1  # no noise, useful step
+    assert optimal_batch_size(s=0.1, mu=10.0, sigma=0.0, eta=0.05, m_max=777) == 777  # no noise, overshoot
 
 
 def test_reference_example_and_the_code_variance_factor():
-    # reference-impls.md A.3 item 5: s=0.05, eta=0.02, mu=1, sigma=20 -> m* = 113; with the extra 1/32: 4
-    assert optimal_batch_size(0.05, 1.0, 400.0, 0.02, m_max=60000) == 113
-    assert optimal_batch_size(0.05, 1.0, 400.0 / 32, 0.02, m_max=60000) == 4
+    # seed 000 eq. 7-9 at s=0.05, eta=0.02, mu=1, sigma=20 -> m* = 113; with the public code's extra 1/32: 4
+    assert optimal_batch_size(s=0.05, mu=1.0, sigma=20.0, eta=0.02, m_max=60000) == 113
+    assert optimal_batch_size(s=0.05, mu=1.0, sigma=math.sqrt(400.0 / 32), eta=0.02, m_max=60000) == 4
 
 
 @given(s=states, eta=etas, overshoot=st.floats(0.01, 1.5), a1=st.floats(0.002, 0.05), m_alpha=st.integers(2, 64))
@@ -129,12 +129,12 @@ def test_code_variance_shrinks_m_star_by_m_alpha(s, eta, overshoot, a1, m_alpha)
 
 
 def test_rule_rejects_bad_input():
-    with pytest.raises(ValueError, match="Invalid sigma2"):
-        optimal_batch_size(1.0, 1.0, -1.0, 0.1, m_max=10)
+    with pytest.raises(ValueError, match="Invalid sigma"):
+        optimal_batch_size(s=1.0, mu=1.0, sigma=-1.0, eta=0.1, m_max=10)
     with pytest.raises(ValueError, match="Invalid eta"):
-        optimal_batch_size(1.0, 1.0, 1.0, float("nan"), m_max=10)
+        optimal_batch_size(s=1.0, mu=1.0, sigma=1.0, eta=float("nan"), m_max=10)
     with pytest.raises(ValueError, match="Invalid m_max"):
-        optimal_batch_size(1.0, 1.0, 1.0, 0.1, m_max=0)
+        optimal_batch_size(s=1.0, mu=1.0, sigma=1.0, eta=0.1, m_max=0)
 
 
 # -- the policy's decisions ------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_statistic_grows_incrementally_and_matches_the_oracle(mode):
     assert got["loss"] == pytest.approx(ref.loss, rel=1e-12)
     assert got["grad_sq_norm"] == pytest.approx(ref.grad_sq_norm, rel=1e-10)
     assert got["sigma2"] == pytest.approx(ref.sigma2, rel=1e-8)
-    assert ctx.cache["grad_ready"] and ctx.cache["batch_loss"] == got["loss"]
+    assert ctx.prepared is not None and ctx.prepared.loss == got["loss"] and ctx.prepared.n == got["n"]
     mean = flat.mean(0)
     written = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
     assert torch.allclose(written, mean, rtol=1e-10, atol=1e-14)

@@ -74,8 +74,8 @@ def test_trace_records_the_rule_and_consistent_losses(algo):
     assert sum(s["batch_size"] for s in steps) == 150
     for s in steps:
         assert {"s_t", "m_star", "sigma2", "predicted_next", "sigma2_diag", "m_star_diag", "batch_after"} <= set(s)
-        assert s["predicted_next"] == pytest.approx(expected_next_state(s["batch_size"], s["s_t"], s["mu"],
-                                                                        s["sigma2"], 0.5), rel=1e-12)
+        assert s["predicted_next"] == pytest.approx(expected_next_state(
+            m=s["batch_size"], s=s["s_t"], mu=s["mu"], sigma=math.sqrt(s["sigma2"]), eta=0.5), rel=1e-12)
     for before, after in zip(steps, steps[1:]):  # the objective after one update is the one before the next
         assert after["full_before"] == pytest.approx(before["full_after"], rel=1e-12)
 

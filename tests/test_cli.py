@@ -307,10 +307,10 @@ def test_help_exits_0(capsys):
 
 
 def test_bench_engine_section_writes_rows_and_json(tmp_path, capsys, monkeypatch):
-    from realnets import bench
+    from realnets.bench import engine as engine_bench
 
-    monkeypatch.setattr(bench, "ENGINE_CASES", ((8, 16),))
-    monkeypatch.setattr(bench, "ENGINE_STEPS", 5)
+    monkeypatch.setattr(engine_bench, "ENGINE_CASES", ((8, 16),))
+    monkeypatch.setattr(engine_bench, "ENGINE_STEPS", 5)
     out = tmp_path / "bench.json"
     assert (
         main(["bench", "--sections", "engine", "--device", "cpu", "--repeats", "2", "--out", str(out)]) == 0

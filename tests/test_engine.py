@@ -10,12 +10,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realnets import engine
+from realnets.engine import loop as engine_loop
 from realnets.algorithms.base import Grow, Policy, Update
 from realnets.checkpoint import load_checkpoint
 from realnets.config import make_config
 from realnets.engine import EpochSampler, resume, train
-from realnets.probes import register_statistic
+from realnets.probes import PreparedGradient, register_statistic
 from realnets.registry import AlgoInfo
 
 N_TRAIN = 200
@@ -136,13 +136,13 @@ class GrowToTwenty(Policy):
 
 def _fake_algorithm(policy_cls):
     def factory(params, hp):
-        return policy_cls(), torch.optim.SGD(params, lr=0.1)
+        return policy_cls(), torch.optim.SGD([p for _, p in params], lr=0.1)
 
-    return AlgoInfo("grow-test", factory, "test policy", policy_cls.needs, {"lr": 0.1, "batch_size": 5})
+    return AlgoInfo("grow-test", factory, "test policy", {"lr": 0.1, "batch_size": 5})
 
 
 def test_grow_draws_more_samples_and_counts_passes(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "get_algorithm", lambda name: _fake_algorithm(GrowToTwenty))
+    monkeypatch.setattr(engine_loop, "get_algorithm", lambda name: _fake_algorithm(GrowToTwenty))
     result = train(tiny(tmp_path, algo="grow-test", budget_epochs=1.0), plots=False)
     steps = [r for r in read_records(result.run_dir) if r["kind"] == "step"]
     assert [r["batch_size"] for r in steps] == [20] * (N_TRAIN // 20)
@@ -158,7 +158,7 @@ def _mean_gradient_ready(ctx):
     loss.backward()
     ctx.count("fwd")
     ctx.count("bwd")
-    ctx.cache.update(grad_ready=True, batch_loss=loss.detach())
+    ctx.prepared = PreparedGradient(loss=float(loss.detach()), n=int(ctx.x.shape[0]))
     return float(loss.detach())
 
 
@@ -177,9 +177,9 @@ class FixedPlain(FixedWithReadyGradient):
 
 
 def test_ready_gradient_skips_the_engine_pass_and_gives_the_same_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "get_algorithm", lambda name: _fake_algorithm(FixedWithReadyGradient))
+    monkeypatch.setattr(engine_loop, "get_algorithm", lambda name: _fake_algorithm(FixedWithReadyGradient))
     ready = train(tiny(tmp_path, "ready", algo="grow-test", budget_epochs=1.0), plots=False)
-    monkeypatch.setattr(engine, "get_algorithm", lambda name: _fake_algorithm(FixedPlain))
+    monkeypatch.setattr(engine_loop, "get_algorithm", lambda name: _fake_algorithm(FixedPlain))
     plain = train(tiny(tmp_path, "plain", algo="grow-test", budget_epochs=1.0), plots=False)
     ready_steps = [r for r in read_records(ready.run_dir) if r["kind"] == "step"]
     assert all(r["fwd"] == 1 and r["bwd"] == 1 for r in ready_steps)
@@ -195,7 +195,7 @@ class GrowForever(FixedPlain):
 
 
 def test_growing_past_the_budget_is_a_policy_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "get_algorithm", lambda name: _fake_algorithm(GrowForever))
+    monkeypatch.setattr(engine_loop, "get_algorithm", lambda name: _fake_algorithm(GrowForever))
     with pytest.raises(RuntimeError, match="expected Update"):
         train(tiny(tmp_path, algo="grow-test", budget_epochs=1.0), plots=False)
 

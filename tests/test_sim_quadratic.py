@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.quadratic import critical_batch_from_speedup, simulate, speedup_curve, steps_to_target
+from sim.quadratic import critical_batch_from_speedup, simulate, simulated_steps_to_target, speedup_curve
 
 Z = 5.0  # many Monte-Carlo comparisons below: a 5-sigma budget keeps the family-wise false-positive rate < 1e-4
 seeds = st.integers(0, 2**32 - 1)
@@ -77,7 +77,7 @@ def test_per_run_adaptive_batch_uses_the_state():
 
 def test_steps_to_target_without_noise_is_the_deterministic_crossing():
     h, lr, target = 1.0, 0.1, 1e-3
-    est = steps_to_target([h], [0.0], lr=lr, batch_size=1, target=target, max_steps=500, x0=1.0, runs=2, seed=0)
+    est = simulated_steps_to_target([h], [0.0], lr=lr, batch_size=1, target=target, max_steps=500, x0=1.0, runs=2, seed=0)
     losses = 0.5 * (1 - lr * h) ** (2 * np.arange(200))
     first = int(np.flatnonzero(losses <= target)[0])
     assert first - 1 < est.mean <= first
@@ -85,7 +85,7 @@ def test_steps_to_target_without_noise_is_the_deterministic_crossing():
 
 
 def test_steps_to_target_unreached_is_infinite():
-    est = steps_to_target([1.0], lr=1e-4, batch_size=1, target=1e-6, max_steps=5, runs=4, seed=0)
+    est = simulated_steps_to_target([1.0], lr=1e-4, batch_size=1, target=1e-6, max_steps=5, runs=4, seed=0)
     assert math.isinf(est.mean)
 
 

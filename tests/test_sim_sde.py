@@ -119,7 +119,7 @@ def test_step_schedule_and_smith_schedules():
 
 
 def test_update_counts_of_the_cifar_schedules():
-    # Arithmetic check of the counts quoted for seed 004 (reference-impls.md, section D): N = 50000,
+    # Arithmetic check of the counts quoted for seed 004 (Smith et al. 2018, Sec. 5.1, Fig. 2): N = 50000,
     # B = 128, 200 epochs, steps at 60/120/160: sum of ceil(N/B_e).
     schedules = smith_schedules(0.1, 128, factor=5, milestones=[60, 120, 160])
     counts = {name: updates_per_schedule(50_000, batch, 200) for name, (_, batch) in schedules.items()}

@@ -51,7 +51,7 @@ WALK = dict(
 def test_expected_next_state_matches_the_simulated_walk(s, mu, sigma, m, eta, s_star, seed):
     state = s + s_star
     sim = sim_rw.one_step(state, mu, sigma, m, eta, s_star, n=NEXT_STATE_DRAWS, seed=seed)
-    exact = th_rw.expected_next_state(state, mu, sigma, m, eta, s_star)
+    exact = th_rw.expected_next_state(s=state, mu=mu, sigma=sigma, m=m, eta=eta, s_star=s_star)
     assert _within(sim, exact), (sim, exact)
 
 
@@ -62,16 +62,19 @@ def test_expected_next_state_matches_the_simulated_walk(s, mu, sigma, m, eta, s_
     sigma=st.floats(0.1, 40.0),
     eta=st.floats(0.005, 1.0),
 )
-def test_ba_policy_maximiser_agrees_with_theory_optimal_batch_size(r, mu, sigma, eta):
+def test_transcription_ba_policy_maximiser_agrees_with_theory_optimal_batch_size(r, mu, sigma, eta):
+    """TRANSCRIPTION check, not a cross-check: sim's maximiser evaluates its own copy of eq. 7's closed form,
+    so this pins the two typed copies (and the two searches) together. The independent route is the
+    Monte-Carlo utility of ``test_monte_carlo_utility_on_a_grid_peaks_at_theory_m_star`` below."""
     m_max = 100_000
     ours = float(sim_rw.maximise_utility(r, mu, sigma, eta, m_max=m_max))
-    theirs = float(th_rw.optimal_batch_size_int(r, mu, sigma, eta, m_max=m_max))
+    theirs = float(th_rw.optimal_batch_size_int(s=r, mu=mu, sigma=sigma, eta=eta, m_max=m_max))
     if ours == theirs:
         return
     # Two integers can only differ where u is flat to rounding: their utilities must then agree to a few
     # ulps of the scale eta*(|mu| + sigma) of the expected decrease.
-    u_ours = th_rw.utility(ours, r, mu, sigma, eta)
-    u_theirs = th_rw.utility(theirs, r, mu, sigma, eta)
+    u_ours = th_rw.utility(m=ours, s=r, mu=mu, sigma=sigma, eta=eta)
+    u_theirs = th_rw.utility(m=theirs, s=r, mu=mu, sigma=sigma, eta=eta)
     assert abs(u_ours - u_theirs) <= 1e-13 * eta * (abs(mu) + sigma), (ours, theirs)
 
 
@@ -79,16 +82,16 @@ def test_ba_policy_maximiser_agrees_with_theory_optimal_batch_size(r, mu, sigma,
 @given(r=st.floats(0.02, 0.5), sigma=st.floats(2.0, 30.0), eta=st.floats(0.01, 0.1), seed=SEEDS)
 def test_monte_carlo_utility_on_a_grid_peaks_at_theory_m_star(r, sigma, eta, seed):
     mu = 1.0
-    m_star = th_rw.optimal_batch_size_int(r, mu, sigma, eta, m_max=10**6)
+    m_star = th_rw.optimal_batch_size_int(s=r, mu=mu, sigma=sigma, eta=eta, m_max=10**6)
     grid = sorted({1, 2, 4, 16, 64, 256, 1024, 4096, int(m_star)})
     rng = np.random.default_rng(seed)
     for m in grid:
         next_state = sim_rw.one_step(r, mu, sigma, m, eta, n=NEXT_STATE_DRAWS, seed=rng)
         u_mc, u_se = (r - next_state.mean) / m, next_state.stderr / m
-        u_theory = th_rw.utility(m, r, mu, sigma, eta)
+        u_theory = th_rw.utility(m=m, s=r, mu=mu, sigma=sigma, eta=eta)
         assert abs(u_mc - u_theory) <= Z * u_se + FLOOR
         # No grid point beats the theoretical maximiser beyond Monte-Carlo noise.
-        assert u_mc <= th_rw.utility(m_star, r, mu, sigma, eta) + Z * u_se + FLOOR
+        assert u_mc <= th_rw.utility(m=m_star, s=r, mu=mu, sigma=sigma, eta=eta) + Z * u_se + FLOOR
 
 
 # --------------------------------------------------------------------------------------------------

@@ -51,7 +51,11 @@ def test_stationary_loss_matches_simulation(lr, batch, momentum):
 
 
 @given(lr=st.floats(1e-3, 1.0), n=st.integers(2, 100_000), frac=st.floats(0.0, 1.0), momentum=st.floats(0.0, 0.95))
-def test_noise_scale_written_twice_agrees(lr, n, frac, momentum):
+def test_transcription_noise_scale_typed_twice_agrees(lr, n, frac, momentum):
+    """TRANSCRIPTION check, not a cross-check: the same formula g = eps/(1-m)(N/B-1) typed in sim and in theory
+    (DESIGN.md sec. 2: a formula written twice on purpose is pinned by a test). The independent route is
+    ``test_without_replacement_batch_variance`` below (Monte-Carlo of the batch variance the formula rests on)
+    and the stationary-variance test above."""
     batch = 1 + frac * (n - 1)
     ours = sde.noise_scale(lr, n, batch, momentum)
     assert ours == pytest.approx(noise_scale.noise_scale(lr, n, batch, momentum), rel=1e-12, abs=1e-300)
@@ -89,8 +93,9 @@ def test_speedup_curve_has_the_model_shape():
     """Monotone, saturating, and fitted by (1 + B/m0)/(1 + B/m) to within 15% everywhere.
 
     The model freezes the noise scale, while on this NQM B_noise grows about 1000-fold between the start
-    and the target; so we compare shapes: the fitted B must lie inside that range and the simulated
-    critical batch (efficiency 1/2) must sit within 25% of the model's B + 2 m0.
+    and the target; so we compare shapes: the fitted B must lie inside that range (a loose sanity bound,
+    not a quantitative test) and the simulated critical batch (efficiency 1/2) must sit within 25% of the
+    model's B + 2 m0 (the quantitative test: seeds 0 and 1 give 4% and 11%).
     """
     h, x0 = 1.0 / np.arange(1, 21), 0.3
     target = 0.05 * 0.5 * np.sum(h * x0**2)
@@ -117,11 +122,13 @@ def test_speedup_curve_has_the_model_shape():
 
 
 def test_least_squares_optimal_lr_and_critical_batch():
-    """The tuned step scales linearly, then saturates; critical batches agree within a factor 3.
+    """The tuned step scales linearly, then saturates; the steps agree as derived below; critical batches
+    agree within a factor 3.
 
     Ma et al.'s step minimises a worst-case bound that uses beta = max ||x||^2, while the simulation
-    tunes for a mean-loss target, which feels tr(H) <= beta; here beta/tr(H) is about 2, hence the
-    factor-3 tolerance on the step and on the critical batch.
+    tunes for a mean-loss target, which feels tr(H) <= beta; here beta/tr(H) is about 2. The factor 3 on
+    the critical batch is NOT derived (the two definitions differ: Ma's worst-case m* against the batch
+    where the simulated efficiency halves); it is a loose consistency check only.
     """
     spectrum = np.linspace(1.0, 0.1, 32)
     X, y, _ = least_squares.make_least_squares(512, spectrum, seed=1)
@@ -133,7 +140,13 @@ def test_least_squares_optimal_lr_and_critical_batch():
     ma_lr = critical_batch.least_squares_optimal_lr_two_sided(curve.batch_sizes, consts.beta, consts.lambda_1,
                                                               consts.lambda_min)
     ratio = curve.best_lr / ma_lr
-    assert np.all((ratio > 1 / 3) & (ratio < 3))
+    # Ma et al.'s step at m = 1 is 1/beta (worst case over samples); the mean-loss-optimal SGD step at m = 1 on
+    # Gaussian rows is about 1/(tr H + 2 lambda_1) (E||x||^2 x x^T = tr(H) H + 2H^2), so the ratio at small m is
+    # about beta/tr(H) and falls to about 1 where both saturate near the same curvature limit. 25% allows the
+    # 2 lambda_1/tr(H) term (13% here) and the learning-rate search resolution.
+    assert ratio[0] == pytest.approx(consts.beta / consts.trace, rel=0.25)
+    assert ratio[-1] == pytest.approx(1.0, rel=0.25)
+    assert np.all(np.diff(ratio) <= 0.05 * ratio[:-1])  # the worst-case penalty fades as m grows
     assert 1.6 < curve.best_lr[1] / curve.best_lr[0] < 2.4  # linear scaling at small m
     assert curve.best_lr[-1] / curve.best_lr[-2] < 1.15  # saturation at large m
     m_star = critical_batch.least_squares_critical_batch(consts.beta, consts.lambda_1, consts.lambda_min)

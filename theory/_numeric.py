@@ -9,6 +9,10 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from theory._validate import number_array
+
+__all__ = ["as_float_array", "close", "is_zero", "lambdify", "scalar_or_array"]
+
 
 @cache
 def _lambdify_cached(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., np.ndarray]:
@@ -16,27 +20,33 @@ def _lambdify_cached(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[...
 
 
 def lambdify(args: Sequence[sp.Symbol], expr: sp.Expr) -> Callable[..., np.ndarray]:
-    """A cached NumPy function of ``expr`` with the fixed argument order ``args``."""
+    """A cached NumPy function of ``expr`` with the fixed argument order ``args``.
+
+    Args:
+        args: the symbols, in the order the NumPy function takes them.
+        expr: the sympy expression.
+    """
     return _lambdify_cached(tuple(args), expr)
 
 
-def as_float_array(name: str, value, *, positive: bool = False, nonnegative: bool = False,
-                   at_least: float | None = None) -> np.ndarray:
+def as_float_array(
+    name: str, value, *, positive: bool = False, nonnegative: bool = False, at_least: float | None = None
+) -> np.ndarray:
     """Validate a numeric argument (scalar or array) and return it as a float array.
 
+    The same as :func:`theory._validate.number_array` (kept here for the modules that import it from here).
+
+    Args:
+        name: the parameter's name, used in the error message.
+        value: a number, a sequence or an array of numbers (bools and strings are refused).
+        positive: require every entry > 0.
+        nonnegative: require every entry >= 0.
+        at_least: require every entry >= this bound.
+
     Raises:
-        ValueError: ``Invalid <name>: <value> (expected ...)`` for non-finite or out-of-range input.
+        ValueError: ``Invalid <name>: <value> (expected ...)`` for non-numeric, non-finite or out-of-range input.
     """
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"Invalid {name}: {value!r} (expected finite numbers)")
-    if positive and np.any(arr <= 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected > 0)")
-    if nonnegative and np.any(arr < 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= 0)")
-    if at_least is not None and np.any(arr < at_least):
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= {at_least})")
-    return arr
+    return number_array(name, value, positive=positive, nonnegative=nonnegative, at_least=at_least)
 
 
 def scalar_or_array(arr: np.ndarray):
@@ -51,4 +61,5 @@ def is_zero(expr: sp.Expr) -> bool:
 
 
 def close(a: float, b: float, rel: float = 1e-9, abs_: float = 1e-12) -> bool:
+    """``math.isclose(a, b)`` with relative tolerance ``rel`` and absolute tolerance ``abs_``."""
     return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)

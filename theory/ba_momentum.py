@@ -52,7 +52,11 @@ def _validate_steps(steps) -> int:
 
 
 def buffer_recurrence_exprs(steps: int) -> list[sp.Expr]:
-    """P_0 ... P_steps from the recurrence ``P_t = g_t + rho P_{t-1}``, ``P_{-1} = 0`` (seed 000 eq. 14)."""
+    """P_0 ... P_steps from the recurrence ``P_t = g_t + rho P_{t-1}``, ``P_{-1} = 0`` (seed 000 eq. 14).
+
+    Args:
+        steps: the last index t (an integer >= 0).
+    """
     grads = _gradient_symbols(_validate_steps(steps))
     buffers, previous = [], sp.Integer(0)
     for grad in grads:
@@ -62,7 +66,11 @@ def buffer_recurrence_exprs(steps: int) -> list[sp.Expr]:
 
 
 def buffer_closed_form_exprs(steps: int) -> list[sp.Expr]:
-    """P_0 ... P_steps from the closed form ``P_t = sum_{tau=0}^t rho^{t-tau} g_tau`` (seed 000 eq. 12, over eta)."""
+    """P_0 ... P_steps from the closed form ``P_t = sum_{tau=0}^t rho^{t-tau} g_tau`` (seed 000 eq. 12, over eta).
+
+    Args:
+        steps: the last index t (an integer >= 0).
+    """
     grads = _gradient_symbols(_validate_steps(steps))
     return [sp.expand(sum(rho ** (k - j) * grads[j] for j in range(k + 1))) for k in range(len(grads))]
 
@@ -88,6 +96,9 @@ def mean_recursion_gap_expr(steps: int) -> sp.Expr:
     conditional mean is ``f_t + rho P_{t-1}``, while eq. 15 iterated on the true gradients gives
     ``sum rho^{t-tau} f_tau``. The gap is ``sum_{tau<t} rho^{t-tau} e_tau``, which vanishes only if the past
     ``f_tau`` are read as the batch estimates ``f_tau + e_tau`` (what Algorithm 1 line 8 computes).
+
+    Args:
+        steps: the index t at which the gap is formed (an integer >= 0).
     """
     steps = _validate_steps(steps)
     true_grads = _gradient_symbols(steps, "f")
@@ -103,6 +114,9 @@ def momentum_decrease_moments_expr(dim: int = 2) -> tuple[sp.Expr, sp.Expr]:
 
     ``Sigma = L L^T`` (``L`` lower triangular, symbols). ``D`` is affine in the independent standard normals
     ``z``, so ``E[D] = D(z = 0)`` and ``Var[D] = sum_i (dD/dz_i)^2``.
+
+    Args:
+        dim: the dimension d of the parameter vector (an integer >= 1).
 
     Returns:
         ``(mean, m * variance)``; sympy shows them equal to ``eta f^T (f + rho P)`` and ``eta^2 f^T Sigma f``.
@@ -140,7 +154,12 @@ def _validate_grads(grads) -> np.ndarray:
 
 
 def momentum_buffer_recurrence(grads, rho):
-    """Buffers ``P_t = g_t + rho P_{t-1}`` (``P_{-1} = 0``) for gradients ``grads`` of shape (T, d), eq. 14."""
+    """Buffers ``P_t = g_t + rho P_{t-1}`` (``P_{-1} = 0``) for gradients ``grads`` of shape (T, d), eq. 14.
+
+    Args:
+        grads: (T, d) gradients g_0..g_{T-1}.
+        rho: the momentum coefficient in [0, 1).
+    """
     arr, rho_v = _validate_grads(grads), _validate_rho(rho)
     buffers = np.empty_like(arr)
     previous = np.zeros(arr.shape[1])
@@ -151,7 +170,12 @@ def momentum_buffer_recurrence(grads, rho):
 
 
 def momentum_buffer_closed_form(grads, rho):
-    """Buffers ``P_t = sum_{tau<=t} rho^{t-tau} g_tau`` for ``grads`` of shape (T, d), seed 000 eq. 12 over eta."""
+    """Buffers ``P_t = sum_{tau<=t} rho^{t-tau} g_tau`` for ``grads`` of shape (T, d), seed 000 eq. 12 over eta.
+
+    Args:
+        grads: (T, d) gradients g_0..g_{T-1}.
+        rho: the momentum coefficient in [0, 1).
+    """
     arr, rho_v = _validate_grads(grads), _validate_rho(rho)
     steps = np.arange(arr.shape[0])
     lag = steps[:, None] - steps[None, :]
@@ -183,6 +207,12 @@ def momentum_dice(f, Sigma, P_prev, rho):
     """The walk's dice for BA-Momentum (seed 000 Sec. 3.2): ``mu_t = f^T (f + rho P_{t-1})``, ``sigma_t = sqrt(f^T Sigma f)``.
 
     Feed them to :func:`theory.rebound_walk.optimal_batch_size`; the step is ``Δs ~ N(mu_t, sigma_t^2 / m)``.
+
+    Args:
+        f: (d,) the true gradient.
+        Sigma: (d, d) the per-sample gradient covariance (symmetric, positive semi-definite).
+        P_prev: (d,) the previous momentum buffer P_{t-1}.
+        rho: the momentum coefficient in [0, 1).
 
     Note:
         The paper writes ``mu_t = f^T mu_{P_t}`` with ``mu_{P_t} = rho mu_{P_{t-1}} + f_t`` (eq. 15); here the
@@ -221,4 +251,3 @@ def momentum_decrease_moments(f, Sigma, P_prev, rho, eta):
     eta_v = float(as_float_array("eta", eta, positive=True))
     mean = eta_v * float(f_arr @ (f_arr + rho_v * p_arr))
     return mean, eta_v**2 * float(f_arr @ sigma_arr @ f_arr)
-

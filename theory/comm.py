@@ -44,6 +44,7 @@ import sympy as sp
 
 from theory import symbols as S
 from theory._numeric import as_float_array, lambdify
+from theory._validate import number_array
 
 __all__ = [
     "implied_iterations",
@@ -165,7 +166,15 @@ def ring_allreduce_time(p, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarra
 
 
 def ring_allreduce_time_large_p(p, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarray:
-    """The many-process approximation 2pα + 2nβ + nγ of :func:`ring_allreduce_time` (seed 003, App. C)."""
+    """The many-process approximation 2pα + 2nβ + nγ of :func:`ring_allreduce_time` (seed 003, App. C).
+
+    Args:
+        p: number of processes (integer >= 1).
+        n_bytes: size of the reduced vector, in the unit beta and gamma are per.
+        alpha: latency per message (s).
+        beta: inverse bandwidth (s per unit).
+        gamma: reduction cost (s per unit).
+    """
     p_ = _processes(p)
     args = _costs(n_bytes, alpha, beta, gamma)
     fn = lambdify((S.p, n_sym, alpha_sym, beta_sym, gamma_sym), ring_allreduce_large_p_expr())
@@ -189,7 +198,15 @@ def training_time(iterations, t_comp, t_comm, n_hessian=0, t_hessian=0.0) -> flo
 
 
 def implied_iterations(total_time, t_comp, t_comm, n_hessian=0, t_hessian=0.0) -> float | np.ndarray:
-    """The update count I that makes :func:`training_time` equal ``total_time``: (T − n_H T_Hess)/(T_comp + T_comm)."""
+    """The update count I that makes :func:`training_time` equal ``total_time``: (T − n_H T_Hess)/(T_comp + T_comm).
+
+    Args:
+        total_time: the training time T (s).
+        t_comp: forward and backward time of one update (s).
+        t_comm: all-reduce time of one update (s).
+        n_hessian: number of top-eigenvalue computations.
+        t_hessian: time of one of them (s).
+    """
     total = as_float_array("total_time", total_time, nonnegative=True)
     per_update = as_float_array("t_comp", t_comp, nonnegative=True) + as_float_array(
         "t_comm", t_comm, nonnegative=True
@@ -207,7 +224,9 @@ def _iterations_per_epoch(n_samples: float, batch_size: float, rounding: str) ->
     return {"floor": math.floor(ratio), "ceil": math.ceil(ratio), "exact": ratio}[rounding]
 
 
-def iterations_for_schedule(phases: Sequence[tuple[float, int]], n_samples: int, *, rounding: str = "floor") -> float:
+def iterations_for_schedule(
+    phases: Sequence[tuple[float, int]], n_samples: int, *, rounding: str = "floor"
+) -> float:
     """Parameter updates of a piecewise-constant batch schedule: Σ_phases epochs · iters_per_epoch(N/b).
 
     Args:
@@ -223,7 +242,11 @@ def iterations_for_schedule(phases: Sequence[tuple[float, int]], n_samples: int,
         raise ValueError(f"Invalid rounding: {rounding!r} (expected one of {ROUNDINGS})")
     n = float(as_float_array("n_samples", n_samples, positive=True))
     total = 0.0
-    for epochs, batch_size in phases:
+    try:
+        pairs = [(epochs, batch_size) for epochs, batch_size in phases]
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid phases: {phases!r} (expected (epochs, batch_size) pairs)") from None
+    for epochs, batch_size in pairs:
         e = float(as_float_array("epochs", epochs, nonnegative=True))
         bs = float(_batch_size(batch_size))
         total += e * _iterations_per_epoch(n, bs, rounding)
@@ -250,6 +273,13 @@ def step_schedule_phases(
     This is seed 003's GG schedule for Table 3 ("increases batch size by a factor of 10 at epoch 30,
     60 and 80", after Smith et al.), optionally capped at ``max_batch``.
 
+    Args:
+        initial_batch: the first batch size (an integer >= 1).
+        factor: the multiplier at each milestone (> 0).
+        milestones: the epochs at which the batch changes, increasing, within 0..total_epochs.
+        total_epochs: the length of the schedule in epochs.
+        max_batch: an optional cap on the batch size.
+
     Returns:
         ``(epochs, batch_size)`` pairs covering epochs 0..total_epochs (epochs are ints when whole).
     """
@@ -257,9 +287,14 @@ def step_schedule_phases(
     factor_ = float(as_float_array("factor", factor, positive=True))
     total = float(as_float_array("total_epochs", total_epochs, nonnegative=True))
     cap = math.inf if max_batch is None else _batch_size(max_batch)
-    bounds = [0.0, *(float(m) for m in milestones), total]
+    marks = number_array("milestones", milestones, nonnegative=True)
+    if marks.ndim != 1:
+        raise ValueError(f"Invalid milestones: {milestones!r} (expected a sequence of epochs)")
+    bounds = [0.0, *(float(m) for m in marks), total]
     if any(hi < lo for lo, hi in zip(bounds, bounds[1:])):
-        raise ValueError(f"Invalid milestones: {milestones!r} (expected increasing epochs within 0..{total_epochs})")
+        raise ValueError(
+            f"Invalid milestones: {milestones!r} (expected increasing epochs within 0..{total_epochs})"
+        )
     phases = []
     for lo, hi in zip(bounds, bounds[1:]):
         epochs = hi - lo

@@ -64,6 +64,7 @@ import sympy as sp
 
 from theory import symbols as S
 from theory._numeric import as_float_array, is_zero, lambdify
+from theory._validate import number_array
 
 __all__ = [
     "abs_bound",
@@ -228,9 +229,11 @@ def _contraction_is_in_unit_interval() -> bool:
     # Writing θ = 1/(1+r), κ = 1/(1+s), M_G = 1+v (r, s, v ≥ 0): 1 − bη₀c = 1 − 1/((1+r)(1+s)(1+v)).
     r, s, v = sp.symbols("r s v", nonnegative=True)
     theta, kappa, bmax = 1 / (1 + r), 1 / (1 + s), sp.Symbol("b_max", positive=True)
-    q = (1 - b_sym * eta0_sym * S.c).subs(
-        {eta0_sym: theta / (S.L * M_G_sym * bmax), S.c: kappa * S.L, b_sym: bmax}
-    ).subs(M_G_sym, 1 + v)
+    q = (
+        (1 - b_sym * eta0_sym * S.c)
+        .subs({eta0_sym: theta / (S.L * M_G_sym * bmax), S.c: kappa * S.L, b_sym: bmax})
+        .subs(M_G_sym, 1 + v)
+    )
     denominator = (1 + r) * (1 + s) * (1 + v)
     return _has_nonnegative_coefficients(sp.cancel(q * denominator)) and bool(sp.cancel(1 - q).is_positive)
 
@@ -276,8 +279,11 @@ def verify_derivation() -> dict[str, bool]:
         "descent_relaxation": _descent_relaxation_is_valid(),
         "pl_inequality": is_zero(pl_gap_bound_expr() - grad_sq_sym / (2 * S.c)),
         "one_step_recursion": is_zero(one_step_recursion_expr() - lemmas_combined),
-        "floor_independent_of_b": is_zero(sp.diff(floor, b)) and is_zero(floor - eta0 * S.L * M_sym / (2 * S.c)),
-        "closed_form_solves_recursion": is_zero(one_step_of_bound - (floor + q * prod_sym * (gap0_sym - floor))),
+        "floor_independent_of_b": is_zero(sp.diff(floor, b))
+        and is_zero(floor - eta0 * S.L * M_sym / (2 * S.c)),
+        "closed_form_solves_recursion": is_zero(
+            one_step_of_bound - (floor + q * prod_sym * (gap0_sym - floor))
+        ),
         "contraction_in_unit_interval": _contraction_is_in_unit_interval(),
         "per_sample_contraction_decreasing": _per_sample_contraction_decreases(),
     }
@@ -289,7 +295,7 @@ def verify_derivation() -> dict[str, bool]:
 
 
 def _validate_batch_sizes(batch_sizes: Sequence[int]) -> np.ndarray:
-    arr = np.asarray(batch_sizes, dtype=float)
+    arr = number_array("batch_sizes", batch_sizes)
     if arr.ndim != 1:
         raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (expected a 1-D sequence of integers >= 1)")
     if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr != np.round(arr)):
@@ -297,12 +303,20 @@ def _validate_batch_sizes(batch_sizes: Sequence[int]) -> np.ndarray:
     return arr
 
 
+# 10**8 steps is an 800 MB array of bounds; fixed_batch_bound returns one value per step
+_MAX_BOUND_STEPS = 10**8
+
+
 def _validate_constants(eta0: float, L: float, c: float, M: float, M_G: float) -> tuple[float, ...]:
-    eta0_, L_, c_ = (float(as_float_array(n, v, positive=True)) for n, v in (("eta0", eta0), ("L", L), ("c", c)))
+    eta0_, L_, c_ = (
+        float(as_float_array(n, v, positive=True)) for n, v in (("eta0", eta0), ("L", L), ("c", c))
+    )
     M_ = float(as_float_array("M", M, nonnegative=True))
     M_G_ = float(as_float_array("M_G", M_G, at_least=1.0))
     if c_ > L_:
-        raise ValueError(f"Invalid c: {c!r} (expected c <= L = {L!r}: strong convexity cannot exceed smoothness)")
+        raise ValueError(
+            f"Invalid c: {c!r} (expected c <= L = {L!r}: strong convexity cannot exceed smoothness)"
+        )
     return eta0_, L_, c_, M_, M_G_
 
 
@@ -333,6 +347,12 @@ def noise_floor(*, eta0: float, L: float, c: float, M: float) -> float:
     """The limit of the bound for any batch sequence with η_t = b_t·η₀: F = η₀·L·M/(2c).
 
     In terms of the step size of a fixed batch b (η = b·η₀) this is η·L·M/(2c·b).
+
+    Args:
+        eta0: base step size per sample (> 0).
+        L: smoothness constant (> 0).
+        c: strong-convexity constant (> 0).
+        M: additive second-moment constant (>= 0).
     """
     eta0_ = float(as_float_array("eta0", eta0, positive=True))
     L_ = float(as_float_array("L", L, positive=True))
@@ -342,7 +362,13 @@ def noise_floor(*, eta0: float, L: float, c: float, M: float) -> float:
 
 
 def contraction_factors(batch_sizes: Sequence[int], *, eta0: float, c: float) -> np.ndarray:
-    """The per-step factors q_t = 1 − b_t·η₀·c of the one-step recursion (no step-size check)."""
+    """The per-step factors q_t = 1 − b_t·η₀·c of the one-step recursion (no step-size check).
+
+    Args:
+        batch_sizes: b_0..b_{T-1}, integers >= 1.
+        eta0: base step size per sample (> 0).
+        c: strong-convexity constant (> 0).
+    """
     sizes = _validate_batch_sizes(batch_sizes)
     eta0_ = float(as_float_array("eta0", eta0, positive=True))
     c_ = float(as_float_array("c", c, positive=True))
@@ -357,6 +383,14 @@ def one_step_bound(gap: float, batch_size: int, *, eta0: float, L: float, c: flo
     """One application of the recursion, (1 − b η₀ c) Δ + L M η₀² b / 2, lambdified from the sympy form.
 
     No step-size check: this is the map itself, for callers who iterate it on their own schedule.
+
+    Args:
+        gap: the current bound Delta_t >= 0.
+        batch_size: the batch b_t (an integer >= 1).
+        eta0: base step size per sample (> 0).
+        L: smoothness constant (> 0).
+        c: strong-convexity constant (> 0).
+        M: additive second-moment constant (>= 0).
     """
     args = [as_float_array(n, v, nonnegative=True) for n, v in (("gap", gap), ("M", M))]
     size = _validate_batch_sizes([batch_size])[0]
@@ -420,6 +454,15 @@ def abs_bound_recursive(
         Δ_{t+1} = (1 − b_t η_0 c)\\,Δ_t + \\frac{L M η_0^2 b_t}{2}.
 
     Arguments, return value and errors are those of :func:`abs_bound`.
+
+    Args:
+        batch_sizes: b_0..b_{T-1}, integers >= 1.
+        eta0: base step size per sample (as in :func:`abs_bound`).
+        L: smoothness constant.
+        c: strong-convexity constant, 0 < c <= L.
+        M: additive second-moment constant, M >= 0.
+        M_G: multiplicative second-moment constant, M_G >= 1.
+        initial_gap: L(theta_0) - L* >= 0.
     """
     sizes, eta0_, L_, c_, M_, gap0_ = _validated(batch_sizes, eta0, L, c, M, M_G, initial_gap)
     step_fn = _one_step_numeric()
@@ -443,16 +486,33 @@ def fixed_batch_bound(
     """The fixed-batch special case of Theorem 1: Δ_t ≤ F + (1 − bη₀c)^t (Δ₀ − F), t = 0..steps.
 
     As t → ∞ it tends to the noise floor F = η₀LM/(2c) = ηLM/(2cb) with η = bη₀ (see :func:`noise_floor`).
+
+    Args:
+        batch_size: the fixed batch b (an integer >= 1).
+        steps: the number of steps (an integer >= 0, at most 10**8).
+        eta0: base step size per sample, 0 < eta0 <= 1/(L M_G b).
+        L: smoothness constant.
+        c: strong-convexity constant, 0 < c <= L.
+        M: additive second-moment constant, M >= 0.
+        M_G: multiplicative second-moment constant, M_G >= 1.
+        initial_gap: L(theta_0) - L* >= 0.
     """
     steps_ = as_float_array("steps", steps, nonnegative=True)
     if steps_.ndim != 0 or steps_ != np.round(steps_):
         raise ValueError(f"Invalid steps: {steps!r} (expected an integer >= 0)")
-    sizes = [batch_size] * int(steps_)
     _validate_batch_sizes([batch_size])
+    if steps_ > _MAX_BOUND_STEPS:
+        raise ValueError(
+            f"Invalid steps: {steps!r} (expected at most {_MAX_BOUND_STEPS}: the bound is returned "
+            "for every step)"
+        )
+    sizes = [batch_size] * int(steps_)
     return abs_bound(sizes, eta0=eta0, L=L, c=c, M=M, M_G=M_G, initial_gap=initial_gap)
 
 
-def same_samples_fixed_contraction(batch_sizes: Sequence[int], base_batch: int, *, eta0: float, c: float) -> float:
+def same_samples_fixed_contraction(
+    batch_sizes: Sequence[int], base_batch: int, *, eta0: float, c: float
+) -> float:
     """The contraction a fixed batch ``base_batch`` reaches on the same number of samples Σ b_t.
 
     .. math::
@@ -461,6 +521,12 @@ def same_samples_fixed_contraction(batch_sizes: Sequence[int], base_batch: int, 
 
     because log(1 − x)/x is decreasing on (0, 1) (checked in :func:`verify_derivation`). The exponent
     may be fractional: the comparison is on the sample budget, not on a whole number of steps.
+
+    Args:
+        batch_sizes: the growing schedule b_0..b_{T-1} (integers >= 1).
+        base_batch: the fixed batch b_0 it is compared with (base_batch * eta0 * c < 1).
+        eta0: base step size per sample (> 0).
+        c: strong-convexity constant (> 0).
     """
     sizes = _validate_batch_sizes(batch_sizes)
     base = _validate_batch_sizes([base_batch])[0]

@@ -150,6 +150,10 @@ def b_simple(trace_sigma, grad_sq_norm):
 
     References:
         McCandlish et al. (2018), Sec. 2; used by seed 002's critical-batch discussion.
+
+    Args:
+        trace_sigma: tr(Sigma), the trace of the per-sample gradient covariance (>= 0).
+        grad_sq_norm: |G|^2, the squared norm of the true gradient (> 0).
     """
     trace = as_float_array("trace_sigma", trace_sigma, nonnegative=True)
     grad = as_float_array("grad_sq_norm", grad_sq_norm, positive=True)
@@ -195,7 +199,13 @@ def _noise_and_batch(batch_size, b_noise_value) -> tuple[np.ndarray, np.ndarray]
 
 
 def optimal_lr(batch_size, lr_max, b_noise):
-    r""":math:`\epsilon_{opt}(B) = \epsilon_{max}/(1 + \mathcal B_{noise}/B)` (McCandlish et al. 2018, Sec. 2)."""
+    r""":math:`\epsilon_{opt}(B) = \epsilon_{max}/(1 + \mathcal B_{noise}/B)` (McCandlish et al. 2018, Sec. 2).
+
+    Args:
+        batch_size: B (> 0).
+        lr_max: epsilon_max = |G|^2/(G^T H G) (> 0).
+        b_noise: the noise scale B_noise (>= 0).
+    """
     batch, noise = _noise_and_batch(batch_size, b_noise)
     top = as_float_array("lr_max", lr_max, positive=True)
     return scalar_or_array(top / (1 + noise / batch))
@@ -206,6 +216,12 @@ def loss_decrease(lr, batch_size, lr_max, b_noise):
 
     This is :func:`loss_decrease_expr` divided by :math:`\Delta L_{max} = |G|^4/(2G^\top HG)`. It is 1/(1 +
     B_noise/B) at the optimal step and negative (the loss grows) for :math:`x > 2/(1 + \mathcal B_{noise}/B)`.
+
+    Args:
+        lr: the step size epsilon (> 0).
+        batch_size: B (> 0).
+        lr_max: epsilon_max = |G|^2/(G^T H G), the best step without noise (> 0).
+        b_noise: the noise scale B_noise (>= 0).
     """
     step = as_float_array("lr", lr, positive=True)
     batch, noise = _noise_and_batch(batch_size, b_noise)
@@ -218,6 +234,11 @@ def steps_to_target(batch_size, s_min, b_noise):
 
     Each step at the optimal step size makes :math:`1/(1 + \mathcal B_{noise}/B)` of the noiseless progress,
     so with :math:`\mathcal B_{noise}` taken constant along the way the step count scales by the inverse.
+
+    Args:
+        batch_size: B (> 0).
+        s_min: S_min, the steps needed with B -> infinity (> 0).
+        b_noise: the noise scale B_noise (>= 0).
     """
     batch, noise = _noise_and_batch(batch_size, b_noise)
     fewest = as_float_array("s_min", s_min, positive=True)
@@ -228,6 +249,11 @@ def examples_to_target(batch_size, e_min, b_noise):
     r"""Examples to a target loss, :math:`E = E_{min}(1 + B/\mathcal B_{noise})` (McCandlish et al. 2018, Sec. 2).
 
     Requires :math:`\mathcal B_{noise} > 0` (with no noise, :math:`E_{min} = 0` and E = S B is not of this form).
+
+    Args:
+        batch_size: B (> 0).
+        e_min: E_min, the examples needed with B -> 0 (> 0).
+        b_noise: the noise scale B_noise (> 0).
     """
     batch = as_float_array("batch_size", batch_size, positive=True)
     noise = as_float_array("b_noise", b_noise, positive=True)
@@ -247,12 +273,20 @@ def critical_batch_size(b_noise):
 
     References:
         McCandlish et al. (2018), Sec. 2.2; the notion seed 002 (Sec. 3) borrows from Ma et al.
+
+    Args:
+        b_noise: the noise scale B_noise (>= 0).
     """
     return scalar_or_array(as_float_array("b_noise", b_noise, positive=True))
 
 
 def critical_batch_from_minima(s_min, e_min):
-    r""":math:`\mathcal B_{crit} = E_{min}/S_{min}`, from measured minimal steps and examples (McCandlish et al. 2018)."""
+    r""":math:`\mathcal B_{crit} = E_{min}/S_{min}`, from measured minimal steps and examples (McCandlish et al. 2018).
+
+    Args:
+        s_min: S_min, the fewest steps to the target (> 0).
+        e_min: E_min, the fewest examples to the target (> 0).
+    """
     steps = as_float_array("s_min", s_min, positive=True)
     examples = as_float_array("e_min", e_min, positive=True)
     return scalar_or_array(examples / steps)
@@ -269,6 +303,11 @@ def speedup(m, m0, b_noise):
     Seed 002 (Sec. 3) defines :math:`s(m; m_0) = k(m_0)/k(m)`; this is its value under the noisy
     quadratic model with the optimal step at every batch size. It is :math:`\approx m/m_0` for
     :math:`m_0 \le m \ll \mathcal B_{noise}` and saturates at :func:`speedup_limit`.
+
+    Args:
+        m: the batch size (> 0).
+        m0: the reference batch size (> 0).
+        b_noise: the noise scale B_noise (>= 0).
     """
     batch = as_float_array("m", m, positive=True)
     base = as_float_array("m0", m0, positive=True)
@@ -277,7 +316,12 @@ def speedup(m, m0, b_noise):
 
 
 def speedup_limit(m0, b_noise):
-    r""":math:`\lim_{m\to\infty} s(m; m_0) = 1 + \mathcal B_{noise}/m_0`: no batch size gives more."""
+    r""":math:`\lim_{m\to\infty} s(m; m_0) = 1 + \mathcal B_{noise}/m_0`: no batch size gives more.
+
+    Args:
+        m0: the reference batch size (> 0).
+        b_noise: the noise scale B_noise (>= 0).
+    """
     base = as_float_array("m0", m0, positive=True)
     noise = as_float_array("b_noise", b_noise, nonnegative=True)
     return scalar_or_array(1 + noise / base)
@@ -287,6 +331,10 @@ def batch_for_speedup_fraction(fraction, b_noise):
     r"""The batch at which :math:`s(m; m_0)` reaches ``fraction`` of its limit: :math:`m = \mathcal B_{noise} f/(1-f)`.
 
     Independent of :math:`m_0` (valid when the result is :math:`\ge m_0`); half the limit at :math:`\mathcal B_{noise}`.
+
+    Args:
+        fraction: the fraction f in (0, 1) of the limiting speed-up.
+        b_noise: the noise scale B_noise (> 0).
     """
     f = as_float_array("fraction", fraction, positive=True)
     if np.any(f >= 1):
@@ -299,6 +347,10 @@ def scaling_exponent(m, b_noise):
     r"""Local scaling exponent :math:`d\log s/d\log m = \mathcal B_{noise}/(m + \mathcal B_{noise})`.
 
     1 is perfect linear scaling (seed 002's regime 1), 0 is stagnation (regime 3).
+
+    Args:
+        m: the batch size (> 0).
+        b_noise: the noise scale B_noise (>= 0).
     """
     batch = as_float_array("m", m, positive=True)
     noise = as_float_array("b_noise", b_noise, nonnegative=True)
@@ -314,6 +366,12 @@ def scaled_lr(m, m0, lr0, rule):
     References:
         Seed 002, Sec. 2 and Table 1 (warm-up of LSR is not modelled: it does not change the stationary
         step).
+
+    Args:
+        m: the batch size (> 0).
+        m0: the reference batch size (> 0).
+        lr0: the learning rate at m0 (> 0).
+        rule: one of :data:`LR_RULES`: ``"blr"``, ``"lsr"`` or ``"srsr"``.
     """
     if rule not in LR_RULES:
         raise ValueError(f"Invalid rule: {rule!r} (expected one of {LR_RULES})")
@@ -344,10 +402,16 @@ def rule_speedup(m, m0, b_noise, rule, lr0_fraction=None):
     """
     noise = as_float_array("b_noise", b_noise, nonnegative=True)
     base = as_float_array("m0", m0, positive=True)
-    x0 = 1 / (1 + noise / base) if lr0_fraction is None else as_float_array("lr0_fraction", lr0_fraction, positive=True)
+    x0 = (
+        1 / (1 + noise / base)
+        if lr0_fraction is None
+        else as_float_array("lr0_fraction", lr0_fraction, positive=True)
+    )
     reference = loss_decrease(x0, base, 1.0, noise)
     if np.any(np.asarray(reference) <= 0):
-        raise ValueError(f"Invalid lr0_fraction: {lr0_fraction!r} (expected a step that decreases the loss at m0)")
+        raise ValueError(
+            f"Invalid lr0_fraction: {lr0_fraction!r} (expected a step that decreases the loss at m0)"
+        )
     decrease = loss_decrease(scaled_lr(m, base, x0, rule), m, 1.0, noise)
     return scalar_or_array(np.maximum(decrease, 0.0) / reference)
 
@@ -372,6 +436,9 @@ def least_squares_constants(X) -> LeastSquaresConstants:
     :math:`H = \frac1n\sum_i x_i x_i^\top`, :math:`\beta = \max_i\|x_i\|^2` (Ma, Bassily & Belkin use a bound
     :math:`\|x\|^2 \le \beta`; the max over the data is the tightest one). Eigenvalues below
     :math:`\max(n, d)\,\epsilon_{mach}\lambda_1` count as zero. Note :math:`\lambda_1 \le \mathrm{tr}H \le \beta`.
+
+    Args:
+        X: (n, d) data matrix, one sample per row.
     """
     data = as_float_array("X", X)
     if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
@@ -390,7 +457,9 @@ def _least_squares_inputs(m, beta, lambda_1) -> tuple[np.ndarray, np.ndarray, np
     bound = as_float_array("beta", beta, positive=True)
     top = as_float_array("lambda_1", lambda_1, positive=True)
     if np.any(top > bound):
-        raise ValueError(f"Invalid lambda_1: {lambda_1!r} (expected <= beta = {beta!r}, since lambda_1 <= tr H <= beta)")
+        raise ValueError(
+            f"Invalid lambda_1: {lambda_1!r} (expected <= beta = {beta!r}, since lambda_1 <= tr H <= beta)"
+        )
     return batch, bound, top
 
 
@@ -404,6 +473,12 @@ def least_squares_contraction(m, lr, beta, eigenvalues):
 
     References:
         Ma, Bassily & Belkin (2018), the section on the quadratic loss.
+
+    Args:
+        m: batch size (>= 1).
+        lr: step size eta (> 0).
+        beta: max_j |x_j|^2 (> 0).
+        eigenvalues: the eigenvalues lambda of H = E[x x^T] at which phi is evaluated.
     """
     spectrum = as_float_array("eigenvalues", eigenvalues, positive=True)
     batch = as_float_array("m", m, at_least=1.0)
@@ -423,6 +498,11 @@ def least_squares_optimal_lr(m, beta, lambda_1):
     is then :math:`1 - m\lambda_{min}/(\beta + (m-1)\lambda_1)` for every m. Linear scaling
     :math:`\eta^* \approx m/\beta` for :math:`m - 1 \ll \beta/\lambda_1`; saturation
     :math:`\eta^* \to 1/\lambda_1` above.
+
+    Args:
+        m: batch size (>= 1).
+        beta: max_j |x_j|^2 (> 0).
+        lambda_1: the largest eigenvalue of H (> 0).
 
     Note:
         :math:`\eta^*(m) = \epsilon_{max}/(1 + \mathcal B/m)` with :math:`\epsilon_{max} = 1/\lambda_1` and
@@ -444,6 +524,12 @@ def least_squares_optimal_lr_two_sided(m, beta, lambda_1, lambda_min):
     Since :math:`\phi` is convex in :math:`\lambda`, the maximum over the spectrum sits at an end. Below
     :math:`m^*` the :math:`\lambda_{min}` direction's own optimum keeps :math:`\phi(\lambda_1)` smaller;
     above it the optimum is where the two ends are equal.
+
+    Args:
+        m: batch size (>= 1).
+        beta: max_j |x_j|^2 (> 0).
+        lambda_1: the largest eigenvalue of H (> 0).
+        lambda_min: the smallest non-zero eigenvalue of H (> 0, <= lambda_1).
     """
     batch, bound, top = _least_squares_inputs(m, beta, lambda_1)
     bottom = as_float_array("lambda_min", lambda_min, positive=True)
@@ -462,6 +548,11 @@ def least_squares_critical_batch(beta, lambda_1, lambda_min=0.0):
     :math:`\beta + (m-1)\lambda_1` are equal, i.e. :math:`\eta^*(m^*) = \tfrac12\, m^*\eta^*(1)`: the optimal
     step is half the linear-scaling extrapolation. With :math:`\lambda_{min} > 0` it is the exact end of
     the linear regime of :func:`least_squares_optimal_lr_two_sided` (infinite when :math:`\lambda_{min} = \lambda_1`).
+
+    Args:
+        beta: max_j |x_j|^2 (> 0).
+        lambda_1: the largest eigenvalue of H (> 0).
+        lambda_min: the smallest non-zero eigenvalue of H (0 for Ma et al.'s beta/lambda_1 + 1).
 
     Note:
         The ``+1`` is exact here. McCandlish's critical batch for the same :math:`\eta^*(m)` is

@@ -127,6 +127,9 @@ def ratio_statistic_identities(size: int = 3) -> dict[str, tuple[sp.Expr, sp.Exp
     * ``"percent_delta"``: size/‖g/w‖₁ (eq. 24) and the harmonic mean size/Σ(1/R_i).
 
     Each pair's difference simplifies to 0 (the tests check it).
+
+    Args:
+        size: the number of parameters of the symbolic layer (an integer >= 1).
     """
     ws = sp.symbols(f"w1:{size + 1}", positive=True)
     gs = sp.symbols(f"g1:{size + 1}", positive=True)
@@ -138,7 +141,10 @@ def ratio_statistic_identities(size: int = 3) -> dict[str, tuple[sp.Expr, sp.Exp
     lars_from_radii = sp.sqrt(weighted_mean_sq)
     return {
         "lars": (w_norm / g_norm, lars_from_radii),
-        "lars_weight_decay": (w_norm / (g_norm + beta * w_norm), lars_from_radii / (1 + beta * lars_from_radii)),
+        "lars_weight_decay": (
+            w_norm / (g_norm + beta * w_norm),
+            lars_from_radii / (1 + beta * lars_from_radii),
+        ),
         "percent_delta": (size / sum(gi / wi for wi, gi in zip(ws, gs)), size / sum(1 / ri for ri in radii)),
     }
 
@@ -185,7 +191,13 @@ def curvature_radius(grad, hess):
 
 
 def curvature_based_lr(gamma, grad, hess):
-    """CBLR, the per-parameter learning rate η_i = γ R_i (seed 001, eq. 10) with R_i from eq. 9."""
+    """CBLR, the per-parameter learning rate η_i = γ R_i (seed 001, eq. 10) with R_i from eq. 9.
+
+    Args:
+        gamma: the CBLR scale gamma (> 0).
+        grad: the gradient g_i (per parameter).
+        hess: the second derivative h_i (per parameter).
+    """
     gamma_arr = as_float_array("gamma", gamma, positive=True)
     return scalar_or_array(gamma_arr * np.asarray(curvature_radius(grad, hess)))
 
@@ -194,6 +206,11 @@ def parabola_curvature_radius(w_values, grad, b=0.0):
     """Eq. 16 of seed 001: R_i = |(w_i - b_i)(1 + g_i²)^{3/2} / g_i|, exact on L = a(w-b)² + c.
 
     Eq. 13-15 eliminate the unknown a through L'' = g/(w - b). The result is inf where g_i = 0.
+
+    Args:
+        w_values: the parameters w.
+        grad: the gradient g, of the shape of w.
+        b: the parabola's minimiser b (broadcast against w).
     """
     w_arr = as_float_array("w", w_values)
     g_arr = as_float_array("grad", grad)
@@ -203,6 +220,11 @@ def parabola_curvature_radius(w_values, grad, b=0.0):
 
 def element_curvature_radius(w_values, grad, weight_decay=0.0):
     """Per-element ratio R_i ≈ |w_i / (g_i + β w_i)| (seed 001, eq. 17; eq. 22 with weight decay β).
+
+    Args:
+        w_values: the layer's parameters w.
+        grad: the gradient g, of the shape of w.
+        weight_decay: beta >= 0.
 
     Note:
         Eq. 17 assumes b_i = 0 and g_i² ≪ 1 in eq. 16. It fails (0 or inf) when w_i → 0 or g_i → 0
@@ -219,6 +241,11 @@ def median_curvature_radius(w_values, grad, weight_decay=0.0) -> float:
 
     This is "R_m, the median value of curvature radius in a group", the quantity eq. 20 approximates.
     The layer LR is η_g = γ R_m (eq. 21).
+
+    Args:
+        w_values: the layer's parameters w.
+        grad: the gradient g, of the shape of w.
+        weight_decay: beta >= 0.
     """
     w_arr, g_arr = _layer_pair(w_values, grad)
     return float(np.median(element_curvature_radius(w_arr, g_arr, weight_decay)))
@@ -254,6 +281,11 @@ def lars_trust_ratio(w_values, grad, weight_decay=0.0) -> float:
     Equals √(Σ g_i² R_i² / Σ g_i²) with R_i = |w_i/g_i| at β = 0 (a g²-weighted quadratic mean of the
     per-element radii); the layer LR is η_g = γ · ratio.
 
+    Args:
+        w_values: the layer's parameters w.
+        grad: the gradient g, of the shape of w.
+        weight_decay: beta >= 0.
+
     Note:
         The weight-decay form is You et al.'s, not the norm of eq. 22's denominator: ‖g + βw‖ ≤
         ‖g‖ + β‖w‖, with equality only when g is a non-negative multiple of w. Common torch
@@ -271,6 +303,10 @@ def percent_delta_ratio(w_values, grad) -> float:
 
     Equals the harmonic mean of R_i = |w_i/g_i|. A single w_i = 0 (eq. 18) drives it to 0 for the whole
     layer, unlike LARS, which fails only when the whole layer norm vanishes.
+
+    Args:
+        w_values: the layer's parameters w.
+        grad: the gradient g, of the shape of w.
     """
     w_arr, g_arr = _layer_pair(w_values, grad)
     inverse_radii = np.abs(_safe_divide(g_arr, w_arr))
@@ -279,8 +315,10 @@ def percent_delta_ratio(w_values, grad) -> float:
 
 def _percent_delta_rule(w_values, grad, weight_decay=0.0) -> float:
     if _weight_decay(weight_decay) != 0.0:
-        raise ValueError(f"Invalid weight_decay: {weight_decay!r} (expected 0 for percent_delta, "
-                         "which has no weight-decay form in seed 001)")
+        raise ValueError(
+            f"Invalid weight_decay: {weight_decay!r} (expected 0 for percent_delta, "
+            "which has no weight-decay form in seed 001)"
+        )
     return percent_delta_ratio(w_values, grad)
 
 
@@ -306,6 +344,6 @@ def layer_rate_statistic(w_values, grad, rule: str, weight_decay=0.0) -> float:
     Raises:
         ValueError: for an unknown rule or invalid arrays.
     """
-    if rule not in LAYER_RULES:
+    if not isinstance(rule, str) or rule not in LAYER_RULES:
         raise ValueError(f"Invalid rule: {rule!r} (expected one of {sorted(LAYER_RULES)})")
     return LAYER_RULES[rule](w_values, grad, weight_decay=weight_decay)

@@ -401,7 +401,13 @@ def parameter_stride(lr, sigma, n, mu=0.0):
 
 
 def paper_parameter_stride(lr, sigma, n):
-    """The paper's printed E|Δw_i| = 2σ·lr/√(πn) (seed 001, eq. 6)."""
+    """The paper's printed E|Δw_i| = 2σ·lr/√(πn) (seed 001, eq. 6).
+
+    Args:
+        lr: learning rate (>= 0).
+        sigma: per-sample gradient standard deviation (>= 0).
+        n: batch size (>= 1).
+    """
     lr_arr = as_float_array("lr", lr, nonnegative=True)
     return scalar_or_array(lr_arr * np.asarray(paper_expected_abs_mean(sigma, n)))
 
@@ -475,7 +481,13 @@ def distance_to_minimum(sigma, n, a, mu=0.0):
 
 
 def paper_distance_to_minimum(sigma, n, a):
-    """The paper's printed E|d_i| = σ/(a√(πn)) (seed 001, eq. 28)."""
+    """The paper's printed E|d_i| = σ/(a√(πn)) (seed 001, eq. 28).
+
+    Args:
+        sigma: per-sample gradient standard deviation (>= 0).
+        n: batch size (>= 1).
+        a: the parabola's curvature (> 0).
+    """
     a_arr = as_float_array("a", a, positive=True)
     sigma_arr = as_float_array("sigma", sigma, nonnegative=True)
     n_arr = as_float_array("n", n, at_least=1)

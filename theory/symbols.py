@@ -8,6 +8,26 @@ constant, ``p`` the number of workers.
 
 import sympy as sp
 
+__all__ = [
+    "B",
+    "L",
+    "N",
+    "c",
+    "eps",
+    "eta",
+    "h",
+    "m",
+    "mu",
+    "n",
+    "p",
+    "rho",
+    "s",
+    "s_star",
+    "sigma",
+    "t",
+    "x",
+]
+
 s = sp.Symbol("s", real=True)
 s_star = sp.Symbol("S_star", real=True)
 mu = sp.Symbol("mu", real=True)

@@ -90,8 +90,8 @@ EPOCH_BOUNDARY_MODES = ("cap", "cross")
 
 
 # --------------------------------------------------------------------------------------------- the rule
-def expected_decrease(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
-    """:math:`s_t - \\mathbb E_m[s_{t+1}]`, the expected decrease of the state with a batch of ``m`` (eq. 7).
+def _decrease(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
+    """:math:`s_t - \\mathbb E_m[s_{t+1}]` from the variance :math:`\\sigma^2` (the policy's internal form).
 
     Written as :math:`c\\,\\operatorname{erfc}(a/\\sqrt2) + \\eta\\mu\\,\\operatorname{erf}(a/\\sqrt2)
     - \\tau\\sqrt{2/\\pi}\\,e^{-a^2/2}` with :math:`c = s - S^*`, :math:`\\tau = \\eta\\sigma/\\sqrt m`,
@@ -107,14 +107,44 @@ def expected_decrease(m: float, s: float, mu: float, sigma2: float, eta: float, 
     return c * math.erfc(z) + eta * mu * math.erf(z) - tau * _SQRT_2_OVER_PI * math.exp(-z * z)
 
 
-def expected_next_state(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
-    """:math:`\\mathbb E_m[s_{t+1}]`, the mean of :math:`|s - S^* - \\eta X| + S^*`, :math:`X\\sim\\mathcal N(\\mu, \\sigma^2/m)` (eq. 7)."""
-    return s - expected_decrease(m, s, mu, sigma2, eta, s_star)
+def _utility(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
+    return _decrease(m, s, mu, sigma2, eta, s_star) / m
 
 
-def utility(m: float, s: float, mu: float, sigma2: float, eta: float, s_star: float = 0.0) -> float:
-    """:math:`u(m, s_t) = (s_t - \\mathbb E_m[s_{t+1}])/m`, the expected decrease per sample (eq. 8)."""
-    return expected_decrease(m, s, mu, sigma2, eta, s_star) / m
+# The shared signatures (the same keyword-only names and meanings as theory.rebound_walk and sim.rebound_walk;
+# ``sigma`` is the per-sample standard deviation of the Gaussian dice, sigma^2 = f^T Sigma f).
+def _check_sigma(sigma: float) -> float:
+    return check_number("sigma", sigma, low=0.0) ** 2
+
+
+def expected_decrease(*, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0) -> float:
+    r""":math:`s_t - \mathbb E_m[s_{t+1}]`, the expected decrease of the state with a batch of ``m`` (eq. 7).
+
+    Written as :math:`c\,\operatorname{erfc}(a/\sqrt2) + \eta\mu\,\operatorname{erf}(a/\sqrt2)
+    - \tau\sqrt{2/\pi}\,e^{-a^2/2}` with :math:`c = s - S^*`, :math:`\tau = \eta\sigma/\sqrt m`,
+    :math:`a = (c - \eta\mu)/\tau`, which equals eq. 7 and keeps full precision when the decrease is tiny.
+
+    Args:
+        m: batch size. s: the state :math:`s_t`. mu: the dice mean :math:`\mu_t`. sigma: the per-sample
+        standard deviation :math:`\sigma_t`. eta: the learning rate. s_star: :math:`S^*`.
+    """
+    return _decrease(m, s, mu, _check_sigma(sigma), eta, s_star)
+
+
+def expected_next_state(*, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0) -> float:
+    r""":math:`\mathbb E_m[s_{t+1}]`, the mean of :math:`|s - S^* - \eta X| + S^*`, :math:`X\sim\mathcal N(\mu, \sigma^2/m)` (eq. 7).
+
+    Args: as :func:`expected_decrease`.
+    """
+    return s - _decrease(m, s, mu, _check_sigma(sigma), eta, s_star)
+
+
+def utility(*, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0) -> float:
+    r""":math:`u(m, s_t) = (s_t - \mathbb E_m[s_{t+1}])/m`, the expected decrease per sample (eq. 8).
+
+    Args: as :func:`expected_decrease`.
+    """
+    return _decrease(m, s, mu, _check_sigma(sigma), eta, s_star) / m
 
 
 def _check_rule_inputs(s: float, mu: float, sigma2: float, eta: float, s_star: float, m_max: int) -> None:
@@ -133,8 +163,17 @@ def _geometric_grid(m_max: int) -> list[int]:
     return grid
 
 
-def optimal_batch_size(s: float, mu: float, sigma2: float, eta: float, *, m_max: int, s_star: float = 0.0,
+def optimal_batch_size(*, s: float, mu: float, sigma: float, eta: float, m_max: int, s_star: float = 0.0,
                        shortcut: float | None = SHORTCUT_A) -> int:
+    r""":math:`m^* = \arg\max_{1\le m\le m_{\max}} u(m, s_t)` over the integers (eq. 9), ``sigma`` a standard deviation.
+
+    See :func:`_optimal_batch_size` for the search and its special cases.
+    """
+    return _optimal_batch_size(s, mu, _check_sigma(sigma), eta, m_max=m_max, s_star=s_star, shortcut=shortcut)
+
+
+def _optimal_batch_size(s: float, mu: float, sigma2: float, eta: float, *, m_max: int, s_star: float = 0.0,
+                        shortcut: float | None = SHORTCUT_A) -> int:
     """:math:`m^* = \\arg\\max_{1\\le m\\le m_{\\max}} u(m, s_t)` over the integers (eq. 9).
 
     The search: a geometric scan of :math:`m` (ratio 1.2) finds the best grid point, an integer ternary
@@ -159,12 +198,12 @@ def optimal_batch_size(s: float, mu: float, sigma2: float, eta: float, *, m_max:
     if m_max == 1:
         return 1
     if sigma2 == 0.0:
-        return 1 if expected_decrease(1, s, mu, 0.0, eta, s_star) >= 0.0 else m_max
+        return 1 if _decrease(1, s, mu, 0.0, eta, s_star) >= 0.0 else m_max
     if shortcut is not None and mu > 0 and (s - s_star - eta * mu) / (eta * math.sqrt(sigma2)) > shortcut:
         return 1
 
     def u(m: int) -> float:
-        return utility(m, s, mu, sigma2, eta, s_star)
+        return _utility(m, s, mu, sigma2, eta, s_star)
 
     grid = _geometric_grid(m_max)
     values = [u(m) for m in grid]
@@ -225,6 +264,8 @@ class BatchAdaptivePolicy(Policy):
         """Fresh samples this step may still draw: the budget, and the epoch's end under ``cap``."""
         if self.epoch_boundary == "cross":
             return info.budget_left
+        if info.step_room is not None:  # the sampler knows (epoch end, or the rest of X under fresh sampling)
+            return max(0, min(info.budget_left, info.step_room))
         in_epoch = info.n_train - info.samples_seen % info.n_train - info.batch_so_far
         return max(0, min(info.budget_left, in_epoch))
 
@@ -242,7 +283,7 @@ class BatchAdaptivePolicy(Policy):
         """``(m_star, mu, sigma2)`` for the batch drawn so far."""
         mu, sigma2 = self.dice(batch)
         m_max = self.search_max or info.n_train
-        m_star = optimal_batch_size(batch["loss"], mu, max(sigma2, 0.0), self.lr, m_max=m_max,
+        m_star = _optimal_batch_size(batch["loss"], mu, max(sigma2, 0.0), self.lr, m_max=m_max,
                                     s_star=self.s_star, shortcut=self.shortcut)
         return m_star, mu, sigma2
 
@@ -257,7 +298,7 @@ class BatchAdaptivePolicy(Policy):
         return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0}
 
     def first_draw(self, state: dict[str, Any], info: StepInfo) -> tuple[int, dict[str, Any]]:
-        return max(1, min(self.first, self.room(info))), {**state, "rounds": 0}
+        return max(1, min(self.first, self.room(info), self.cap(info))), {**state, "rounds": 0}
 
     def decide(self, state: dict[str, Any], info: StepInfo,
                stats: Mapping[str, Any]) -> tuple[Grow | Update, dict[str, Any]]:
@@ -265,6 +306,7 @@ class BatchAdaptivePolicy(Policy):
         room = self.room(info)
         state = {**state, "rounds": state["rounds"] + 1}
         if batch["sigma2"] is None:  # one sample: no covariance yet
+            room = min(room, self.cap(info) - batch["n"])
             return (Grow(min(self.m0, room)) if room > 0 else Update(lr=self.lr)), state
         if not all(math.isfinite(batch[k]) for k in ("loss", "grad_sq_norm", "grad_dot_buffer", "sigma2")):
             # a diverged model: update at once so that the engine logs the non-finite loss and stops the run
@@ -274,7 +316,8 @@ class BatchAdaptivePolicy(Policy):
         state.update(m_star=int(m_star), mu=float(mu), sigma2=float(sigma2), s=float(batch["loss"]))
         goal = min(m_star, self.cap(info))
         have = batch["n"]
-        if have >= goal or room == 0:
+        room = min(room, self.cap(info) - have)  # max_batch_size is a cap: never grow past it
+        if have >= goal or room <= 0:
             return Update(lr=self.lr), state
         return Grow(min(self.increment(have, goal), room)), state
 
@@ -307,17 +350,20 @@ def _defaults(lr: float, momentum: bool) -> dict[str, Any]:
 
 
 def _build(params, hp: Mapping[str, Any], rho: float):
-    import torch
+    from realnets.optim import build_optimizer, get_optimizer
 
     policy = BatchAdaptivePolicy(
         lr=hp["lr"], rho=rho, m0=hp["m0"], first=hp["batch_size"], s_star=hp["s_star"],
         max_batch_size=hp["max_batch_size"], stat=hp["stat"], growth=hp["growth"],
         code_variance=hp["code_variance"], epoch_boundary=hp["epoch_boundary"], shortcut=hp["shortcut"],
         search_max=hp["search_max"])
-    weight_decay = check_number("weight_decay", hp["weight_decay"], low=0.0)
-    # dampening 0 and no Nesterov: torch's buffer is then exactly mu_P of eq. 15
-    optimizer = torch.optim.SGD([param for _, param in params], lr=policy.lr, momentum=rho, dampening=0.0, nesterov=False,
-                                weight_decay=weight_decay)
+    # The heavy-ball SGD of the room with dampening 0 and no Nesterov: its buffer is exactly mu_P of eq. 15.
+    name = hp.get("optimizer") or ("momentum" if rho > 0 else "sgd")
+    info = get_optimizer(name)
+    if rho > 0 and not info.has_momentum_buffer:
+        raise ValueError(f"Invalid optimizer: {name!r} (BA-Momentum reads the momentum buffer, mu_P of eq. 15; "
+                         f"expected an optimizer with one, e.g. momentum)")
+    optimizer = build_optimizer(name, params, {**hp, "lr": policy.lr, "momentum": rho})
     return policy, optimizer
 
 
@@ -325,15 +371,13 @@ _SOURCE = "seed 000, sec. 2-3 and Algorithm 1"
 
 
 @register_algorithm("ba-sgd", description="BA-SGD: grow the batch by m0 until it reaches the Gaussian-walk optimum m* "
-                    "(seed 000)", defaults=_defaults(0.05, momentum=False), needs=(statistic_name("exact"),),
-                    source=_SOURCE)
+                    "(seed 000)", defaults=_defaults(0.05, momentum=False), source=_SOURCE)
 def _ba_sgd(params, hp):
     return _build(params, hp, 0.0)
 
 
 @register_algorithm("ba-momentum", description="BA-Momentum: batch-adaptive heavy-ball momentum, mu = f^T mu_P "
-                    "(seed 000, Algorithm 1)", defaults=_defaults(0.01, momentum=True),
-                    needs=(statistic_name("exact"),), source=_SOURCE)
+                    "(seed 000, Algorithm 1)", defaults=_defaults(0.01, momentum=True), source=_SOURCE)
 def _ba_momentum(params, hp):
     rho = check_number("momentum", hp["momentum"], low=0.0, high=1.0)
     if not rho < 1.0:

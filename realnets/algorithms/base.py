@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from realnets.objectives import MEAN, DropSmallest, InputTransform, Objective
+
 __all__ = ["Grow", "Policy", "ScheduledPolicy", "StepInfo", "Update", "check_number"]
 
 
@@ -43,6 +45,9 @@ class StepInfo:
         budget_left: samples that may still be drawn (budget minus samples seen minus ``batch_so_far``).
         epoch_left: fresh samples left in the current epoch's permutation.
         batch_so_far: samples already drawn into the current (not yet applied) batch.
+        step_room: fresh samples this update may still draw without repeating one (to the end of the
+            epoch's permutation under ``sampling = "epoch"``, the rest of X under ``"fresh"``); None when
+            the caller does not know (then a policy falls back to ``epoch_left``-style arithmetic).
     """
 
     step: int
@@ -52,6 +57,7 @@ class StepInfo:
     budget_left: int
     epoch_left: int
     batch_so_far: int = 0
+    step_room: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,18 @@ class Update:
     """Apply one parameter update with the batch drawn so far.
 
     Attributes:
-        lr: learning rate of this update (set on every parameter group of the optimizer).
-        drop_smallest_fraction: fraction p of the batch's samples with the smallest loss left out of
-            the gradient (seed 001, sec. 3.1); the dropped samples still count against the budget.
+        lr: the global learning rate of this update; each optimizer group gets ``lr * group["lr_scale"]``.
+        drop_smallest_fraction: shorthand for ``objective=DropSmallest(p)``: the fraction p of the batch's
+            samples with the smallest loss left out of the gradient (seed 001, sec. 3.1); the dropped samples
+            still count against the budget.
+        objective: how the batch becomes the differentiated loss (:mod:`realnets.objectives`; default mean).
+        transform: an input transform applied to the batch before the update's forward pass (FGSM), or None.
     """
 
     lr: float
     drop_smallest_fraction: float = 0.0
+    objective: Objective = MEAN
+    transform: InputTransform | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -85,6 +96,8 @@ class Update:
             raise ValueError(
                 f"Invalid drop_smallest_fraction: {self.drop_smallest_fraction!r} (expected 0 <= p < 1)"
             )
+        if self.drop_smallest_fraction > 0.0 and self.objective is MEAN:
+            object.__setattr__(self, "objective", DropSmallest(self.drop_smallest_fraction))
 
 
 class Policy:
@@ -98,11 +111,16 @@ class Policy:
         needs: statistic names (see :mod:`realnets.probes`) computed on the current batch before each
             :meth:`decide` call.
         budget_factor: multiplies the sample budget of the run (1 except for "training longer").
+        probes: :class:`~realnets.probes.scheduled.ScheduledProbe` instances the engine runs on their
+            schedule; their latest results arrive in the statistics under their names.
+
+    ``needs`` and ``probes`` are declared once, by the policy instance (the registry asks the instance).
     """
 
     name: str = "policy"
     needs: tuple[str, ...] = ()
     budget_factor: float = 1.0
+    probes: tuple[Any, ...] = ()
 
     def init_state(self) -> dict[str, Any]:
         """The state before the first step."""

@@ -16,7 +16,7 @@ from realnets.algorithms.base import check_number
 
 __all__ = ["OPTIMIZERS", "build_optimizer", "common_defaults", "parse_milestones", "positive_int"]
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")  # the families of seeds 000 and 004 (see realnets.optim)
 
 
 def common_defaults(optimizer: str, lr: float, batch_size: int, momentum: float = 0.9) -> dict[str, Any]:
@@ -27,26 +27,16 @@ def common_defaults(optimizer: str, lr: float, batch_size: int, momentum: float 
 
 def build_optimizer(named_params: Iterable[tuple[str, torch.nn.Parameter]],
                     hp: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """``torch.optim.SGD`` (plain, heavy-ball or Nesterov momentum) or ``torch.optim.Adam`` from ``hp``.
+    """The optimizer ``hp["optimizer"]`` from the optimizer room (:func:`realnets.optim.build_optimizer`).
 
     Note:
         torch's momentum applies the learning rate outside the buffer (v <- m v + g; w <- w - eps v), which
         equals seed 004's form Delta w = -eps A only while eps is constant; after a learning-rate drop the
         two differ for about 1/(1-m) steps. Seed 004's equivalence argument does not depend on this.
     """
-    params = [param for _, param in named_params]
-    kind = hp["optimizer"]
-    if kind not in OPTIMIZERS:
-        raise ValueError(f"Invalid optimizer: {kind!r} (expected one of {', '.join(OPTIMIZERS)})")
-    lr = check_number("lr", hp["lr"], low=0.0, low_open=True)
-    weight_decay = check_number("weight_decay", hp["weight_decay"], low=0.0)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    momentum = 0.0 if kind == "sgd" else check_number("momentum", hp["momentum"], low=0.0, high=1.0)
-    if kind != "sgd" and not momentum < 1.0:
-        raise ValueError(f"Invalid momentum: {momentum!r} (expected 0 <= momentum < 1)")
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=kind == "nesterov" and momentum > 0,
-                           weight_decay=weight_decay)
+    from realnets.optim import build_optimizer as room_build
+
+    return room_build(hp["optimizer"], named_params, hp)
 
 
 def positive_int(name: str, value: Any) -> int:

@@ -43,7 +43,6 @@ from typing import Any
 from realnets import comm
 from realnets.algorithms import ba
 from realnets.algorithms.base import StepInfo, check_number
-from realnets.probes.ba_stats import statistic_name
 from realnets.registry import register_algorithm
 
 __all__ = [
@@ -339,7 +338,6 @@ def _defaults() -> dict[str, Any]:
     description="BA-Cost: BA-SGD maximising the expected decrease per modelled second "
     "on P workers (seed 000 future work)",
     defaults=_defaults(),
-    needs=(statistic_name("exact"),),
     source="seed 000, sec. 2.2 eq. 7-9, with a ring all-reduce cost",
 )
 def _ba_cost(params, hp):

@@ -1,6 +1,6 @@
 """``realnets bench --sections ba``: the cost of batch-adaptive training per training sample.
 
-One BA update is timed as the engine runs it: the batch grows from :math:`m_0 = 32` to :math:`B` (the
+One BA update is timed as the engine runs it (through :class:`realnets.engine.TrainStep`): the batch grows from :math:`m_0 = 32` to :math:`B` (the
 paper's step growth, :math:`B/m_0` statistic rounds, or the optional jump growth: :math:`m_0` then
 :math:`B`, two rounds), each round adds the new chunk's forward and backward pass to the incremental
 statistics of :mod:`realnets.probes.ba_stats`, re-evaluates :math:`\\sigma^2` and runs the policy's
@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from realnets.bench import interleaved_medians, register_section
-from realnets.probes import StatContext, compute_statistics
 from realnets.probes.gradstats import per_sample_backward_stats
 
 __all__ = ["ba_section", "ba_update_block", "plain_update_block"]
@@ -45,7 +44,7 @@ def _build(model_name: str, shape: tuple[int, ...], options: dict[str, Any], alg
     from realnets.registry import get_algorithm
 
     model = build_model(model_name, input_shape=shape, num_outputs=10, **options).to(device)
-    policy, optimizer = get_algorithm(algo).build(model.parameters(), {"lr": 0.01, "stat": stat})
+    policy, optimizer = get_algorithm(algo).build(model, {"lr": 0.01, "stat": stat})
     return model, policy, optimizer
 
 
@@ -56,23 +55,51 @@ def _data(shape: tuple[int, ...], batch: int, device: torch.device, seed: int = 
     return x, y
 
 
-def ba_update_block(model, policy, optimizer, x, y, sizes: list[int], updates: int) -> Callable[[], None]:
-    """``updates`` BA updates, each growing the batch through ``sizes`` with the statistic and the policy."""
-    from realnets.algorithms.base import StepInfo
+class _ForcedGrowth:
+    """Wraps a BA policy so that every update grows through ``sizes`` (both sides see the same samples).
 
-    n_train = 10 * x.shape[0]
+    The wrapped policy still computes its statistics and runs its m* search at every round (its decision is
+    computed and discarded), so the time is that of a BA update which happens to grow to ``sizes[-1]``.
+    """
+
+    def __init__(self, policy, sizes: list[int]) -> None:
+        self.inner, self.sizes = policy, sizes
+        self.name, self.needs, self.probes, self.budget_factor = policy.name, policy.needs, (), 1.0
+
+    def init_state(self):
+        return self.inner.init_state()
+
+    def first_draw(self, state, info):
+        _, state = self.inner.first_draw(state, info)
+        return self.sizes[0], state
+
+    def decide(self, state, info, stats):
+        from realnets.algorithms.base import Grow, Update
+
+        _, state = self.inner.decide(state, info, stats)
+        have = info.batch_so_far
+        later = [n for n in self.sizes if n > have]
+        return (Grow(later[0] - have) if later else Update(lr=self.inner.lr)), state
+
+    def after_update(self, state, info, record):
+        return self.inner.after_update(state, info, record)
+
+    def log_fields(self, state):
+        return self.inner.log_fields(state)
+
+
+def ba_update_block(model, policy, optimizer, x, y, sizes: list[int], updates: int) -> Callable[[], None]:
+    """``updates`` BA updates through :class:`realnets.engine.TrainStep`, each growing through ``sizes``."""
+    from realnets.engine import EpochSampler, TrainStep
+
+    forced = _ForcedGrowth(policy, sizes)
+    n = x.shape[0]
 
     def block() -> None:
-        state = policy.init_state()
+        sampler = EpochSampler(n, 0, x.device)
+        step = TrainStep(model, _loss, F.cross_entropy, forced, optimizer, sampler, x, y, budget=10**12)
         for _ in range(updates):
-            ctx = StatContext(model, _loss, x[: sizes[0]], y[: sizes[0]], optimizer, None)
-            for n in sizes:
-                info = StepInfo(step=0, samples_seen=0, epoch=0.0, n_train=n_train, budget_left=n_train,
-                                epoch_left=n_train, batch_so_far=n)
-                ctx.x, ctx.y, ctx.info = x[:n], y[:n], info
-                stats = compute_statistics(policy.needs, ctx)
-                _, state = policy.decide(state, info, stats)
-            optimizer.step()
+            step.run()
 
     return block
 
@@ -103,7 +130,7 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
     overhead_target = "<= 1.5 (ours/peer)" if cpu else "<= 1.3 (ours/peer)"
     rows = []
     for model_name, shape, options, batch, updates in _CASES:
-        x, y = _data(shape, batch, device)
+        x, y = _data(shape, 8 * batch, device)  # the sampler walks through 8 batches' worth of samples
         step_sizes = list(range(M0, batch + 1, M0))
         variants = (("ba-sgd", "exact", step_sizes, "step"), ("ba-sgd", "exact", [M0, batch], "jump"),
                     ("ba-momentum", "exact", step_sizes, "step"), ("ba-sgd", "diag", step_sizes, "step"))
@@ -112,7 +139,7 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
             peer_model, _, peer_optimizer = _build(model_name, shape, options, algo, device, stat)
             peer_model.load_state_dict(model.state_dict())
             ours, peer = interleaved_medians(ba_update_block(model, policy, optimizer, x, y, sizes, updates),
-                                             plain_update_block(peer_model, peer_optimizer, x, y, updates),
+                                             plain_update_block(peer_model, peer_optimizer, x[:batch], y[:batch], updates),
                                              repeats, device)
             rows.append(_row(f"{model_name} B={batch} {algo} {stat} {growth}", f"{algo} ({len(sizes)} rounds)",
                              "plain SGD step", ours, peer, updates * batch, True, overhead_target))
@@ -121,7 +148,7 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
             model, policy, optimizer = _build(model_name, shape, options, "ba-sgd", device, stat)
             ours, peer = interleaved_medians(
                 ba_update_block(model, policy, optimizer, x, y, step_sizes, original_updates),
-                _original_block(model, x, y, original_updates), max(1, repeats // 2), device)
+                _original_block(model, x[:batch], y[:batch], original_updates), max(1, repeats // 2), device)
             rows.append(_row(f"{model_name} B={batch} ba-sgd {stat} step", f"ba-sgd {stat} (ours)",
                              "per-sample backward (original)", ours, peer, original_updates * batch, False,
                              ">= 10 (peer/ours)"))

@@ -32,6 +32,7 @@ __all__ = [
     "check_hparam",
     "default_exclude",
     "get_optimizer",
+    "has_momentum_buffer",
     "list_optimizers",
     "momentum_buffer",
     "param_groups",
@@ -263,3 +264,10 @@ def momentum_buffer(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> to
         f"Invalid optimizer: {type(optimizer).__name__} has no momentum buffer "
         "(expected SGD with momentum or a layer-wise optimizer with momentum)"
     )
+
+
+def has_momentum_buffer(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether :func:`momentum_buffer` can answer for ``optimizer`` (some group has momentum > 0)."""
+    if not (callable(getattr(optimizer, "momentum_buffer", None)) or isinstance(optimizer, torch.optim.SGD)):
+        return False
+    return any(group.get("momentum", 0) > 0 for group in optimizer.param_groups)

@@ -9,10 +9,11 @@ Conventions for statistic authors:
 * ``ctx.cache`` lives for one parameter update, across the ``Grow`` calls of that step, so a statistic
   can update its sums incrementally: ``ctx.x[:ctx.cache["rows_done"]]`` were seen before.
 * Count the passes you make: ``ctx.count("fwd")`` / ``ctx.count("bwd")`` (the engine logs them per step).
-* If a statistic leaves the mean gradient of exactly the current batch in ``p.grad`` of every parameter
-  (and the batch's mean loss in ``ctx.cache["batch_loss"]``), it sets ``ctx.cache["grad_ready"] = True``;
-  the engine then skips its own forward/backward for the update, so batch-adaptive training is not
-  charged twice. It must set the flag back to ``False`` whenever it leaves something else in ``p.grad``.
+* If a statistic leaves the mean gradient of exactly the current batch in ``p.grad`` of every parameter,
+  it sets ``ctx.prepared = PreparedGradient(loss=<batch mean loss>, n=<rows>)``; when the update's
+  objective is the plain mean and no input transform applies, the engine then skips its own
+  forward/backward, so batch-adaptive training is not charged twice. It must set ``ctx.prepared = None``
+  whenever it leaves something else in ``p.grad``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ from typing import Any
 
 import torch
 
-__all__ = ["StatContext", "compute_statistics", "list_statistics", "register_statistic"]
+__all__ = ["PreparedGradient", "StatContext", "compute_statistics", "list_statistics", "register_statistic"]
+
+
+@dataclass(frozen=True)
+class PreparedGradient:
+    """A statistic left the mean gradient of the first ``n`` rows of the batch in ``p.grad``.
+
+    Attributes:
+        loss: the mean loss of those rows (a float, as the statistic computed it).
+        n: how many rows of the current batch the gradient covers.
+    """
+
+    loss: float
+    n: int
 
 
 @dataclass
@@ -38,6 +52,7 @@ class StatContext:
         info: the engine's :class:`~realnets.algorithms.base.StepInfo` for this call.
         cache: per-step scratch space, shared by the statistics and the ``Grow`` calls of one update.
         counts: forward and backward passes made so far in this step (``{"fwd": .., "bwd": ..}``).
+        prepared: set by a statistic that left the batch's mean gradient in ``p.grad``.
     """
 
     model: torch.nn.Module
@@ -48,6 +63,7 @@ class StatContext:
     info: Any
     cache: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"fwd": 0, "bwd": 0})
+    prepared: PreparedGradient | None = None
 
     def count(self, kind: str, passes: int = 1) -> None:
         """Record ``passes`` forward (``"fwd"``) or backward (``"bwd"``) passes."""

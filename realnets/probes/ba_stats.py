@@ -23,8 +23,8 @@ the previous call (one forward and one backward of those rows), so growing the b
 one chunk, not the whole batch again. ``exact`` then re-evaluates the directional derivatives of the whole
 batch along the new mean gradient (one layer-forward, counted as a forward pass).
 
-The statistic leaves the batch-mean gradient in ``p.grad`` and sets ``ctx.cache["grad_ready"]``, so the
-engine applies the update without another forward/backward pass.
+The statistic leaves the batch-mean gradient in ``p.grad`` and sets ``ctx.prepared``, so the engine
+applies the update without another forward/backward pass.
 
 BatchNorm in training mode is refused with a ``ValueError`` (per-sample gradients are undefined when a
 batch's samples are normalised together): use a model without BatchNorm, or ghost batch norm in eval
@@ -41,7 +41,8 @@ from typing import Any
 
 import torch
 
-from realnets.probes import StatContext, register_statistic
+from realnets.optim import has_momentum_buffer, momentum_buffer
+from realnets.probes import PreparedGradient, StatContext, register_statistic
 from realnets.probes.gradstats import MODES, GradStatsAccumulator
 
 __all__ = ["STAT_NAMES", "ba_statistics", "statistic_name"]
@@ -68,11 +69,11 @@ def _accumulator(ctx: StatContext, mode: str) -> GradStatsAccumulator:
 
 def _buffer_product(ctx: StatContext, mean_grad: list[torch.Tensor], params: list[torch.Tensor]) -> float:
     """:math:`\\hat f^\\top \\mathrm{buf}` over the parameters that have a momentum buffer (0 when none)."""
-    if ctx.optimizer is None:
+    if ctx.optimizer is None or not has_momentum_buffer(ctx.optimizer):
         return 0.0
     terms = []
     for p, f in zip(params, mean_grad):
-        buf = ctx.optimizer.state.get(p, {}).get("momentum_buffer")
+        buf = momentum_buffer(ctx.optimizer, p)
         if buf is not None:
             terms.append((f * buf).sum(dtype=torch.float64))
     return float(torch.stack(terms).sum()) if terms else 0.0
@@ -93,8 +94,7 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
     params = acc.params
     for p, f in zip(params, mean_grad):
         p.grad = f  # mean_grad() returns fresh tensors
-    ctx.cache["batch_loss"] = loss
-    ctx.cache["grad_ready"] = True
+    ctx.prepared = PreparedGradient(loss=loss, n=acc.n)
     sigma2 = None
     if acc.n >= 2:
         stats = acc.stats(mean_grad)

@@ -344,7 +344,7 @@ class GradStatsAccumulator:
         if self.mode == "diag":
             raise ValueError("Invalid request: directional derivatives need mode 'exact' or 'full' (got 'diag')")
         self._require_samples(1)
-        v = self.mean_grad() if direction is None else direction
+        v = self.mean_grad() if direction is None else self._check_direction("direction", direction)
         if self.mode == "full":
             return torch.cat(self._per_sample) @ torch.cat([t.reshape(-1) for t in v])
         if self.route == "layers":
@@ -375,7 +375,7 @@ class GradStatsAccumulator:
         be the batch-mean gradient (the Gram route of exact mode uses the per-sample gradients' own mean).
         """
         self._require_samples(2)
-        f = self.mean_grad() if mean_grad is None else mean_grad
+        f = self.mean_grad() if mean_grad is None else self._check_direction("mean_grad", mean_grad)
         # reductions accumulate in float64 and are summed on the device: one host sync per number
         grad_sq = float(torch.stack([(t * t).sum(dtype=torch.float64) for t in f]).sum())
         if self.mode == "diag":
@@ -392,6 +392,18 @@ class GradStatsAccumulator:
             d = self.directional(f)
         sigma2 = float(d.double().var(unbiased=True))
         return GradStats(self.n, self._loss_sum / self.n, grad_sq, sigma2, self.mode, d.detach())
+
+    def _check_direction(self, name: str, value) -> list[Tensor]:
+        """One tensor per trainable parameter, each of that parameter's shape."""
+        shapes = [tuple(p.shape) for p in self._params]
+        try:
+            got = [tuple(t.shape) for t in value]
+        except (TypeError, AttributeError):
+            got = None
+        if got != shapes:
+            raise ValueError(f"Invalid {name}: shapes {got} (expected one tensor per trainable parameter, "
+                             f"shapes {shapes})")
+        return list(value)
 
     def _require_samples(self, k: int) -> None:
         if self.n < k:
@@ -516,10 +528,19 @@ def _directional_double_backward(model: nn.Module, loss_fn: LossFn, x: Tensor, y
 def gradient_stats(
     model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, mode: str = "exact", chunk_size: int | None = None
 ) -> GradStats:
-    """Statistics of one batch (see the module docstring); ``chunk_size`` adds it in chunks."""
+    """Statistics of one batch (see the module docstring); ``chunk_size`` adds it in chunks.
+
+    Raises:
+        ValueError: for fewer than 2 samples (no covariance), ``x`` and ``y`` of different lengths, or a
+            ``chunk_size`` below 1.
+    """
+    if len(x) < 2:
+        raise ValueError(f"Invalid x: {len(x)} samples (expected at least 2 for gradient statistics)")
+    if len(y) != len(x):
+        raise ValueError(f"Invalid y: {len(y)} targets (expected {len(x)}, one per sample of x)")
     acc = GradStatsAccumulator(model, loss_fn, mode=mode)
     step = len(x) if chunk_size is None else chunk_size
-    if step < 1:
+    if isinstance(step, bool) or step < 1:
         raise ValueError(f"Invalid chunk_size: {chunk_size} (expected >= 1)")
     for start in range(0, len(x), step):
         acc.add(x[start : start + step], y[start : start + step])
@@ -527,9 +548,19 @@ def gradient_stats(
 
 
 def stats_from_per_sample_gradients(per_sample: Tensor, losses: Tensor, *, diag: bool = False) -> GradStats:
-    """Reference statistics from materialised per-sample gradients ``(n, P)`` (the oracle's route)."""
-    per_sample = per_sample.double()
+    """Reference statistics from materialised per-sample gradients ``(n, P)`` (the oracle's route).
+
+    Raises:
+        ValueError: unless ``per_sample`` is ``(n, P)`` with n >= 2 and ``losses`` has shape ``(n,)``.
+    """
+    if per_sample.ndim != 2:
+        raise ValueError(f"Invalid per_sample: shape {tuple(per_sample.shape)} (expected (n, P))")
     n = per_sample.shape[0]
+    if n < 2:
+        raise ValueError(f"Invalid per_sample: {n} samples (expected at least 2 for a covariance)")
+    if tuple(losses.shape) != (n,):
+        raise ValueError(f"Invalid losses: shape {tuple(losses.shape)} (expected ({n},), one per sample)")
+    per_sample = per_sample.double()
     f = per_sample.mean(0)
     centred = per_sample - f
     if diag:
@@ -546,7 +577,14 @@ def per_sample_backward_stats(
 
     Kept as the speed peer of ``realnets bench`` and as a second oracle. Seed 000's code uses the diagonal
     covariance by default; ``diag=False`` forms the full quadratic form from the stored gradients.
+
+    Raises:
+        ValueError: for fewer than 2 samples or ``x`` and ``y`` of different lengths.
     """
+    if len(x) < 2:
+        raise ValueError(f"Invalid x: {len(x)} samples (expected at least 2 for gradient statistics)")
+    if len(y) != len(x):
+        raise ValueError(f"Invalid y: {len(y)} targets (expected {len(x)}, one per sample of x)")
     params = [p for _, p in _trainable(model)]
     rows, losses = [], []
     for i in range(len(x)):

@@ -1,0 +1,91 @@
+"""Seed 002 (Golmant et al.): the paper's real-network measurements, registered as "needs" with the
+``realnets sweep`` command that would measure them. The model-level statements are in
+``seed002_derivations.py`` and ``seed002_simulations.py``; these are the verdicts on the paper itself."""
+
+from __future__ import annotations
+
+from paper_checks.registry import register_needs
+
+_SWEEP = "python -m realnets sweep --device cuda --seeds 0,1,2 --batch-sizes 16,32,...,16384"
+for _id, _where, _statement, _value, _needs, _cmd in [
+    (
+        "002.fig1-real-nets",
+        "Sec. 4.1, Fig. 1",
+        "On real nets the speed-up is linear, then sublinear, then flat "
+        "(ResNet-34 on CIFAR-10: linear to ~2048).",
+        "plateau past ~2048",
+        "ResNet-34/CIFAR-10 batch sweeps",
+        _SWEEP + " --dataset cifar10 --model resnet34 --strategies lsr",
+    ),
+    (
+        "002.lstm-drn-plateaus",
+        "Sec. 4.1, Fig. 1",
+        "The LSTM and DRN speed-up curves plateau near batch 32 and 64.",
+        "plateaus near 32 / 64",
+        "the LSTM (language model) and DRN (segmentation) tasks",
+        _SWEEP + " --model lstm|drn --strategies lsr",
+    ),
+    (
+        "002.fig2-right",
+        "Sec. 4.2, Fig. 2 (right)",
+        "The linear approximation error of LSR at the end of training "
+        "goes with a lower final test accuracy (ResNet-34, CIFAR-10).",
+        "larger error, lower accuracy",
+        "LSR sweeps with the linear approximation error measured",
+        _SWEEP + " --strategies lsr",
+    ),
+    (
+        "002.fig3-architectures",
+        "Sec. 4.2, Fig. 3",
+        "Different architectures give different speed-up curves on "
+        "CIFAR-10; ResNet-34 shows the same curve across configurations.",
+        "architecture-dependent curves",
+        "several architectures on CIFAR-10",
+        _SWEEP + " --model resnet18|resnet34|vgg --strategies lsr",
+    ),
+    (
+        "002.fig4-real-nets",
+        "Sec. 4.3, Fig. 4",
+        "On 25/50/100% of CIFAR-10 and SVHN the speed-up curves plateau at the same batch.",
+        "same plateau (~128) for 25/50/100%",
+        "ResNet-34 sweeps on data fractions",
+        _SWEEP + " --data-fraction 0.25,0.5,1 --strategies lsr",
+    ),
+    (
+        "002.fig5-test-loss",
+        "App., Fig. 5",
+        "Test-loss contours of BLR and LSR show the same diminishing returns as the training losses.",
+        "same shape on test losses",
+        "batch sweeps with test losses",
+        _SWEEP + " --strategies blr,lsr --loss-source epoch",
+    ),
+    (
+        "002.training-longer-does-not-help",
+        "Sec. 2 (techniques: training longer)",
+        "In some problems training "
+        "longer (Hoffer et al.) does not lead to minima with better generalization (as found in the experiments).",
+        "no better generalization from longer training",
+        "large-batch runs at two budgets with test losses",
+        _SWEEP + " --budget-epochs 2x",
+    ),
+    (
+        "002.fig1-batch-8196",
+        "Sec. 4.1, Fig. 1",
+        "At batch 8196 ResNet-34 on CIFAR-10 does not reach the lowest training loss within the budget.",
+        "lowest loss not reached",
+        "ResNet-34/CIFAR-10 at batch 8192",
+        _SWEEP + " --dataset cifar10 --model resnet34 --batch-sizes 8192",
+    ),
+]:
+    register_needs(
+        id=_id,
+        seed="002",
+        where=_where,
+        kind="training",
+        statement=_statement,
+        paper_value=_value,
+        needs=_needs,
+        reason="real-network batch sweeps (11 batch sizes x seeds x strategies) are "
+        "GPU-days; the package measures them with `realnets sweep`",
+        command=_cmd,
+    )

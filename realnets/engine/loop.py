@@ -1,0 +1,447 @@
+"""The training loop: train and resume a run, with its run directory.
+
+Each step the policy decides the batch size (at once, or by growing the batch in increments) and the
+learning rate; :class:`~realnets.engine.step.TrainStep` draws that many fresh samples
+(:mod:`realnets.engine.sampling`), computes the statistics the policy asked for, applies one parameter update;
+the loop logs it. The budget is counted in samples, so "the same epochs of data" is exact across algorithms.
+
+Artifacts in the run directory: ``config.json`` (resolved; usable as ``--config``), ``metrics.jsonl``,
+``summary.json``, ``env.json``, ``checkpoint.pt`` (after the initial evaluation, every ``checkpoint_every``
+epochs and at the end) and ``plots.png``. Records of ``metrics.jsonl``:
+
+* ``{"kind": "step", step, samples, epoch, batch_size, lr, loss, fwd, bwd[, kept]}`` per update: ``loss`` is
+  the batch's mean loss before the update, ``fwd``/``bwd`` the passes spent on it (statistics included),
+  ``kept`` the samples left in the gradient when the policy dropped the smallest losses;
+* ``{"kind": "epoch", epoch, step, samples, train_loss, train_acc, test_loss, test_acc[, val_loss, val_acc],
+  time}`` at the start, after the update that completes each epoch, and at the end of the budget:
+  ``train_loss`` is the mean loss over the whole training set in eval mode (seed 000's measure), ``time``
+  the wall time so far;
+* ``{"kind": "event", "event": "diverged", step, samples, message}`` when a loss is not finite.
+
+A non-finite loss is detected when the logged losses are synchronised (every :data:`SYNC_EVERY` updates and
+at each epoch end, so a GPU run does not wait on the device every step), and a non-finite full training
+loss at an epoch end counts too; the run then stops, keeps its last good checkpoint, reports ``status ==
+"diverged"``, and its summary gives the step and loss of the divergence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from realnets.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from realnets.config import TrainConfig, default_threads, make_config
+from realnets.engine.runlog import (
+    check_run_dir,
+    clear_artifacts,
+    last_epoch_record,
+    repair_metrics,
+    write_json,
+)
+from realnets.engine.sampling import make_sampler
+from realnets.engine.step import StepResult, TrainStep
+from realnets.engine.task import build_task, evaluate
+from realnets.registry import get_algorithm
+
+__all__ = ["SYNC_EVERY", "Run", "RunResult", "resolve_device", "resume", "train"]
+
+#: Updates between host syncs of the logged losses (divergence is detected at these points).
+SYNC_EVERY = 64
+
+
+@dataclass
+class RunResult:
+    """What a run ended with.
+
+    Attributes:
+        status: ``"finished"``, ``"diverged"`` or ``"interrupted"`` (``stop_after_steps`` reached).
+        run_dir: the run directory.
+        summary: the contents of ``summary.json`` (empty when interrupted).
+        message: one line for the user.
+    """
+
+    status: str
+    run_dir: Path
+    summary: dict[str, Any]
+    message: str = ""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU. Asking for CUDA without one raises ValueError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("Invalid device: 'cuda' (no CUDA device is available; expected auto or cpu)")
+    return torch.device(name)
+
+
+def _augment_fn(generator_device: torch.device):
+    """CIFAR augmentation on the device: random 4-pixel-padded 32x32 crop and horizontal flip (torch RNG)."""
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+        dy = torch.randint(0, 9, (n,), device=x.device)
+        dx = torch.randint(0, 9, (n,), device=x.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        out = padded[batch, channels, rows, cols]
+        flip = torch.rand(n, device=x.device) < 0.5
+        return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+    return augment
+
+
+def _autocast_fn(config: TrainConfig, device: torch.device):
+    if config.amp == "off":
+        return None
+    if device.type != "cuda":
+        raise ValueError(f"Invalid amp: {config.amp!r} (mixed precision needs a CUDA device; expected off)")
+    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
+    return lambda: torch.autocast("cuda", dtype=dtype)
+
+
+class Run:
+    """The state of one run: the thin shell around :class:`TrainStep` that logs, evaluates and checkpoints.
+
+    ``realnets bench`` times :meth:`one_step` exactly as training runs it.
+    """
+
+    def __init__(self, config: TrainConfig, device: torch.device, run_dir: Path) -> None:
+        self.config = config
+        self.device = device
+        self.run_dir = run_dir
+        self.task = build_task(config, device)
+        if config.compile:
+            self.task.model = torch.compile(self.task.model)  # type: ignore[assignment]
+        info = get_algorithm(config.algo)
+        self.policy, self.optimizer = info.build(self.task.model, config.algo_overrides())
+        if config.compile and self.policy.needs:
+            raise ValueError(f"Invalid compile: True (the statistics of {config.algo} hook into the layers of "
+                             f"an uncompiled model; expected no --compile)")
+        self.hparams = {**info.defaults, **config.algo_overrides()}
+        n = self.task.n_train
+        self.budget = max(1, round(config.budget_epochs * n * self.policy.budget_factor))
+        self.sampler = make_sampler(config.sampling, n, config.seed, device)
+        self.trainer = TrainStep(
+            self.task.model, self.task.loss_fn, self.task.mean_loss_fn, self.policy, self.optimizer,
+            self.sampler, self.task.x_train, self.task.y_train, budget=self.budget, seed=config.seed,
+            grad_clip=config.grad_clip, batch_transform=_augment_fn(device) if config.augment else None,
+            autocast=_autocast_fn(config, device))
+        self.evals_done = 0
+        self.metric_lines = 0
+        self.pending: list[dict[str, Any]] = []
+        self.elapsed_before = 0.0
+        self.start = time.perf_counter()
+        self.totals = {"fwd": 0, "bwd": 0}
+        self.diverged: dict[str, Any] | None = None
+        self.tensorboard = None
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+    @property
+    def samples(self) -> int:
+        return self.sampler.drawn
+
+    @property
+    def step(self) -> int:
+        return self.trainer.step
+
+    def wall(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.start
+
+    # -- one parameter update -----------------------------------------------------------------------
+    def one_step(self) -> StepResult:
+        """One update through :class:`TrainStep`, its record queued for the next :meth:`flush`."""
+        result = self.trainer.run()
+        record = {"kind": "step", "step": result.step, "samples": self.samples,
+                  "epoch": self.samples / self.task.n_train, "batch_size": result.batch_size,
+                  "lr": result.decision.lr, "loss": result.loss, "fwd": result.fwd, "bwd": result.bwd}
+        if result.kept != result.batch_size:
+            record["kept"] = result.kept
+        self.totals["fwd"] += result.fwd
+        self.totals["bwd"] += result.bwd
+        record.update(self.policy.log_fields(self.trainer.state))
+        self.pending.append(record)
+        return result
+
+    # -- logging, evaluation, checkpoints -----------------------------------------------------------
+    def _divergence(self, record: dict[str, Any], what: str, value: float) -> dict[str, Any]:
+        message = (f"diverged: {what} {value} at step {record['step']} (epoch {record['epoch']:.3f}"
+                   + (f", lr {record['lr']:g}" if "lr" in record else "") + "); the last good checkpoint is kept")
+        self.diverged = {"step": record["step"], "samples": record["samples"], "loss": value, "what": what,
+                         "message": message}
+        return {"kind": "event", "event": "diverged", "step": record["step"], "samples": record["samples"],
+                "message": message}
+
+    def flush(self) -> str:
+        """Write pending records; on a non-finite loss, write up to it plus the event and return a message."""
+        lines: list[dict[str, Any]] = []
+        for record in self.pending:
+            if record["kind"] == "step":
+                record["loss"] = float(record["loss"])
+                if not math.isfinite(record["loss"]):
+                    lines += [record, self._divergence(record, "loss", record["loss"])]
+                    break
+            elif record["kind"] == "epoch" and not math.isfinite(record["train_loss"]):
+                lines += [record, self._divergence(record, "full training loss", record["train_loss"])]
+                break
+            lines.append(record)
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
+            stream.writelines(json.dumps(line) + "\n" for line in lines)
+        if self.tensorboard is not None:
+            self.tensorboard.add_records(lines)
+        self.metric_lines += len(lines)
+        self.pending = []
+        return self.diverged["message"] if self.diverged else ""
+
+    def evaluate_epoch(self) -> None:
+        t = self.task
+        chunk = self.config.eval_batch_size
+        train_loss, train_acc = evaluate(t.model, t.loss_fn, t.x_train, t.y_train, chunk, t.classification)
+        test_loss, test_acc = evaluate(t.model, t.loss_fn, t.x_test, t.y_test, chunk, t.classification)
+        self.evals_done += 1
+        record = {"kind": "epoch", "epoch": self.samples / t.n_train, "step": self.step,
+                  "samples": self.samples, "train_loss": train_loss, "train_acc": train_acc,
+                  "test_loss": test_loss, "test_acc": test_acc}
+        if t.x_val is not None:
+            record["val_loss"], record["val_acc"] = evaluate(t.model, t.loss_fn, t.x_val, t.y_val, chunk,
+                                                             t.classification)
+        record["time"] = self.wall()
+        self.pending.append(record)
+
+    def checkpoint(self) -> None:
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, {
+            "config": self.config.to_dict(), "model": self.task.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), **self.trainer.state_dict(),
+            "samples": self.samples, "evals_done": self.evals_done, "metric_lines": self.metric_lines,
+            "totals": dict(self.totals), "elapsed": self.wall(), "rng": rng_states(self.device),
+        })
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        repair_metrics(self.run_dir / "metrics.jsonl", payload["metric_lines"])  # before any state changes
+        self.task.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.trainer.load_state_dict({**payload, "policy_state": _to_device(payload["policy_state"], self.device),
+                                      "probe_state": _to_device(payload.get("probe_state",
+                                                                            self.trainer.probe_state),
+                                                                self.device)})
+        self.sampler.drawn = payload["samples"]
+        self.evals_done, self.metric_lines = payload["evals_done"], payload["metric_lines"]
+        self.totals = dict(payload["totals"])
+        self.elapsed_before, self.start = payload["elapsed"], time.perf_counter()
+        set_rng_states(payload["rng"], self.device)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    """Tensors of a nested dict/list moved to ``device`` (checkpoints are read onto the CPU)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {key: _to_device(value, device) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_to_device(value, device) for value in obj]
+    return obj
+
+
+def _epochs_completed(run: Run) -> int:
+    return run.samples // run.task.n_train
+
+
+def _progress(run: Run):
+    from realnets.progress import Progress
+
+    return Progress(run.budget, run.task.n_train, enabled=run.config.progress)
+
+
+def _show(progress, run: Run, result: StepResult | None) -> None:
+    progress.update(samples=run.samples, step=run.step, epoch=run.samples / run.task.n_train,
+                    loss=None, batch_size=result.batch_size if result else None,
+                    lr=result.decision.lr if result else None, wall=run.wall())
+
+
+def _stop_diverged(run: Run, message: str, progress) -> RunResult:
+    progress.close()
+    summary = _summary(run, "diverged")
+    write_json(run.run_dir / "summary.json", summary)
+    return RunResult("diverged", run.run_dir, summary, message)
+
+
+def _loop(run: Run, stop_after_steps: int | None) -> RunResult | None:
+    progress = _progress(run)
+    every = run.config.checkpoint_every
+    while run.samples < run.budget:
+        epochs_before = _epochs_completed(run)
+        result = run.one_step()
+        _show(progress, run, result)
+        if stop_after_steps is not None and run.step >= stop_after_steps:
+            progress.close()
+            return RunResult("interrupted", run.run_dir, {}, f"stopped after {run.step} steps (as asked)")
+        crossed = _epochs_completed(run) > epochs_before
+        if crossed or run.samples >= run.budget:
+            run.evaluate_epoch()
+        if crossed or run.samples >= run.budget or len(run.pending) >= SYNC_EVERY:
+            message = run.flush()
+            if message:
+                return _stop_diverged(run, message, progress)
+        if crossed and every and _epochs_completed(run) % every == 0 and run.samples < run.budget:
+            run.checkpoint()
+    progress.close()
+    return None
+
+
+def _summary(run: Run, status: str) -> dict[str, Any]:
+    last_epoch = last_epoch_record(run.run_dir / "metrics.jsonl")
+    summary = {
+        "status": status, "algo": run.config.algo, "model": run.config.model, "dataset": run.config.dataset,
+        "seed": run.config.seed, "device": str(run.device), "steps": run.step, "samples": run.samples,
+        "budget_samples": run.budget, "epochs": run.samples / run.task.n_train, "n_train": run.task.n_train,
+        "fwd": run.totals["fwd"], "bwd": run.totals["bwd"], "wall_time": run.wall(),
+        "final_train_loss": last_epoch.get("train_loss"), "final_test_loss": last_epoch.get("test_loss"),
+        "final_test_acc": last_epoch.get("test_acc"), "best_test_acc": _best_test_acc(run),
+        "hparams": run.hparams,
+    }
+    if run.diverged is not None:  # where it diverged, not where the queued updates had got to
+        summary.update(steps=run.diverged["step"], samples=run.diverged["samples"],
+                       epochs=run.diverged["samples"] / run.task.n_train, diverged_at_step=run.diverged["step"],
+                       diverged_loss=run.diverged["loss"], diverged_what=run.diverged["what"])
+    return summary
+
+
+def _best_test_acc(run: Run) -> float | None:
+    best = None
+    for line in (run.run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        acc = record.get("test_acc") if record.get("kind") == "epoch" else None
+        if acc is not None and (best is None or acc > best):
+            best = acc
+    return best
+
+
+@contextlib.contextmanager
+def _threads(config: TrainConfig, run: Run | None = None):
+    """``torch.set_num_threads`` for the run (``--threads``, else a measured default), restored after."""
+    before = torch.get_num_threads()
+    wanted = config.threads
+    if wanted is None and run is not None:
+        first = config.batch_size or int(run.hparams.get("m0") or run.hparams.get("batch_size") or 32)
+        wanted = default_threads(sum(p.numel() for p in run.task.model.parameters()), first)
+    if wanted:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _execute(config: TrainConfig, run_dir: Path, payload: dict[str, Any] | None,
+             stop_after_steps: int | None, plots: bool) -> RunResult:
+    device = resolve_device(config.device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        run = Run(config, device, run_dir)  # every setting validated (model, data, algorithm) ...
+        run.trainer.check_statistics()  # ... and the statistics, before anything is written
+        with _threads(config, run):
+            if payload is None:
+                _start_fresh(run)
+            else:
+                run.restore(payload)
+            _open_tensorboard(run)
+            try:
+                result = _loop(run, stop_after_steps)
+            finally:
+                if run.tensorboard is not None:
+                    run.tensorboard.close()
+            if result is not None:
+                return result
+            run.checkpoint()
+    summary = _summary(run, "finished")
+    write_json(run_dir / "summary.json", summary)
+    if plots:
+        from realnets.plots import plot_run
+
+        plot_run(run_dir)
+    return RunResult("finished", run_dir, summary, f"finished {run.step} steps in {run.wall():.1f}s")
+
+
+def _open_tensorboard(run: Run) -> None:
+    if run.config.tensorboard:
+        from realnets.export import TensorBoardWriter
+
+        run.tensorboard = TensorBoardWriter(run.run_dir)
+
+
+def _start_fresh(run: Run) -> None:
+    from realnets.envinfo import collect_env
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    if run.config.overwrite:
+        clear_artifacts(run.run_dir)
+    # config.json is a valid --config file: it reproduces the run with every hyperparameter spelled out.
+    write_json(run.run_dir / "config.json", {**run.config.to_dict(), "hp": run.hparams})
+    write_json(run.run_dir / "env.json", {**collect_env(run.device), "dataset": run.task.dataset_info})
+    (run.run_dir / "metrics.jsonl").write_text("")
+    run.evaluate_epoch()
+    run.flush()
+    run.checkpoint()  # so that a run diverging in its first epoch still leaves a good checkpoint
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """``config.run_dir()``, or for a default name already taken the first free ``<name>-2``, ``-3``, ...
+
+    Explicit ``out_dir`` values are returned as they are (an existing run there is refused, not renamed).
+    """
+    path = config.run_dir()
+    if config.out_dir is not None or config.overwrite or not (path.is_dir() and any(path.iterdir())):
+        return path
+    k = 2
+    while (candidate := path.with_name(f"{path.name}-{k}")).is_dir() and any(candidate.iterdir()):
+        k += 1
+    return candidate
+
+
+def train(config: TrainConfig, *, stop_after_steps: int | None = None, plots: bool = True) -> RunResult:
+    """Train from scratch as ``config`` says and write the run directory.
+
+    An existing non-empty run directory given as ``out_dir`` is refused unless ``config.overwrite`` (then
+    only the files of the earlier run are removed); a default name that is taken gets a ``-2``, ``-3``, ...
+    suffix, so default names never collide.
+
+    Args:
+        config: the validated run configuration.
+        stop_after_steps: stop after this many updates without a final checkpoint (simulates an
+            interruption; tests use it).
+        plots: draw the plots at the end.
+
+    Raises:
+        ValueError: a bad name or hyperparameter, or an existing run directory (before anything is written).
+    """
+    run_dir = default_run_dir(config)
+    check_run_dir(run_dir, overwrite=config.overwrite)
+    return _execute(config, run_dir, None, stop_after_steps, plots)
+
+
+def resume(path: str | Path, *, device: str | None = None, stop_after_steps: int | None = None,
+           plots: bool = True, progress: bool | None = None) -> RunResult:
+    """Continue a run from its checkpoint (a run directory or a ``checkpoint.pt``).
+
+    The configuration is the one stored in the checkpoint (``device`` may be changed). On CPU the resumed
+    run writes exactly the metrics the uninterrupted run would have written. ``metrics.jsonl`` is checked
+    against the checkpoint first (:func:`~realnets.engine.runlog.repair_metrics`).
+    """
+    payload = load_checkpoint(path)
+    run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    layers = [payload["config"], {"out_dir": str(run_dir)}]
+    if device is not None:
+        layers.append({"device": device})
+    if progress is not None:
+        layers.append({"progress": progress})
+    return _execute(make_config(*layers), run_dir, payload, stop_after_steps, plots)
