@@ -230,13 +230,10 @@ def test_unwritable_out_dir_is_a_usage_error(tmp_path, capsys):
     assert "writable" in _one_line(capsys)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="the engine does not call realnets.progress.Progress yet (lead wires it)"
-)
 def test_progress_is_one_line_per_epoch_when_stderr_is_not_a_terminal(tmp_path, capsys):
     # capsys's stderr is not a terminal: no redrawn bar (it piles up into one endless line in a log), but one
     # complete line per epoch, so a batch job's log shows progress.
-    argv = ["train", *[a for a in TINY if a != "0.5"], "--out-dir", str(tmp_path / "run")]
+    argv = ["train", *TINY, "--out-dir", str(tmp_path / "run")]
     argv[argv.index("--budget-epochs") + 1] = "2"
     assert realnets_main(argv) == 0
     captured = capsys.readouterr()
@@ -396,11 +393,6 @@ def test_ctrl_c_with_a_checkpoint_names_the_resume_command(files, tmp_path, caps
     assert f"realnets train --resume {run}" in _one_line(capsys)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="BA's max_batch_size is not a cap on the grown batch (the lead fixes the "
-    "algorithm): 40 gave batches of 64, 1 gave 32",
-)
 @pytest.mark.parametrize("cap,lr", [(40, "5"), (1, "0.05")])
 def test_ba_max_batch_size_is_a_cap(tmp_path, cap, lr):
     argv = [
