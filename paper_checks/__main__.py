@@ -208,7 +208,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, metavar="PATH", help="write a Markdown report to PATH")
     p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--verbose", "-v", action="store_true", help="print the evidence under each row")
+    p.add_argument("--threads", type=_threads_arg, default=1, metavar="N",
+                   help="torch threads for the training claims (default 1: the models are too small to gain "
+                        "from more, and two jobs side by side do not oversubscribe the cores)")
     return p
+
+
+def _threads_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected an integer from 1 to 1024)")
+    return value
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def _tiers(full: bool) -> tuple[str, ...]:
@@ -293,6 +312,7 @@ def _write_outputs(results: list[Result], args: argparse.Namespace) -> bool:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     _check_output_paths(args)
+    _set_threads(args.threads)
     claims = select(all_claims(_tiers(args.full)), args.only)
     if args.only and not claims:
         raise UsageError(f"Invalid --only: {', '.join(args.only)} (expected a prefix or part of a claim id; "
