@@ -20,8 +20,12 @@ from pathlib import Path
 from paper_checks.registry import CITATIONS, LEGEND, PAPERS, Claim, Outcome, all_claims
 
 _COLUMNS = (("id", 30), ("kind", 13), ("data", 14), ("paper", 26), ("ours", 34), ("verdict", 24))
-_DATA_LABELS = (("fashion-mnist", "fashion-mnist"), ("mnist", "mnist (real)"), ("digits", "digits (real)"),
-                ("synthetic", "synthetic"))  # first match wins; "+" marks real data mixed with synthetic
+_DATA_LABELS = (
+    ("fashion-mnist", "fashion-mnist"),
+    ("mnist", "mnist (real)"),
+    ("digits", "digits (real)"),
+    ("synthetic", "synthetic"),
+)  # first match wins; "+" marks real data mixed with synthetic
 
 
 class UsageError(Exception):
@@ -66,10 +70,23 @@ def header_lines() -> list[str]:
     except Exception:  # noqa: BLE001 - not installed: say so rather than fail
         pkg_version = "unknown (not installed)"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or "unknown"
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
     except (OSError, subprocess.SubprocessError):
         commit = "unknown (no git)"
@@ -93,8 +110,10 @@ def seed_summary_lines(results: list[Result]) -> list[str]:
         needs = [r for r in rows if r.outcome is not None and r.outcome.verdict == "needs"]
         counts = Counter(_verdict_text(r) for r in rows if r not in needs)
         breakdown = f" ({', '.join(f'{n} {v}' for v, n in sorted(counts.items()))})" if counts else ""
-        lines.append(f"seed {seed}: {len(rows)} claims, {len(rows) - len(needs)} checked{breakdown}, "
-                     f"{len(needs)} needing more" + (":" if needs else ""))
+        lines.append(
+            f"seed {seed}: {len(rows)} claims, {len(rows) - len(needs)} checked{breakdown}, "
+            f"{len(needs)} needing more" + (":" if needs else "")
+        )
         lines += [f"    {r.claim.id}: needs {r.outcome.needs}" for r in needs]
     return lines
 
@@ -126,7 +145,9 @@ def select(claims: list[Claim], only: list[str]) -> list[Claim]:
         return claims
     for o in only:
         if not o.strip():
-            raise UsageError(f"Invalid --only: {o!r} (expected a non-empty prefix or part of a claim id; see --list)")
+            raise UsageError(
+                f"Invalid --only: {o!r} (expected a non-empty prefix or part of a claim id; see --list)"
+            )
     return [c for c in claims if any(c.id.startswith(o) or o in c.id for o in only)]
 
 
@@ -136,9 +157,16 @@ def write_markdown(results: list[Result], path: Path) -> None:
     lines += [f"- [{seed}] {CITATIONS[seed]}" for seed in seeds]
     lines += ["", "## Verdicts", ""] + [f"- **{v}**: {text}" for v, text in LEGEND.items()]
     lines += ["", "## Summary by seed", ""]
-    lines += [f"  - {line.strip()}" if line.startswith(" ") else f"- {line}" for line in seed_summary_lines(results)]
+    lines += [
+        f"  - {line.strip()}" if line.startswith(" ") else f"- {line}" for line in seed_summary_lines(results)
+    ]
     lines.append("")
-    lines += ["## Claims", "", "| id | source | kind | data | paper | ours | verdict |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Claims",
+        "",
+        "| id | source | kind | data | paper | ours | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         ours = r.outcome.ours if r.outcome else "error"
         lines.append(
@@ -182,9 +210,15 @@ def write_json(results: list[Result], path: Path) -> None:
             "seconds": round(r.seconds, 3),
         }
         if r.outcome is not None:
-            rec.update(ours=r.outcome.ours, evidence=r.outcome.evidence, corrected=r.outcome.corrected,
-                       data=r.outcome.data, numbers=r.outcome.numbers, needs=r.outcome.needs,
-                       command=r.outcome.command)
+            rec.update(
+                ours=r.outcome.ours,
+                evidence=r.outcome.evidence,
+                corrected=r.outcome.corrected,
+                data=r.outcome.data,
+                numbers=r.outcome.numbers,
+                needs=r.outcome.needs,
+                command=r.outcome.command,
+            )
         else:
             rec["error"] = r.error
         records.append(rec)
@@ -201,16 +235,28 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m paper_checks",
         description="Check the claims of the five batch-size papers and print one verdict per claim.",
     )
-    p.add_argument("--full", action="store_true", help="also run the slow claims, and GPU claims when CUDA is present")
+    p.add_argument(
+        "--full", action="store_true", help="also run the slow claims, and GPU claims when CUDA is present"
+    )
     p.add_argument("--list", action="store_true", help="list the claims without running them")
-    p.add_argument("--only", action="append", default=[], metavar="ID",
-                   help="run only claims whose id starts with or contains ID (repeatable), e.g. --only 001.")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only claims whose id starts with or contains ID (repeatable), e.g. --only 001.",
+    )
     p.add_argument("--report", type=Path, metavar="PATH", help="write a Markdown report to PATH")
     p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--verbose", "-v", action="store_true", help="print the evidence under each row")
-    p.add_argument("--threads", type=_threads_arg, default=1, metavar="N",
-                   help="torch threads for the training claims (default 1: the models are too small to gain "
-                        "from more, and two jobs side by side do not oversubscribe the cores)")
+    p.add_argument(
+        "--threads",
+        type=_threads_arg,
+        default=1,
+        metavar="N",
+        help="torch threads for the training claims (default 1: the models are too small to gain "
+        "from more, and two jobs side by side do not oversubscribe the cores)",
+    )
     return p
 
 
@@ -266,7 +312,9 @@ def _check_output_paths(args: argparse.Namespace) -> None:
                 if not existed:
                     path.unlink()
         except OSError as error:
-            raise UsageError(f"Invalid {flag}: '{path}' (expected a writable file: {error.strerror or error})") from None
+            raise UsageError(
+                f"Invalid {flag}: '{path}' (expected a writable file: {error.strerror or error})"
+            ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,8 +350,11 @@ def _write_outputs(results: list[Result], args: argparse.Namespace) -> bool:
         try:
             writer(results, path)
         except OSError as error:
-            print(f"python -m paper_checks: error: Invalid {flag}: '{path}' (could not write: "
-                  f"{error.strerror or error})", file=sys.stderr)
+            print(
+                f"python -m paper_checks: error: Invalid {flag}: '{path}' (could not write: "
+                f"{error.strerror or error})",
+                file=sys.stderr,
+            )
             return False
         print(f"{'report' if flag == '--report' else 'json'} written to {path}")
     return True
@@ -315,8 +366,9 @@ def _main(argv: list[str] | None) -> int:
     _set_threads(args.threads)
     claims = select(all_claims(_tiers(args.full)), args.only)
     if args.only and not claims:
-        raise UsageError(f"Invalid --only: {', '.join(args.only)} (expected a prefix or part of a claim id; "
-                         "see --list)")
+        raise UsageError(
+            f"Invalid --only: {', '.join(args.only)} (expected a prefix or part of a claim id; see --list)"
+        )
     if args.list:
         _print_list(claims)
         return 0
@@ -328,10 +380,15 @@ def _main(argv: list[str] | None) -> int:
     print("-" * (sum(w for _, w in _COLUMNS) + 2 * (len(_COLUMNS) - 1)), flush=True)
     results = [_run_and_print(c, args.verbose) for c in claims]
 
-    counts = Counter("needs" if r.outcome is not None and r.outcome.verdict == "needs" else _verdict_text(r)
-                     for r in results)
+    counts = Counter(
+        "needs" if r.outcome is not None and r.outcome.verdict == "needs" else _verdict_text(r)
+        for r in results
+    )
     total = sum(r.seconds for r in results)
-    print(f"\n{len(results)} claims in {total:.1f} s: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    print(
+        f"\n{len(results)} claims in {total:.1f} s: "
+        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    )
     for line in seed_summary_lines(results):
         print(line)
     if not _write_outputs(results, args):

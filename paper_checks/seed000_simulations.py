@@ -62,9 +62,11 @@ def _ba_verdict(table, wins, losses) -> str:
 def _regime_evidence(table) -> str:
     parts = []
     for c in table:
-        parts.append(f"{c.regime}: BA {c.ba.final.mean:.3g}±{c.ba.final.stderr:.1g} "
-                     f"({c.ba.updates:.0f} updates, {c.ba.mean_batch:.0f}/update) vs best fixed "
-                     f"{c.best_fixed.name} {c.best_fixed.final.mean:.3g}±{c.best_fixed.final.stderr:.1g}, z={c.z:+.1f}")
+        parts.append(
+            f"{c.regime}: BA {c.ba.final.mean:.3g}±{c.ba.final.stderr:.1g} "
+            f"({c.ba.updates:.0f} updates, {c.ba.mean_batch:.0f}/update) vs best fixed "
+            f"{c.best_fixed.name} {c.best_fixed.final.mean:.3g}±{c.best_fixed.final.stderr:.1g}, z={c.z:+.1f}"
+        )
     return "; ".join(parts)
 
 
@@ -74,31 +76,54 @@ def _check_ba_against_fixed(walkers: int, seed: int) -> Outcome:
     return Outcome(
         ours=f"BA wins {len(wins)}/{len(table)} walk regimes, loses {len(losses)}",
         verdict=verdict,
-        evidence=(f"Same budget, fixed m in 1..1024 vs BA (own argmax of u(m)); win/loss at |z| > {Z_WIN}. "
-                  + _regime_evidence(table)),
-        corrected=("In the walk game BA beats every fixed batch when the die shrinks with the loss (μ = 2h(s-S*), "
-                   "σ² ∝ s-S*, a consistent quadratic): small batches far from S*, larger ones near it. It loses "
-                   "when the expected step overshoots (ημ ≥ 2(s-S*): a die that does not shrink near S*, or carried "
-                   "momentum): then u(m) < 0 for every m, eq. 9's argmax is the largest batch allowed, and BA spends "
-                   "its budget on a few huge batches"),
+        evidence=(
+            f"Same budget, fixed m in 1..1024 vs BA (own argmax of u(m)); win/loss at |z| > {Z_WIN}. "
+            + _regime_evidence(table)
+        ),
+        corrected=(
+            "In the walk game BA beats every fixed batch when the die shrinks with the loss (μ = 2h(s-S*), "
+            "σ² ∝ s-S*, a consistent quadratic): small batches far from S*, larger ones near it. It loses "
+            "when the expected step overshoots (ημ ≥ 2(s-S*): a die that does not shrink near S*, or carried "
+            "momentum): then u(m) < 0 for every m, eq. 9's argmax is the largest batch allowed, and BA spends "
+            "its budget on a few huge batches"
+        ),
         data=f"synthetic Gaussian walk with rebound, {walkers} walkers per policy, 3 regimes, seed {seed}",
-        numbers={c.regime: {"z": c.z, "ba": c.ba.final.mean, "best_fixed": c.best_fixed.final.mean,
-                            "best_fixed_policy": c.best_fixed.name} for c in table},
+        numbers={
+            c.regime: {
+                "z": c.z,
+                "ba": c.ba.final.mean,
+                "best_fixed": c.best_fixed.final.mean,
+                "best_fixed_policy": c.best_fixed.name,
+            }
+            for c in table
+        },
     )
 
 
-@claim(id="000.ba-beats-fixed-walk", seed="000", where="Sec. 4.2, Fig. 1-2 (walk game of Sec. 2.2, eq. 6-9)",
-       kind="simulation",
-       statement="For the same data budget, batch-adaptive SGD reaches a lower loss than every fixed batch size.",
-       paper_value="BA lowest after the same epochs", expect="partly")
+@claim(
+    id="000.ba-beats-fixed-walk",
+    seed="000",
+    where="Sec. 4.2, Fig. 1-2 (walk game of Sec. 2.2, eq. 6-9)",
+    kind="simulation",
+    statement="For the same data budget, batch-adaptive SGD reaches a lower loss than every fixed batch size.",
+    paper_value="BA lowest after the same epochs",
+    expect="partly",
+)
 def check_ba_beats_fixed() -> Outcome:
     return _check_ba_against_fixed(walkers=1000, seed=0)
 
 
-@claim(id="000.ba-beats-fixed-walk-full", seed="000", where="Sec. 4.2, Fig. 1-2 (walk game of Sec. 2.2, eq. 6-9)",
-       kind="simulation", tier="full", miniature=lambda: _check_ba_against_fixed(walkers=50, seed=1),
-       statement="For the same data budget, batch-adaptive SGD reaches a lower loss than every fixed batch size.",
-       paper_value="BA lowest after the same epochs", expect="partly")
+@claim(
+    id="000.ba-beats-fixed-walk-full",
+    seed="000",
+    where="Sec. 4.2, Fig. 1-2 (walk game of Sec. 2.2, eq. 6-9)",
+    kind="simulation",
+    tier="full",
+    miniature=lambda: _check_ba_against_fixed(walkers=50, seed=1),
+    statement="For the same data budget, batch-adaptive SGD reaches a lower loss than every fixed batch size.",
+    paper_value="BA lowest after the same epochs",
+    expect="partly",
+)
 def check_ba_beats_fixed_full() -> Outcome:
     return _check_ba_against_fixed(walkers=20_000, seed=1)
 
@@ -116,21 +141,38 @@ def _decrease_summary(eta: float, seed: int, draws: int) -> dict:
     half = draws // 2
     # Shape: standardise the second half with the first half's mean and sd, so the KS null is (nearly) exact.
     shape_p = _ks_against(samples[half:], samples[:half].mean(), samples[:half].std(ddof=1))
-    return {"eta": eta, "shape_p": shape_p, "paper_p": _ks_against(samples, paper_mean, paper_sd),
-            "mean": float(samples.mean()), "paper_mean": float(paper_mean), "sd": float(samples.std(ddof=1)),
-            "paper_sd": float(paper_sd), "skew": float(stats.skew(samples))}
+    return {
+        "eta": eta,
+        "shape_p": shape_p,
+        "paper_p": _ks_against(samples, paper_mean, paper_sd),
+        "mean": float(samples.mean()),
+        "paper_mean": float(paper_mean),
+        "sd": float(samples.std(ddof=1)),
+        "paper_sd": float(paper_sd),
+        "skew": float(stats.skew(samples)),
+    }
 
 
 def _decrease_text(r: dict) -> str:
-    return (f"η={r['eta']:g}: KS p (shape)={r['shape_p']:.2g}, KS p vs eq. 3={r['paper_p']:.2g}, "
-            f"mean {r['mean']:.4g} vs {r['paper_mean']:.4g}, sd {r['sd']:.3g} vs {r['paper_sd']:.3g}, "
-            f"skew {r['skew']:+.2f}")
+    return (
+        f"η={r['eta']:g}: KS p (shape)={r['shape_p']:.2g}, KS p vs eq. 3={r['paper_p']:.2g}, "
+        f"mean {r['mean']:.4g} vs {r['paper_mean']:.4g}, sd {r['sd']:.3g} vs {r['paper_sd']:.3g}, "
+        f"skew {r['skew']:+.2f}"
+    )
 
 
-@claim(id="000.appB-gaussian-decrease", seed="000", where="eq. 3, eq. 13, App. B (Fig. 6)", kind="simulation",
-       statement=("The one-step decrease of the objective is Gaussian, N(-η fᵀf, η² fᵀΣf/m), which the paper "
-                  "calls close to the measured mean and sd."),
-       paper_value="Gaussian; measured sd 3.48e-11 vs estimated 4.58e-12", expect="partly")
+@claim(
+    id="000.appB-gaussian-decrease",
+    seed="000",
+    where="eq. 3, eq. 13, App. B (Fig. 6)",
+    kind="simulation",
+    statement=(
+        "The one-step decrease of the objective is Gaussian, N(-η fᵀf, η² fᵀΣf/m), which the paper "
+        "calls close to the measured mean and sd."
+    ),
+    paper_value="Gaussian; measured sd 3.48e-11 vs estimated 4.58e-12",
+    expect="partly",
+)
 def check_gaussian_decrease() -> Outcome:
     draws = 20_000
     small, large = _decrease_summary(ETA_SMALL, 0, draws), _decrease_summary(ETA_LARGE, 1, draws)
@@ -139,19 +181,30 @@ def check_gaussian_decrease() -> Outcome:
     small_ok = small["shape_p"] > KS_ALPHA and small["paper_p"] > KS_ALPHA
     sd_ratio = APPENDIX_B["sd"] / APPENDIX_B["est_sd"]
     # the second part, "close to the measured mean and sd", is judged on the paper's own App. B numbers
-    paper_close = judge.ratio_in_band(sd_ratio, (1 / CLOSE, CLOSE)) == "confirmed" and judge.ratio_in_band(
-        APPENDIX_B["mean"] / APPENDIX_B["est_mean"], (1 / CLOSE, CLOSE)) == "confirmed"
+    paper_close = (
+        judge.ratio_in_band(sd_ratio, (1 / CLOSE, CLOSE)) == "confirmed"
+        and judge.ratio_in_band(APPENDIX_B["mean"] / APPENDIX_B["est_mean"], (1 / CLOSE, CLOSE))
+        == "confirmed"
+    )
     verdict = judge.all_or_some([small_ok, paper_close])
     return Outcome(
         ours=f"Gaussian at η={ETA_SMALL:g} (p={small['paper_p']:.2g}); not at η={ETA_LARGE:g} (p={large['paper_p']:.1g})",
         verdict=verdict,
-        evidence=(f"Exact ΔF of SGD on a 4-d quadratic, m={BATCH}, Student-t({NOISE_DOF:g}) per-sample noise, "
-                  f"{draws} batches, KS at α={KS_ALPHA:g}. " + _decrease_text(small) + "; " + _decrease_text(large)
-                  + f". The paper's own App. B numbers put the measured sd {sd_ratio:.1f}× above its estimate."),
-        corrected=("" if verdict == "confirmed" else
-                   f"In the small-step regime of App. B ΔF is Gaussian with eq. 3's moments ({small_ok}); the paper's "
-                   f"own App. B estimate of the sd is {sd_ratio:.1f}× too small, not close. Beyond first order in η "
-                   "(not App. B's regime) the dropped term ½η² ĝᵀHĝ shifts the mean and skews the law"),
+        evidence=(
+            f"Exact ΔF of SGD on a 4-d quadratic, m={BATCH}, Student-t({NOISE_DOF:g}) per-sample noise, "
+            f"{draws} batches, KS at α={KS_ALPHA:g}. "
+            + _decrease_text(small)
+            + "; "
+            + _decrease_text(large)
+            + f". The paper's own App. B numbers put the measured sd {sd_ratio:.1f}× above its estimate."
+        ),
+        corrected=(
+            ""
+            if verdict == "confirmed"
+            else f"In the small-step regime of App. B ΔF is Gaussian with eq. 3's moments ({small_ok}); the paper's "
+            f"own App. B estimate of the sd is {sd_ratio:.1f}× too small, not close. Beyond first order in η "
+            "(not App. B's regime) the dropped term ½η² ĝᵀHĝ shifts the mean and skews the law"
+        ),
         data=f"synthetic quadratic, Student-t({NOISE_DOF:g}) per-sample gradients, {draws} batches of {BATCH}, seeds 0-1",
         numbers={"small": small, "large": large, "appendix_b_sd_ratio": sd_ratio},
     )
@@ -167,9 +220,16 @@ def _robustness_rows(walkers: int, seed: int) -> list[dict]:
     rows = []
     children = np.random.default_rng(seed).spawn(2 * len(ROBUST_ETAS))
     for i, eta in enumerate(ROBUST_ETAS):
-        ba = play(ba_policy(m0=ROBUST_M0, m_max=ROBUST_GAME["budget"]), eta=eta, walkers=walkers,
-                  seed=children[2 * i], **ROBUST_GAME)
-        fixed = play(fixed_policy(ROBUST_M0), eta=eta, walkers=walkers, seed=children[2 * i + 1], **ROBUST_GAME)
+        ba = play(
+            ba_policy(m0=ROBUST_M0, m_max=ROBUST_GAME["budget"]),
+            eta=eta,
+            walkers=walkers,
+            seed=children[2 * i],
+            **ROBUST_GAME,
+        )
+        fixed = play(
+            fixed_policy(ROBUST_M0), eta=eta, walkers=walkers, seed=children[2 * i + 1], **ROBUST_GAME
+        )
         rows.append({"eta": eta, "ba": ba.final, "fixed": fixed.final, "ba_batch": ba.mean_batch})
     return rows
 
@@ -179,10 +239,18 @@ def _rises(a, b) -> bool:
     return b.mean - a.mean > Z_WIN * math.hypot(a.stderr, b.stderr)
 
 
-@claim(id="000.lr-robustness-walk", seed="000", where="Sec. 4.3, Fig. 4", kind="simulation",
-       statement=("As the step size grows, BA enlarges its batch and reaches the same or a lower loss, while "
-                  "mini-batch 32 ends higher."),
-       paper_value="BA loss 1.13e-4 → 1.69e-5 → 5.77e-6 as η doubles", expect="partly")
+@claim(
+    id="000.lr-robustness-walk",
+    seed="000",
+    where="Sec. 4.3, Fig. 4",
+    kind="simulation",
+    statement=(
+        "As the step size grows, BA enlarges its batch and reaches the same or a lower loss, while "
+        "mini-batch 32 ends higher."
+    ),
+    paper_value="BA loss 1.13e-4 → 1.69e-5 → 5.77e-6 as η doubles",
+    expect="partly",
+)
 def check_lr_robustness() -> Outcome:
     walkers = 1000
     rows = _robustness_rows(walkers, seed=3)
@@ -195,17 +263,28 @@ def check_lr_robustness() -> Outcome:
         verdict = "confirmed"
     else:
         verdict = "partly" if batch_grows else "refuted"
-    table = "; ".join(f"η={r['eta']:g}: BA {r['ba'].mean:.3g}±{r['ba'].stderr:.1g} (batch {r['ba_batch']:.0f}), "
-                      f"fixed-32 {r['fixed'].mean:.3g}±{r['fixed'].stderr:.1g}" for r in rows)
+    table = "; ".join(
+        f"η={r['eta']:g}: BA {r['ba'].mean:.3g}±{r['ba'].stderr:.1g} (batch {r['ba_batch']:.0f}), "
+        f"fixed-32 {r['fixed'].mean:.3g}±{r['fixed'].stderr:.1g}"
+        for r in rows
+    )
     return Outcome(
         ours=f"BA batch grows {batches[0]:.0f}→{batches[-1]:.0f}; BA loss ×{ba_growth:.1f}, fixed-32 ×{fixed_growth:.1f}",
         verdict=verdict,
-        evidence=(f"Walk game, quadratic die, budget {ROBUST_GAME['budget']}, BA with m0={ROBUST_M0}, {walkers} walkers "
-                  f"each. {table}. BA's loss rises significantly (z > {Z_WIN}) at η ∈ {ba_rises or 'none'}."),
-        corrected=(f"BA does enlarge its batch with η (dm*/dη > 0) and degrades far less than a fixed batch "
-                   f"(×{ba_growth:.1f} against ×{fixed_growth:.1f} over an 8× range of η), but its loss still rises "
-                   "with η; in the scalar momentum game BA-Momentum is not robust at all (see 000.ba-beats-fixed-walk)"),
+        evidence=(
+            f"Walk game, quadratic die, budget {ROBUST_GAME['budget']}, BA with m0={ROBUST_M0}, {walkers} walkers "
+            f"each. {table}. BA's loss rises significantly (z > {Z_WIN}) at η ∈ {ba_rises or 'none'}."
+        ),
+        corrected=(
+            f"BA does enlarge its batch with η (dm*/dη > 0) and degrades far less than a fixed batch "
+            f"(×{ba_growth:.1f} against ×{fixed_growth:.1f} over an 8× range of η), but its loss still rises "
+            "with η; in the scalar momentum game BA-Momentum is not robust at all (see 000.ba-beats-fixed-walk)"
+        ),
         data=f"synthetic Gaussian walk with rebound (quadratic die), {walkers} walkers per policy and η, seed 3",
-        numbers={"etas": list(ROBUST_ETAS), "ba_batch": batches, "ba": [r["ba"].mean for r in rows],
-                 "fixed32": [r["fixed"].mean for r in rows]},
+        numbers={
+            "etas": list(ROBUST_ETAS),
+            "ba_batch": batches,
+            "ba": [r["ba"].mean for r in rows],
+            "fixed32": [r["fixed"].mean for r in rows],
+        },
     )

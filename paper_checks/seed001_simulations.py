@@ -52,9 +52,15 @@ def _z(value: float, target: float, stderr: float) -> float:
     return (value - target) / stderr
 
 
-@claim(id="001.eq4-slope-sim", seed="001", where="eq. 4, Fig. 3", kind="simulation",
-       statement="The mean absolute batch gradient shrinks as 1/√n with the batch size n.",
-       paper_value="E|g| ∝ n^(-1/2)", expect="confirmed")
+@claim(
+    id="001.eq4-slope-sim",
+    seed="001",
+    where="eq. 4, Fig. 3",
+    kind="simulation",
+    statement="The mean absolute batch gradient shrinks as 1/√n with the batch size n.",
+    paper_value="E|g| ∝ n^(-1/2)",
+    expect="confirmed",
+)
 def check_slope() -> Outcome:
     gauss, heavy = _gaussian_curve().fit, _heavy_curve().fit
     z_gauss = _z(gauss.slope, -0.5, gauss.slope_stderr)
@@ -63,21 +69,35 @@ def check_slope() -> Outcome:
     return Outcome(
         ours=f"slope {gauss.slope:.4f} ± {gauss.slope_stderr:.4f} (Gaussian)",
         verdict=verdict,
-        evidence=(f"WLS fit of log E|ḡ| on log n, n = {NS[0]}..{NS[-1]}, {BATCHES} batches per n: Gaussian "
-                  f"slope {gauss.slope:.4f}±{gauss.slope_stderr:.4f} (z={z_gauss:+.1f}, χ²={gauss.chi2:.1f} on "
-                  f"{gauss.dof} dof); Student-t({HEAVY_DOF:g}) slope {heavy.slope:.4f}±{heavy.slope_stderr:.4f} "
-                  f"(z={z_heavy:+.1f}); agreement at |z| ≤ {Z}"),
-        corrected=("E|ḡ| ∝ n^(-1/2) holds for Gaussian per-sample gradients; heavy tails bend it at small n "
-                   f"(fitted slope {heavy.slope:.3f})"),
+        evidence=(
+            f"WLS fit of log E|ḡ| on log n, n = {NS[0]}..{NS[-1]}, {BATCHES} batches per n: Gaussian "
+            f"slope {gauss.slope:.4f}±{gauss.slope_stderr:.4f} (z={z_gauss:+.1f}, χ²={gauss.chi2:.1f} on "
+            f"{gauss.dof} dof); Student-t({HEAVY_DOF:g}) slope {heavy.slope:.4f}±{heavy.slope_stderr:.4f} "
+            f"(z={z_heavy:+.1f}); agreement at |z| ≤ {Z}"
+        ),
+        corrected=(
+            "E|ḡ| ∝ n^(-1/2) holds for Gaussian per-sample gradients; heavy tails bend it at small n "
+            f"(fitted slope {heavy.slope:.3f})"
+        ),
         data=f"synthetic i.i.d. per-sample gradients (Gaussian, Student-t({HEAVY_DOF:g})), {BATCHES} batches per n, seeds 0-1",
-        numbers={"gaussian_slope": gauss.slope, "gaussian_slope_stderr": gauss.slope_stderr,
-                 "heavy_slope": heavy.slope, "heavy_slope_stderr": heavy.slope_stderr},
+        numbers={
+            "gaussian_slope": gauss.slope,
+            "gaussian_slope_stderr": gauss.slope_stderr,
+            "heavy_slope": heavy.slope,
+            "heavy_slope_stderr": heavy.slope_stderr,
+        },
     )
 
 
-@claim(id="001.eq4-constant-sim", seed="001", where="eq. 4 (and eq. 6, 28)", kind="simulation",
-       statement="E|g_i| = 2σ/√(πn) for the mean of n i.i.d. N(0, σ²) per-sample gradients.",
-       paper_value="2σ/√π ≈ 1.128σ (times n^(-1/2))", expect="refuted")
+@claim(
+    id="001.eq4-constant-sim",
+    seed="001",
+    where="eq. 4 (and eq. 6, 28)",
+    kind="simulation",
+    statement="E|g_i| = 2σ/√(πn) for the mean of n i.i.d. N(0, σ²) per-sample gradients.",
+    paper_value="2σ/√π ≈ 1.128σ (times n^(-1/2))",
+    expect="refuted",
+)
 def check_constant() -> Outcome:
     fit = _gaussian_curve().fit
     ours_value, paper_value = math.sqrt(2.0 / math.pi) * SIGMA, 2.0 * SIGMA / math.sqrt(math.pi)
@@ -88,21 +108,32 @@ def check_constant() -> Outcome:
     return Outcome(
         ours=f"C = {fit.constant_at_half:.4f} ± {fit.constant_at_half_stderr:.4f} ≈ √(2/π)σ",
         verdict=verdict,
-        evidence=(f"Fitted constant with the slope held at -1/2: {fit.constant_at_half:.4f}±"
-                  f"{fit.constant_at_half_stderr:.4f} (free fit {fit.constant:.4f}±{fit.constant_stderr:.4f}); "
-                  f"√(2/π)σ = {ours_value:.4f} at z={z_ours:+.1f}; paper 2σ/√π = {paper_value:.4f} at z={z_paper:+.1f}; "
-                  f"ratio paper/simulated = {paper_value / fit.constant_at_half:.4f} (√2 = {math.sqrt(2):.4f})"),
+        evidence=(
+            f"Fitted constant with the slope held at -1/2: {fit.constant_at_half:.4f}±"
+            f"{fit.constant_at_half_stderr:.4f} (free fit {fit.constant:.4f}±{fit.constant_stderr:.4f}); "
+            f"√(2/π)σ = {ours_value:.4f} at z={z_ours:+.1f}; paper 2σ/√π = {paper_value:.4f} at z={z_paper:+.1f}; "
+            f"ratio paper/simulated = {paper_value / fit.constant_at_half:.4f} (√2 = {math.sqrt(2):.4f})"
+        ),
         corrected="E|ḡ| = σ√(2/(πn)) ≈ 0.798σ/√n; the printed constant is √2 too large",
         data=f"synthetic Gaussian per-sample gradients, σ={SIGMA:g}, n = {NS[0]}..{NS[-1]}, {BATCHES} batches per n, seed 0",
-        numbers={"constant": fit.constant_at_half, "stderr": fit.constant_at_half_stderr, "z_ours": z_ours,
-                 "z_paper": z_paper},
+        numbers={
+            "constant": fit.constant_at_half,
+            "stderr": fit.constant_at_half_stderr,
+            "z_ours": z_ours,
+            "z_paper": z_paper,
+        },
     )
 
 
-@claim(id="001.finite-population-sim", seed="001", where="eq. 2-4, Fig. 3 (batch sizes up to the data set)",
-       kind="simulation",
-       statement="E|g| = 2σ/√(πn) up to batches as large as the training set (Fig. 3 goes from 32 to 60000).",
-       paper_value="∝ n^(-1/2) for all n", expect="partly")
+@claim(
+    id="001.finite-population-sim",
+    seed="001",
+    where="eq. 2-4, Fig. 3 (batch sizes up to the data set)",
+    kind="simulation",
+    statement="E|g| = 2σ/√(πn) up to batches as large as the training set (Fig. 3 goes from 32 to 60000).",
+    paper_value="∝ n^(-1/2) for all n",
+    expect="partly",
+)
 def check_finite_population() -> Outcome:
     pop = sample_finite_population(POP_SIZE, SIGMA, seed=2)
     rows, iid_fails, finite_fails = [], [], []
@@ -121,19 +152,30 @@ def check_finite_population() -> Outcome:
     return Outcome(
         ours=f"1/√n law fails for n ≥ {min(iid_fails) if iid_fails else '-'} of N={POP_SIZE}",
         verdict=verdict,
-        evidence=("Batches drawn without replacement from a fixed population (the epoch sampler); " + "; ".join(rows)
-                  + f". i.i.d. law off at n ∈ {iid_fails}; finite-population law off at n ∈ {finite_fails or 'none'}."),
-        corrected=("Without replacement from N samples, E|ḡ| ≈ σ√(2/(πn))·√((N-n)/(N-1)): the i.i.d. law holds for "
-                   "n ≪ N, falls below it as n nears N and reaches |μ| (0 here) at n = N; batches beyond N "
-                   "(Fig. 3's 60000 > CIFAR-10's 50000) are not defined without reuse"),
+        evidence=(
+            "Batches drawn without replacement from a fixed population (the epoch sampler); "
+            + "; ".join(rows)
+            + f". i.i.d. law off at n ∈ {iid_fails}; finite-population law off at n ∈ {finite_fails or 'none'}."
+        ),
+        corrected=(
+            "Without replacement from N samples, E|ḡ| ≈ σ√(2/(πn))·√((N-n)/(N-1)): the i.i.d. law holds for "
+            "n ≪ N, falls below it as n nears N and reaches |μ| (0 here) at n = N; batches beyond N "
+            "(Fig. 3's 60000 > CIFAR-10's 50000) are not defined without reuse"
+        ),
         data=f"synthetic finite population of {POP_SIZE} Gaussian per-sample gradients, {BATCHES} batches per n, seeds 2-{10 + len(POP_NS) - 1}",
         numbers={"iid_fails": iid_fails, "finite_fails": finite_fails},
     )
 
 
-@claim(id="001.gradient-vanishes-sim", seed="001", where="Sec. 2.1 after eq. 4, eq. 28", kind="simulation",
-       statement="Gradients fall to zero as the batch size grows (E|g| → 0), so very large batches stall training.",
-       paper_value="E|g| → 0 as n → ∞", expect="partly")
+@claim(
+    id="001.gradient-vanishes-sim",
+    seed="001",
+    where="Sec. 2.1 after eq. 4, eq. 28",
+    kind="simulation",
+    statement="Gradients fall to zero as the batch size grows (E|g| → 0), so very large batches stall training.",
+    paper_value="E|g| → 0 as n → ∞",
+    expect="partly",
+)
 def check_gradient_vanishes() -> Outcome:
     r"""Two settings: the paper's eq. 1 (per-sample mean μ = 0), and μ = 0.05σ.
 
@@ -149,22 +191,37 @@ def check_gradient_vanishes() -> Outcome:
         # "falls to zero": at the largest n the estimate is within Z se of the μ = 0 law σ√(2/(πn)), i.e. it
         # still follows the shrinkage; a plateau at |μ| fails this when |μ| is many se above it
         zero_law = SIGMA * math.sqrt(2.0 / (math.pi * last_n))
-        results[label] = {"mu": mu, "last": last.mean, "se": last.stderr, "zero_law": zero_law,
-                          "vanishes": abs(last.mean - zero_law) <= Z * last.stderr,
-                          "values": [e.mean for e in curve.estimates], "slope": curve.fit.slope}
+        results[label] = {
+            "mu": mu,
+            "last": last.mean,
+            "se": last.stderr,
+            "zero_law": zero_law,
+            "vanishes": abs(last.mean - zero_law) <= Z * last.stderr,
+            "values": [e.mean for e in curve.estimates],
+            "slope": curve.fit.slope,
+        }
     verdict = judge.all_or_some([r["vanishes"] for r in results.values()])
-    text = "; ".join(f"{k}: E|ḡ| at n = {NS} is " + ", ".join(f"{v:.4g}" for v in r["values"])
-                     + f" (n = {last_n}: {r['last']:.4g}±{r['se']:.1g} vs σ√(2/(πn)) = {r['zero_law']:.4g}; "
-                     f"follows the shrinkage to 0: {r['vanishes']})" for k, r in results.items())
+    text = "; ".join(
+        f"{k}: E|ḡ| at n = {NS} is "
+        + ", ".join(f"{v:.4g}" for v in r["values"])
+        + f" (n = {last_n}: {r['last']:.4g}±{r['se']:.1g} vs σ√(2/(πn)) = {r['zero_law']:.4g}; "
+        f"follows the shrinkage to 0: {r['vanishes']})"
+        for k, r in results.items()
+    )
     mu = MEAN_GRADIENT * SIGMA
     return Outcome(
         ours=f"μ = 0: → 0 as printed; μ = {mu:g}σ: E|ḡ| → |μ| (n={last_n}: {results[f'μ = {MEAN_GRADIENT:g}σ']['last']:.4g})",
         verdict=verdict,
-        evidence=(f"Per-sample gradients N(μ, σ² = {SIGMA**2:g}), {BATCHES} batches per n. {text}. Criterion: at the "
-                  f"largest n within {Z:g} se of the zero-mean law. The noise part shrinks as σ/√n; the mean stays."),
-        corrected=("" if verdict == "confirmed" else
-                   "Only the noise part of the batch gradient shrinks as σ/√n; E|ḡ| → |μ|, the full-data gradient, "
-                   "which eq. 1 sets to 0 by assumption. The shrinkage stops at n ≈ (σ/μ)²"),
+        evidence=(
+            f"Per-sample gradients N(μ, σ² = {SIGMA**2:g}), {BATCHES} batches per n. {text}. Criterion: at the "
+            f"largest n within {Z:g} se of the zero-mean law. The noise part shrinks as σ/√n; the mean stays."
+        ),
+        corrected=(
+            ""
+            if verdict == "confirmed"
+            else "Only the noise part of the batch gradient shrinks as σ/√n; E|ḡ| → |μ|, the full-data gradient, "
+            "which eq. 1 sets to 0 by assumption. The shrinkage stops at n ≈ (σ/μ)²"
+        ),
         data=f"synthetic Gaussian per-sample gradients with mean 0 and {mu:g}σ, {BATCHES} batches per n, seeds 3-4",
         numbers={"n": list(NS), "results": results},
     )

@@ -82,9 +82,13 @@ def _ma_constants_of_digits() -> dict[str, float]:
     X = _digits_pixels()
     centred = X / 16.0 - (X / 16.0).mean(axis=0)
     consts = cb.least_squares_constants(centred)
-    return {"n": float(len(X)), "beta": consts.beta, "lambda_1": consts.lambda_1,
-            "m_star": cb.least_squares_critical_batch(consts.beta, consts.lambda_1),
-            "trace_ratio": consts.trace / consts.lambda_1}
+    return {
+        "n": float(len(X)),
+        "beta": consts.beta,
+        "lambda_1": consts.lambda_1,
+        "m_star": cb.least_squares_critical_batch(consts.beta, consts.lambda_1),
+        "trace_ratio": consts.trace / consts.lambda_1,
+    }
 
 
 @claim(
@@ -185,7 +189,10 @@ def check_learning_rate_rules() -> Outcome:
     # At m = B_noise LSR and BLR tie exactly in this model (both 2x0 - 2x0^2), so "below" stops short of it.
     middle = (PAPER_GRID >= 256) & (PAPER_GRID < noise)
     beyond = PAPER_GRID > 2048
-    below_ok = bool(np.all(table["lsr"][middle] > table["blr"][middle]) and np.all(table["srsr"][middle] > table["blr"][middle]))
+    below_ok = bool(
+        np.all(table["lsr"][middle] > table["blr"][middle])
+        and np.all(table["srsr"][middle] > table["blr"][middle])
+    )
     lsr_beyond = bool(np.all(table["blr"][beyond] > table["lsr"][beyond]))
     srsr_beyond = bool(np.all(table["blr"][beyond] > table["srsr"][beyond]))
     agreements = [below_ok, lsr_beyond, srsr_beyond]
@@ -221,7 +228,9 @@ def check_learning_rate_rules() -> Outcome:
 def check_compute_beyond_critical() -> Outcome:
     noise = RESNET34_CIFAR10_CRITICAL
     factors = np.array([1.0, 2.0, 4.0, 8.0, 64.0])
-    compute = cb.examples_to_target(factors * noise, noise, noise) / cb.examples_to_target(noise, noise, noise)
+    compute = cb.examples_to_target(factors * noise, noise, noise) / cb.examples_to_target(
+        noise, noise, noise
+    )
     time_saved = cb.steps_to_target(noise, 1.0, noise) / cb.steps_to_target(factors * noise, 1.0, noise)
     increasing = bool(np.all(np.diff(compute) > 0))
     bounded = bool(np.all(time_saved < 2.0))
@@ -230,7 +239,9 @@ def check_compute_beyond_critical() -> Outcome:
         ours="E/E(𝓑) = (1+k)/2, S(𝓑)/S = 2/(1+1/k) < 2 at B = k𝓑",
         verdict=verdict,
         evidence="E = E_min(1 + B/𝓑) grows and S = S_min(1 + 𝓑/B) can fall by at most 2× beyond 𝓑: at B = "
-        + ", ".join(f"{k:g}𝓑: compute ×{c:.2f}, steps ÷{t:.2f}" for k, c, t in zip(factors, compute, time_saved))
+        + ", ".join(
+            f"{k:g}𝓑: compute ×{c:.2f}, steps ÷{t:.2f}" for k, c, t in zip(factors, compute, time_saved)
+        )
         + ". Below 𝓑 compute is lower still (E → E_min), so 𝓑 is the balanced point of the trade-off "
         "(S/S_min − 1)(E/E_min − 1) = 1, not a compute minimum.",
         corrected="" if verdict == "confirmed" else "see evidence",

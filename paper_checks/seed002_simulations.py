@@ -24,8 +24,15 @@ N_SLOPE_TOL = 0.25  # |d log B_crit / d log N| below this is "does not move" (B_
 
 def _nqm_curve(runs: int, seed: int, max_exponent: int):
     target = 0.05 * 0.5 * np.sum(NQM_H * NQM_X0**2)
-    return quadratic.speedup_curve(NQM_H, batch_sizes=2.0 ** np.arange(1, max_exponent + 1), target=target,
-                                   max_steps=2000, x0=NQM_X0, runs=runs, seed=seed)
+    return quadratic.speedup_curve(
+        NQM_H,
+        batch_sizes=2.0 ** np.arange(1, max_exponent + 1),
+        target=target,
+        max_steps=2000,
+        x0=NQM_X0,
+        runs=runs,
+        seed=seed,
+    )
 
 
 def _diminishing_returns(runs: int, seed: int, max_exponent: int) -> Outcome:
@@ -45,8 +52,13 @@ def _diminishing_returns(runs: int, seed: int, max_exponent: int) -> Outcome:
         f"batch (efficiency 1/2) {curve.critical_batch:.0f}. Three regimes: linear, diminishing, stagnation.",
         corrected="" if verdict == "confirmed" else "no saturation of the speed-up on this problem",
         data=f"synthetic noisy quadratic model, {runs} runs per (batch, lr), seed {seed}",
-        numbers={"batch_sizes": m.tolist(), "speedup": s.tolist(), "speedup_stderr": curve.speedup_stderr.tolist(),
-                 "best_lr": curve.best_lr.tolist(), "critical_batch": curve.critical_batch},
+        numbers={
+            "batch_sizes": m.tolist(),
+            "speedup": s.tolist(),
+            "speedup_stderr": curve.speedup_stderr.tolist(),
+            "best_lr": curve.best_lr.tolist(),
+            "critical_batch": curve.critical_batch,
+        },
     )
 
 
@@ -66,8 +78,12 @@ def check_diminishing_returns() -> Outcome:
     return _diminishing_returns(runs=100, seed=0, max_exponent=12)
 
 
-@claim(id="002.diminishing-returns-sim-full", tier="full",
-       miniature=lambda: _diminishing_returns(runs=4, seed=1, max_exponent=5), **_DIMINISHING)
+@claim(
+    id="002.diminishing-returns-sim-full",
+    tier="full",
+    miniature=lambda: _diminishing_returns(runs=4, seed=1, max_exponent=5),
+    **_DIMINISHING,
+)
 def check_diminishing_returns_full() -> Outcome:
     return _diminishing_returns(runs=1000, seed=1, max_exponent=14)
 
@@ -78,8 +94,9 @@ def _critical_batches(sizes, runs, seed):
         X, y, _ = least_squares.make_least_squares(n, LS_SPECTRUM, seed=seed + n)
         w_hat, H, _ = least_squares.least_squares_solution(X, y)
         target = 1e-2 * 0.5 * w_hat @ H @ w_hat
-        curve = least_squares.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 9), target=target,
-                                                      max_steps=4000, runs=runs, seed=seed)
+        curve = least_squares.least_squares_speedup_curve(
+            X, y, batch_sizes=2 ** np.arange(0, 9), target=target, max_steps=4000, runs=runs, seed=seed
+        )
         eigs = np.linalg.eigvalsh(H)
         beta = float(np.max(np.sum(X**2, axis=1)))
         rows.append((n, curve.critical_batch, beta / (eigs[-1] - eigs[0]) + 1, float(np.trace(H) / eigs[-1])))
@@ -106,8 +123,13 @@ def _dataset_size_outcome(sizes: tuple[int, ...], runs: int, seed: int) -> Outco
         corrected="" if verdict == "confirmed" else "the critical batch grows with N on this problem",
         data=f"synthetic Gaussian least squares, N in {list(sizes)} from one distribution, {runs} runs per "
         f"(batch, lr), seed {seed}",
-        numbers={"n": n.tolist(), "critical_batch": crit.tolist(), "slope": slope,
-                 "ma_m_star": [r[2] for r in rows], "trace_over_lambda1": [r[3] for r in rows]},
+        numbers={
+            "n": n.tolist(),
+            "critical_batch": crit.tolist(),
+            "slope": slope,
+            "ma_m_star": [r[2] for r in rows],
+            "trace_over_lambda1": [r[3] for r in rows],
+        },
     )
 
 
@@ -127,7 +149,11 @@ def check_dataset_size() -> Outcome:
     return _dataset_size_outcome((512, 1024, 2048), runs=24, seed=0)
 
 
-@claim(id="002.dataset-size-sim-full", tier="full",
-       miniature=lambda: _dataset_size_outcome((256, 512), runs=2, seed=1), **_DATASET)
+@claim(
+    id="002.dataset-size-sim-full",
+    tier="full",
+    miniature=lambda: _dataset_size_outcome((256, 512), runs=2, seed=1),
+    **_DATASET,
+)
 def check_dataset_size_full() -> Outcome:
     return _dataset_size_outcome((1024, 4096, 16384), runs=128, seed=1)

@@ -77,7 +77,9 @@ def check_theorem1_bound() -> Outcome:
         "M_G is the per-sample second-moment constant (the paper's M_V + 1); the batch mean then obeys "
         "E||g_B||² ≤ ||∇L||² + (M + (M_G−1)||∇L||²)/b ≤ M/b + M_G||∇L||², which is what makes "
         "η_t ≤ 1/(LM_G) enough for every b_t.",
-        corrected="" if verdict == "confirmed" else f"steps that fail: {failed}; closed form vs recursion: {agree}",
+        corrected=""
+        if verdict == "confirmed"
+        else f"steps that fail: {failed}; closed form vs recursion: {agree}",
         numbers={"steps": steps, "final_bound": float(closed[-1])},
     )
 
@@ -87,7 +89,9 @@ def _quadratic_threshold(batch: sp.Expr) -> sp.Expr:
     x = sp.Symbol("x", positive=True)
     exact = convergence.quadratic_exact_one_step_expr()
     # The one-step bound with b η₀ = η_t and L = c = λ (the quadratic's constants).
-    bound = convergence.one_step_recursion_expr().subs(convergence.eta0_sym, convergence.step_sym / convergence.b_sym)
+    bound = convergence.one_step_recursion_expr().subs(
+        convergence.eta0_sym, convergence.step_sym / convergence.b_sym
+    )
     slack = sp.expand((bound - exact).subs(S.L, S.c).subs(convergence.step_sym, x / S.c))
     if sp.expand(slack.subs(convergence.gap_sym, 0)) != 0:
         raise ArithmeticError("the noise terms of the exact step and of the bound should coincide")
@@ -113,7 +117,9 @@ def check_step_size_condition() -> Outcome:
     tight_at_one = _quadratic_threshold(sp.Integer(1))
     at_b = _quadratic_threshold(convergence.b_sym)
     is_tight = sp.simplify(tight_at_one - 1 / M_G) == 0
-    verdict = "confirmed" if sufficient else "refuted"  # tightness is extra information, not part of the claim
+    verdict = (
+        "confirmed" if sufficient else "refuted"
+    )  # tightness is extra information, not part of the claim
     return Outcome(
         ours="sufficient; tight at b = 1 (η_tλ ≤ 1/M_G exactly), conservative for b > 1",
         verdict=verdict,
@@ -122,7 +128,9 @@ def check_step_size_condition() -> Outcome:
         "multiplicative noise (Var ζ = M_G − 1) the exact step stays below the one-step bound iff "
         f"η_tλ ≤ {sp.sstr(at_b)}, which is {sp.sstr(tight_at_one)} at b = 1: the condition cannot be "
         "relaxed for single-sample steps.",
-        corrected="" if verdict == "confirmed" else "the condition does not make the descent-lemma steps hold",
+        corrected=""
+        if verdict == "confirmed"
+        else "the condition does not make the descent-lemma steps hold",
         numbers={"threshold_b": sp.sstr(at_b), "tight_at_b1": is_tight},
     )
 
@@ -228,7 +236,9 @@ def check_table3_bl() -> Outcome:
     iters = _bl_iterations()
     ours = comm.training_time(iters, row["t_comp"], row["t_comm"])
     ok, low, high = _total_within_rounding(row["total"], iters, row)
-    text_n = comm.training_time(_bl_iterations(SEED003_I3_IMAGENET["n_train_text"]), row["t_comp"], row["t_comm"])
+    text_n = comm.training_time(
+        _bl_iterations(SEED003_I3_IMAGENET["n_train_text"]), row["t_comp"], row["t_comm"]
+    )
     exact_n = comm.training_time(_bl_iterations(IMAGENET_TRAIN_EXACT), row["t_comp"], row["t_comm"])
     return Outcome(
         ours=f"{iters:.0f} updates × 0.037 s = {ours:.0f} s",
@@ -290,7 +300,10 @@ def check_table3_per_core_batch() -> Outcome:
     stated_updates = comm.iterations_for_schedule([(info["epochs"], stated_batch)], IMAGENET_TRAIN)
     stated_total = comm.training_time(stated_updates, row["t_comp"], row["t_comm"])
     lo, hi = _per_update_bounds(row)
-    batch_range = (info["epochs"] * IMAGENET_TRAIN * lo / row["total"], info["epochs"] * IMAGENET_TRAIN * hi / row["total"])
+    batch_range = (
+        info["epochs"] * IMAGENET_TRAIN * lo / row["total"],
+        info["epochs"] * IMAGENET_TRAIN * hi / row["total"],
+    )
     consistent = batch_range[0] <= stated_batch <= batch_range[1]
     return Outcome(
         ours=f"BL total implies a global batch of {implied_batch:.0f}, not {stated_batch}",
@@ -336,7 +349,8 @@ def check_table3_abs_absa() -> Outcome:
     for name in ("ABS", "ABSA"):
         row = SEED003_TABLE3[name]
         implied[name] = [
-            comm.implied_iterations(row["total"], row["t_comp"], row["t_comm"], n_h, row["t_hess"]) for n_h in (epochs, 0)
+            comm.implied_iterations(row["total"], row["t_comp"], row["t_comm"], n_h, row["t_hess"])
+            for n_h in (epochs, 0)
         ]
     common_updates, common_hessians, min_hessians = _common_count_hessians()
     consistent = min_hessians <= epochs
@@ -357,7 +371,11 @@ def check_table3_abs_absa() -> Outcome:
         corrected=f"With one eigenvalue per epoch the totals imply different update counts, about "
         f"{implied['ABS'][0]:.0f} (ABS) and {implied['ABSA'][0]:.0f} (ABSA); equal counts would need "
         f"≈{common_hessians:.0f} Hessian computations (≈{common_hessians / epochs:.1f} per epoch).",
-        numbers={"abs_updates": implied["ABS"], "absa_updates": implied["ABSA"], "common_hessians": common_hessians},
+        numbers={
+            "abs_updates": implied["ABS"],
+            "absa_updates": implied["ABSA"],
+            "common_hessians": common_hessians,
+        },
     )
 
 
@@ -371,7 +389,9 @@ def check_table3_abs_absa() -> Outcome:
     expect="confirmed",
 )
 def check_table5_bl_iterations() -> Outcome:
-    exact = {b: comm.iterations_for_schedule([(90, b)], 50_000, rounding="exact") for b in SEED003_C1_CIFAR10_ITERS}
+    exact = {
+        b: comm.iterations_for_schedule([(90, b)], 50_000, rounding="exact") for b in SEED003_C1_CIFAR10_ITERS
+    }
     per_epoch = {b: comm.iterations_for_schedule([(90, b)], 50_000) for b in SEED003_C1_CIFAR10_ITERS}
     floored_once = {b: int(np.floor(v)) for b, v in exact.items()}
     ok = floored_once == SEED003_C1_CIFAR10_ITERS

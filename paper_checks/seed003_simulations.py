@@ -44,9 +44,12 @@ def _start(problem):
 def _bound_check(problem, b_max: int, steps: int, runs: int, seed: int):
     eta0 = 1.0 / (problem.L * problem.M_G * b_max)
     sizes = convex.geometric_batches(2, 1.25, steps, b_max)
-    run = convex.simulate_adaptive_sgd(problem, sizes, eta0=eta0, theta0=_start(problem), runs=runs, seed=seed)
-    bound = convergence.abs_bound(sizes, eta0=eta0, L=problem.L, c=problem.c, M=problem.M, M_G=problem.M_G,
-                                  initial_gap=run.mean_gap[0])
+    run = convex.simulate_adaptive_sgd(
+        problem, sizes, eta0=eta0, theta0=_start(problem), runs=runs, seed=seed
+    )
+    bound = convergence.abs_bound(
+        sizes, eta0=eta0, L=problem.L, c=problem.c, M=problem.M, M_G=problem.M_G, initial_gap=run.mean_gap[0]
+    )
     excess_z = (run.mean_gap - bound) / np.maximum(run.stderr_gap, 1e-300)
     holds = bool(np.all(run.mean_gap <= bound + Z * run.stderr_gap + 1e-12 * (1 + bound)))
     slack = float(np.min(bound[1:] / run.mean_gap[1:]))
@@ -55,19 +58,23 @@ def _bound_check(problem, b_max: int, steps: int, runs: int, seed: int):
 
 def _bound_outcome(runs: int, seed: int, digits_rows: int) -> Outcome:
     ridge, logistic = _ridge(), _digits(digits_rows)
-    results = {"ridge": _bound_check(ridge, 32, 120, runs, seed),
-               "logistic": _bound_check(logistic, 64, 40, runs, seed)}
+    results = {
+        "ridge": _bound_check(ridge, 32, 120, runs, seed),
+        "logistic": _bound_check(logistic, 64, 40, runs, seed),
+    }
     verdict = "confirmed" if all(r[0] for r in results.values()) else "refuted"
     parts = []
     for name, problem in (("ridge", ridge), ("logistic", logistic)):
         holds, slack, worst_z, run, bound = results[name]
-        parts.append(f"{name}: L = {problem.L:.3g}, c = {problem.c:.3g}, M = {problem.M:.3g}, M_G = "
-                     f"{problem.M_G:.3g}; {run.batch_sizes.size} steps, b from {run.batch_sizes[0]} to "
-                     f"{run.batch_sizes.max()}; min bound/empirical {slack:.2f}, final {run.mean_gap[-1]:.3g} "
-                     f"<= {bound[-1]:.3g}")
+        parts.append(
+            f"{name}: L = {problem.L:.3g}, c = {problem.c:.3g}, M = {problem.M:.3g}, M_G = "
+            f"{problem.M_G:.3g}; {run.batch_sizes.size} steps, b from {run.batch_sizes[0]} to "
+            f"{run.batch_sizes.max()}; min bound/empirical {slack:.2f}, final {run.mean_gap[-1]:.3g} "
+            f"<= {bound[-1]:.3g}"
+        )
     return Outcome(
-        ours="E[L−L*] ≤ bound at every step: " + ", ".join(
-            f"{k} slack ≥ {v[1]:.2f}x" for k, v in results.items()),
+        ours="E[L−L*] ≤ bound at every step: "
+        + ", ".join(f"{k} slack ≥ {v[1]:.2f}x" for k, v in results.items()),
         verdict=verdict,
         evidence="; ".join(parts) + f". Test per step: empirical ≤ bound + {Z} se. Ridge constants are exact "
         "(M is the supremum for the chosen M_G = 1.5x its smallest admissible value); logistic uses the "
@@ -95,8 +102,12 @@ def check_abs_bound() -> Outcome:
     return _bound_outcome(runs=200, seed=0, digits_rows=600)
 
 
-@claim(id="003.abs-bound-sim-full", tier="full",
-       miniature=lambda: _bound_outcome(runs=10, seed=1, digits_rows=200), **_BOUND)
+@claim(
+    id="003.abs-bound-sim-full",
+    tier="full",
+    miniature=lambda: _bound_outcome(runs=10, seed=1, digits_rows=200),
+    **_BOUND,
+)
 def check_abs_bound_full() -> Outcome:
     return _bound_outcome(runs=1000, seed=1, digits_rows=1797)
 
@@ -121,9 +132,18 @@ def _growing_vs_fixed(problem, b0: int, b_max: int, steps: int, runs: int, seed:
     ratio = fixed_gap / g.mean_gap[k]
     z = (fixed_gap - g.mean_gap[k]) / math.hypot(fixed_se, g.stderr_gap[k])
     fixed_steps = _first_below(f.mean_gap, g.mean_gap[k])
-    return dict(level=level, steps_growing=k, steps_fixed=fixed_steps, samples=int(budget), ratio=float(ratio),
-                z=float(z), growing_gap=float(g.mean_gap[k]), fixed_gap=float(fixed_gap),
-                final_growing=float(g.mean_gap[-1]), final_fixed=float(f.mean_gap[-1]))
+    return dict(
+        level=level,
+        steps_growing=k,
+        steps_fixed=fixed_steps,
+        samples=int(budget),
+        ratio=float(ratio),
+        z=float(z),
+        growing_gap=float(g.mean_gap[k]),
+        fixed_gap=float(fixed_gap),
+        final_growing=float(g.mean_gap[-1]),
+        final_fixed=float(f.mean_gap[-1]),
+    )
 
 
 def _growing_outcome(runs: int, seed: int) -> Outcome:
@@ -172,8 +192,12 @@ def check_growing_vs_fixed() -> Outcome:
     return _growing_outcome(runs=1000, seed=0)
 
 
-@claim(id="003.growing-vs-fixed-sim-full", tier="full",
-       miniature=lambda: _growing_outcome(runs=20, seed=2), **_GROWING)
+@claim(
+    id="003.growing-vs-fixed-sim-full",
+    tier="full",
+    miniature=lambda: _growing_outcome(runs=20, seed=2),
+    **_GROWING,
+)
 def check_growing_vs_fixed_full() -> Outcome:
     return _growing_outcome(runs=5000, seed=2)
 
@@ -197,8 +221,9 @@ def check_noise_floor() -> Outcome:
     eta0 = 1.0 / (problem.L * problem.M_G * max(FLOOR_STEPS))
     floors = {}
     for b, steps in FLOOR_STEPS.items():
-        run = convex.simulate_adaptive_sgd(problem, np.full(steps, b), eta0=eta0, theta0=problem.theta_star,
-                                           runs=200, seed=b)
+        run = convex.simulate_adaptive_sgd(
+            problem, np.full(steps, b), eta0=eta0, theta0=problem.theta_star, runs=200, seed=b
+        )
         floors[b] = (float(run.mean_gap[-1]), float(run.stderr_gap[-1]))
     (small, se_small), (large, se_large) = floors[4], floors[64]
     ratio = large / small
@@ -223,6 +248,10 @@ def check_noise_floor() -> Outcome:
         f"stationary gap is higher, here x{ratio:.2f} at b = 64.",
         data="scikit-learn 8x8 digits, first 600 rows (real data), L2-regularised logistic regression "
         "(lambda = 0.05), 200 runs per batch size, seeds 4 and 64",
-        numbers={"floors": {str(k): v for k, v in floors.items()}, "ratio": ratio, "z": z,
-                 "bound_floor": bound_floor},
+        numbers={
+            "floors": {str(k): v for k, v in floors.items()},
+            "ratio": ratio,
+            "z": z,
+            "bound_floor": bound_floor,
+        },
     )

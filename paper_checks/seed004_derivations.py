@@ -97,7 +97,9 @@ def check_momentum_noise_scale() -> Outcome:
         heavy = ns.stationary_variance(1.0, lr_h, 1, 1.0, momentum=0.9)
         plain = ns.stationary_variance(1.0, lr_h / 0.1, 1, 1.0)
         ratios[lr_h] = heavy / plain
-    converges = abs(ratios[1e-3] - 1) < abs(ratios[1e-2] - 1) < abs(ratios[1e-1] - 1) and abs(ratios[1e-3] - 1) < 1e-2
+    converges = (
+        abs(ratios[1e-3] - 1) < abs(ratios[1e-2] - 1) < abs(ratios[1e-1] - 1) and abs(ratios[1e-3] - 1) < 1e-2
+    )
     verdict = "confirmed" if identity and converges else "refuted"
     return Outcome(
         ours="small-step E[x²] = g·F/(2h(N−1)), g = ε(N/B−1)/(1−m)",
@@ -129,7 +131,9 @@ def check_small_step_stationary_variance_depends_only_on_g() -> Outcome:
     only_g = is_zero(small - ns.noise_scale_expr() * sigma**2 / (2 * h * (N - 1)))
     # Decay eps by 5 at B=128 vs grow B to 640 at eps = 0.1 (m = 0.9, N = 50000): small-step and exact.
     lr, m, batch = 0.1, 0.9, 128
-    g_ratio = ns.noise_scale(lr, CIFAR10_TRAIN, 5 * batch, m) / ns.noise_scale(lr / 5, CIFAR10_TRAIN, batch, m)
+    g_ratio = ns.noise_scale(lr, CIFAR10_TRAIN, 5 * batch, m) / ns.noise_scale(
+        lr / 5, CIFAR10_TRAIN, batch, m
+    )
     exact_ratio = {}
     for curvature in (0.1, 1.0, 10.0):
         decay = ns.stationary_variance(curvature, lr / 5, batch, 1.0, m, n_train=CIFAR10_TRAIN)
@@ -196,9 +200,12 @@ def check_cifar_schedules_share_the_noise_scale() -> Outcome:
     reference = exact["original"]
     spread = max(abs(v / reference - 1) for v in exact.values())
     needed = {
-        name: ns.batch_size_for_noise_scale(reference, lr, CIFAR10_TRAIN, m) for name, (lr, m, _) in CIFAR10_SCHEDULES.items()
+        name: ns.batch_size_for_noise_scale(reference, lr, CIFAR10_TRAIN, m)
+        for name, (lr, m, _) in CIFAR10_SCHEDULES.items()
     }
-    step_decay = [ns.noise_scale(0.1, CIFAR10_TRAIN, b) / ns.noise_scale(0.1, CIFAR10_TRAIN, 5 * b) for b in (128, 640)]
+    step_decay = [
+        ns.noise_scale(0.1, CIFAR10_TRAIN, b) / ns.noise_scale(0.1, CIFAR10_TRAIN, 5 * b) for b in (128, 640)
+    ]
     verdict = "confirmed" if spread <= SAME_NOISE_RTOL else "partly"
     return Outcome(
         ours=", ".join(f"{v:.1f}" for v in exact.values()) + f" (spread {spread:.1%})",
@@ -212,7 +219,12 @@ def check_cifar_schedules_share_the_noise_scale() -> Outcome:
         corrected="Equal only to leading order in B/N: the exact noise scale of the original schedule needs "
         f"B = {needed['increased lr']:.0f} (not 640) and B = {needed['increased momentum']:.0f} (not 3200); "
         f"each ×5 batch step lowers g by {step_decay[0]:.2f}, then {step_decay[1]:.2f}, not 5.",
-        numbers={"exact_g": exact, "leading_g": leading, "batch_for_equal_g": needed, "step_decay": step_decay},
+        numbers={
+            "exact_g": exact,
+            "leading_g": leading,
+            "batch_for_equal_g": needed,
+            "step_decay": step_decay,
+        },
     )
 
 
@@ -227,7 +239,11 @@ def check_cifar_schedules_share_the_noise_scale() -> Outcome:
     expect="confirmed",
 )
 def check_accumulation_time() -> Outcome:
-    k, j, delta = sp.Symbol("k", positive=True), sp.Symbol("j", integer=True), sp.Symbol("delta", positive=True)
+    k, j, delta = (
+        sp.Symbol("k", positive=True),
+        sp.Symbol("j", integer=True),
+        sp.Symbol("delta", positive=True),
+    )
     # A_k = sum_{j<k} m^j G for a constant gradient G, with m = 1 - delta < 1: the gap to the steady state
     # G/(1-m) decays as m^k.
     accumulated = sp.summation((1 - delta) ** j, (j, 0, k - 1))

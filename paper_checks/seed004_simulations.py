@@ -25,8 +25,10 @@ def _dataset(n: int = 4000, seed: int = 3):
 
 
 def _data_label(n: int, runs: int, seed: int) -> str:
-    return (f"synthetic least squares, N = {n}, d = {SPECTRUM.size}, rows ~ N(0, diag(linspace(1, 0.2))), "
-            f"label noise 1, {runs} runs per schedule, seed {seed}")
+    return (
+        f"synthetic least squares, N = {n}, d = {SPECTRUM.size}, rows ~ N(0, diag(linspace(1, 0.2))), "
+        f"label noise 1, {runs} runs per schedule, seed {seed}"
+    )
 
 
 @claim(
@@ -86,7 +88,7 @@ def check_momentum_rule() -> Outcome:
     curves = list(cmp.runs.values())
     worst = 0.0
     for i, a in enumerate(curves):
-        for b in curves[i + 1:]:
+        for b in curves[i + 1 :]:
             excess = np.abs(a.mean_excess - b.mean_excess)[1:]
             allowed = Z * np.hypot(a.stderr_excess, b.stderr_excess)[1:] + rel_tol * a.mean_excess[1:]
             worst = max(worst, float(np.max(excess / allowed)))
@@ -103,27 +105,37 @@ def check_momentum_rule() -> Outcome:
         f"tolerance {Z} se + {rel_tol:.1%} (twice the first-order SDE error eps/(1-m)*lambda_max); worst "
         f"ratio to tolerance {worst:.2f}. The residual differences are deterministic (momentum transient "
         "and O(eps_eff) discretisation), which is why a pure standard-error test would fail at large runs.",
-        corrected="" if verdict == "confirmed" else (
+        corrected=""
+        if verdict == "confirmed"
+        else (
             f"The curves differ by {cmp.max_abs_z:.1f} standard errors (more than {Z}): B ∝ 1/(1-m) holds to first "
             f"order only, within {rel_tol:.1%} here (momentum transient and O(eps_eff λ) discretisation)"
-            if verdict == "partly" else "the momentum-scaled runs differ beyond the first-order SDE error"),
+            if verdict == "partly"
+            else "the momentum-scaled runs differ beyond the first-order SDE error"
+        ),
         data=_data_label(4000, runs, seed),
-        numbers={"max_rel_diff": cmp.max_rel_diff, "max_abs_z": cmp.max_abs_z, "worst_ratio": worst,
-                 "updates": dict(cmp.updates)},
+        numbers={
+            "max_rel_diff": cmp.max_rel_diff,
+            "max_abs_z": cmp.max_abs_z,
+            "worst_ratio": worst,
+            "updates": dict(cmp.updates),
+        },
     )
 
 
 def _stationary_excess(X, y, lr, batch, sampling, runs, seed, epochs):
     w_hat, _, _ = least_squares.least_squares_solution(X, y)
-    run = least_squares.simulate_least_squares(X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs,
-                                           seed=seed, sampling=sampling)
+    run = least_squares.simulate_least_squares(
+        X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs, seed=seed, sampling=sampling
+    )
     return run.mean_excess[-1], run.stderr_excess[-1]
 
 
 def _sde_excess(X, y, coefficient, time, lr, runs, seed):
     w_hat, _, _ = least_squares.least_squares_solution(X, y)
-    run = sde.simulate_least_squares_sde(X, y, coefficient=coefficient, time=time, dt=lr, w0=w_hat, runs=runs,
-                                         seed=seed, record_every=10**9)
+    run = sde.simulate_least_squares_sde(
+        X, y, coefficient=coefficient, time=time, dt=lr, w0=w_hat, runs=runs, seed=seed, record_every=10**9
+    )
     return run.mean_excess[-1], run.stderr_excess[-1]
 
 
@@ -172,8 +184,14 @@ def check_noise_scale_finite_n() -> Outcome:
         f"epoch is short against the relaxation time, and still by x{big_ratio:.2f} at B = N/500 here.",
         data=f"synthetic least squares, N = {n}, d = 2, label noise 1, {runs} runs per process, seeds 0-3; "
         "and N = 4000, d = 10, 200 runs, seeds 4-5",
-        numbers={"sgd_fresh": fresh, "sgd_reshuffled": shuffled, "sde_n_over_b_minus_1": right,
-                 "sde_n_over_b": naive, "large_n_fresh": fresh_big, "large_n_reshuffled": shuffled_big},
+        numbers={
+            "sgd_fresh": fresh,
+            "sgd_reshuffled": shuffled,
+            "sde_n_over_b_minus_1": right,
+            "sde_n_over_b": naive,
+            "large_n_fresh": fresh_big,
+            "large_n_reshuffled": shuffled_big,
+        },
     )
 
 
@@ -198,13 +216,16 @@ def check_svag_limit() -> Outcome:
     exact = _ou_second_moment(h, lr, batch, time, x0)
     errors, stderrs = [], []
     for k, amp in enumerate((1, 2, 4, 8, 16)):
-        run = sde.svag_quadratic([h], lr=lr, batch_size=batch, amplification=amp, time=time, x0=x0, runs=runs,
-                                 seed=k)
+        run = sde.svag_quadratic(
+            [h], lr=lr, batch_size=batch, amplification=amp, time=time, x0=x0, runs=runs, seed=k
+        )
         second = run.x[:, 0] ** 2
         errors.append(float(second.mean() - exact))
         stderrs.append(float(second.std(ddof=1) / math.sqrt(runs)))
     errors, stderrs = np.array(errors), np.array(stderrs)
-    shrinking = bool(np.all(np.abs(errors[1:]) <= np.abs(errors[:-1]) + Z * np.hypot(stderrs[1:], stderrs[:-1])))
+    shrinking = bool(
+        np.all(np.abs(errors[1:]) <= np.abs(errors[:-1]) + Z * np.hypot(stderrs[1:], stderrs[:-1]))
+    )
     # first order in 1/l: the error should halve with each doubling; ask for at least a 4x drop over 16x
     first_order = abs(errors[0]) > 4 * (abs(errors[-1]) + Z * stderrs[-1])
     verdict = "confirmed" if shrinking and first_order else "refuted"
@@ -271,12 +292,15 @@ def _svag_finite_set(runs: int, amps: tuple[int, ...]) -> Outcome:
     exact = _sde_excess_exact(X, y, sde.diffusion_coefficient(lr, batch, X.shape[0]), time, e0)
     errors, stderrs = [], []
     for amp in amps:
-        run = sde.svag_least_squares(X, y, lr=lr, batch_size=batch, amplification=amp, time=time, w0=w_hat + e0,
-                                     runs=runs, seed=amp)
+        run = sde.svag_least_squares(
+            X, y, lr=lr, batch_size=batch, amplification=amp, time=time, w0=w_hat + e0, runs=runs, seed=amp
+        )
         errors.append(float(run.mean_excess[-1] - exact))
         stderrs.append(float(run.stderr_excess[-1]))
     errors, stderrs = np.array(errors), np.array(stderrs)
-    shrinking = bool(np.all(np.abs(errors[1:]) <= np.abs(errors[:-1]) + Z * np.hypot(stderrs[1:], stderrs[:-1])))
+    shrinking = bool(
+        np.all(np.abs(errors[1:]) <= np.abs(errors[:-1]) + Z * np.hypot(stderrs[1:], stderrs[:-1]))
+    )
     converged = abs(errors[-1]) <= Z * stderrs[-1] + 0.05 * exact
     first_order = abs(errors[0]) > 4 * (abs(errors[-1]) + Z * stderrs[-1])
     verdict = "confirmed" if shrinking and converged and first_order else "refuted"

@@ -38,9 +38,20 @@ def _train_once(algo: str, hp: dict, seed: int, setup: dict, root: Path) -> tupl
     from realnets.engine import train
 
     out_dir = root / f"{algo}-{seed}"
-    config = make_config({"algo": algo, "seed": seed, "budget_epochs": setup["epochs"], "progress": False,
-                          "device": "cpu", "model": "mlp", "model_options": {"width": setup["width"]},
-                          "dataset": setup["dataset"], "hp": hp, "out_dir": str(out_dir)})
+    config = make_config(
+        {
+            "algo": algo,
+            "seed": seed,
+            "budget_epochs": setup["epochs"],
+            "progress": False,
+            "device": "cpu",
+            "model": "mlp",
+            "model_options": {"width": setup["width"]},
+            "dataset": setup["dataset"],
+            "hp": hp,
+            "out_dir": str(out_dir),
+        }
+    )
     result = train(config, plots=False)
     if result.status != "finished":
         raise RuntimeError(f"{algo} seed {seed}: {result.message}")
@@ -78,7 +89,9 @@ def _max_z(curves_a: list[list[float]], curves_b: list[list[float]]) -> float:
 def run_schedule_experiment(setup: dict) -> dict:
     """Train every schedule for every seed; return the curve scores, final losses and update counts."""
     first = float(setup["milestones"].split(",")[0])
-    results: dict[str, dict[str, list]] = {name: {"curve": [], "final": [], "updates": []} for name in SCHEDULES}
+    results: dict[str, dict[str, list]] = {
+        name: {"curve": [], "final": [], "updates": []} for name in SCHEDULES
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(setup["seeds"]):
             for name in SCHEDULES:
@@ -111,44 +124,89 @@ def _verdict(results: dict) -> tuple[str, dict]:
 def _outcome(setup: dict, data: str) -> Outcome:
     verdict, n = _verdict(run_schedule_experiment(setup))
     loss = n["final_loss"]
-    ours = (f"final loss {loss['decay-lr']:.3g}/{loss['increase-batch']:.3g}/{loss['hybrid']:.3g}, "
-            f"updates {n['updates']['decay-lr']:.0f}/{n['updates']['increase-batch']:.0f}/"
-            f"{n['updates']['hybrid']:.0f}")
-    evidence = (f"{setup['seeds']} seeds; largest per-epoch Welch z of log training loss after the first milestone: "
-                f"increase vs decay {n['z_increase_vs_decay']:.2f}, hybrid vs decay {n['z_hybrid_vs_decay']:.2f} "
-                f"(indistinguishable below {Z:g}); control without decay {n['z_control_vs_decay']:.2f} "
-                f"(final loss {loss['constant']:.3g}); decay-lr needs {n['update_ratio']:.2f}x the updates "
-                f"of increase-batch")
+    ours = (
+        f"final loss {loss['decay-lr']:.3g}/{loss['increase-batch']:.3g}/{loss['hybrid']:.3g}, "
+        f"updates {n['updates']['decay-lr']:.0f}/{n['updates']['increase-batch']:.0f}/"
+        f"{n['updates']['hybrid']:.0f}"
+    )
+    evidence = (
+        f"{setup['seeds']} seeds; largest per-epoch Welch z of log training loss after the first milestone: "
+        f"increase vs decay {n['z_increase_vs_decay']:.2f}, hybrid vs decay {n['z_hybrid_vs_decay']:.2f} "
+        f"(indistinguishable below {Z:g}); control without decay {n['z_control_vs_decay']:.2f} "
+        f"(final loss {loss['constant']:.3g}); decay-lr needs {n['update_ratio']:.2f}x the updates "
+        f"of increase-batch"
+    )
     corrected = {
         "refuted": "The schedules' loss-against-epochs curves differ beyond seed-to-seed spread at this scale",
         "not reproducible at this scale": "The control without decay was not distinguishable, so the check "
-                                          "had no power at this scale",
+        "had no power at this scale",
     }.get(verdict, "")
     return Outcome(ours=ours, verdict=verdict, evidence=evidence, corrected=corrected, data=data, numbers=n)
 
 
-QUICK = {"dataset": "digits", "width": 32, "epochs": 6.0, "milestones": "2,4", "batch0": 5, "lr": 0.02,
-         "seeds": 3}
+QUICK = {
+    "dataset": "digits",
+    "width": 32,
+    "epochs": 6.0,
+    "milestones": "2,4",
+    "batch0": 5,
+    "lr": 0.02,
+    "seeds": 3,
+}
 #: The full check's code path at a size for CI (its verdict is not asserted).
-MINIATURE = {"dataset": "digits", "width": 8, "epochs": 2.0, "milestones": "1", "batch0": 20, "lr": 0.02, "seeds": 2}
-FULL = {"dataset": "digits", "width": 64, "epochs": 12.0, "milestones": "4,8", "batch0": 5, "lr": 0.02,
-        "seeds": 5}
+MINIATURE = {
+    "dataset": "digits",
+    "width": 8,
+    "epochs": 2.0,
+    "milestones": "1",
+    "batch0": 20,
+    "lr": 0.02,
+    "seeds": 2,
+}
+FULL = {
+    "dataset": "digits",
+    "width": 64,
+    "epochs": 12.0,
+    "milestones": "4,8",
+    "batch0": 5,
+    "lr": 0.02,
+    "seeds": 5,
+}
 
 
-@claim(id="004.schedules-training", seed="004", where="Sec. 5.1, Fig. 2", kind="training",
-       statement="Decaying the learning rate, increasing the batch size and the hybrid give indistinguishable "
-                 "training curves against epochs, with far fewer updates when the batch grows.",
-       paper_value="same curves vs epochs; ~80000 vs ~29000 updates", expect="confirmed")
+@claim(
+    id="004.schedules-training",
+    seed="004",
+    where="Sec. 5.1, Fig. 2",
+    kind="training",
+    statement="Decaying the learning rate, increasing the batch size and the hybrid give indistinguishable "
+    "training curves against epochs, with far fewer updates when the batch grows.",
+    paper_value="same curves vs epochs; ~80000 vs ~29000 updates",
+    expect="confirmed",
+)
 def check_schedule_equivalence() -> Outcome:
-    return _outcome(QUICK, "scikit-learn 8x8 digits (real data, 1437 train), MLP width 32, momentum 0.9, "
-                           "B0=5, eps=0.02, f=5 at epochs 2 and 4 of 6, 3 seeds")
+    return _outcome(
+        QUICK,
+        "scikit-learn 8x8 digits (real data, 1437 train), MLP width 32, momentum 0.9, "
+        "B0=5, eps=0.02, f=5 at epochs 2 and 4 of 6, 3 seeds",
+    )
 
 
-@claim(id="004.schedules-training-full", seed="004", where="Sec. 5.1, Fig. 2", kind="training",
-       statement="Decaying the learning rate, increasing the batch size and the hybrid give indistinguishable "
-                 "training curves against epochs, with far fewer updates when the batch grows.",
-       paper_value="same curves vs epochs; ~80000 vs ~29000 updates", expect="confirmed", tier="full",
-       miniature=lambda: _outcome(MINIATURE, "scikit-learn 8x8 digits, miniature (CI code-path run)"))
+@claim(
+    id="004.schedules-training-full",
+    seed="004",
+    where="Sec. 5.1, Fig. 2",
+    kind="training",
+    statement="Decaying the learning rate, increasing the batch size and the hybrid give indistinguishable "
+    "training curves against epochs, with far fewer updates when the batch grows.",
+    paper_value="same curves vs epochs; ~80000 vs ~29000 updates",
+    expect="confirmed",
+    tier="full",
+    miniature=lambda: _outcome(MINIATURE, "scikit-learn 8x8 digits, miniature (CI code-path run)"),
+)
 def check_schedule_equivalence_full() -> Outcome:
-    return _outcome(FULL, "scikit-learn 8x8 digits (real data, 1437 train), MLP width 64, momentum 0.9, "
-                          "B0=5, eps=0.02, f=5 at epochs 4 and 8 of 12, 5 seeds")
+    return _outcome(
+        FULL,
+        "scikit-learn 8x8 digits (real data, 1437 train), MLP width 64, momentum 0.9, "
+        "B0=5, eps=0.02, f=5 at epochs 4 and 8 of 12, 5 seeds",
+    )

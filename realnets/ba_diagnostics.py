@@ -32,15 +32,27 @@ from realnets.engine import EpochSampler, TrainStep
 from realnets.probes.gradstats import GradStatsAccumulator
 from realnets.registry import get_algorithm
 
-__all__ = ["ba_trace", "full_loss", "loss_decrease_distribution", "plot_decrease_distribution", "plot_trace",
-           "write_diagnostics"]
+__all__ = [
+    "ba_trace",
+    "full_loss",
+    "loss_decrease_distribution",
+    "plot_decrease_distribution",
+    "plot_trace",
+    "write_diagnostics",
+]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
 @torch.no_grad()
-def full_loss(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, params: Mapping[str, Tensor] | None = None,
-              chunk: int = 4096) -> float:
+def full_loss(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    params: Mapping[str, Tensor] | None = None,
+    chunk: int = 4096,
+) -> float:
     """:math:`F(\\theta) = \\frac1N\\sum_j \\ell_j(\\theta)` over all of ``(x, y)`` in float64, optionally at ``params``."""
     from torch.func import functional_call
 
@@ -62,9 +74,19 @@ def _check_positive_int(name: str, value: Any, low: int = 1) -> int:
     return value
 
 
-def loss_decrease_distribution(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, lr: float,
-                               batch_size: int = 100, repeats: int = 500, seed: int = 0,
-                               buffer: list[Tensor] | None = None, rho: float = 0.0) -> dict[str, Any]:
+def loss_decrease_distribution(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    *,
+    lr: float,
+    batch_size: int = 100,
+    repeats: int = 500,
+    seed: int = 0,
+    buffer: list[Tensor] | None = None,
+    rho: float = 0.0,
+) -> dict[str, Any]:
     """Appendix B of seed 000: the decrease of the full objective over ``repeats`` random batches.
 
     For each of ``repeats`` batches :math:`\\mathcal Y` of ``batch_size`` samples (without replacement within
@@ -101,9 +123,17 @@ def loss_decrease_distribution(model: nn.Module, loss_fn: LossFn, x: Tensor, y: 
     exact = GradStatsAccumulator(model, loss_fn, mode="exact")
     diag = GradStatsAccumulator(model, loss_fn, mode="diag")
     generator = torch.Generator().manual_seed(seed)
-    rows: dict[str, list[float]] = {k: [] for k in ("decreases", "predicted_mean", "predicted_std_exact",
-                                                     "predicted_std_diag", "predicted_std_code",
-                                                     "predicted_std_code_diag")}
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "decreases",
+            "predicted_mean",
+            "predicted_std_exact",
+            "predicted_std_diag",
+            "predicted_std_code",
+            "predicted_std_code_diag",
+        )
+    }
     for _ in range(repeats):
         idx = torch.randperm(n, generator=generator)[:batch_size].to(x.device)
         exact.reset()
@@ -122,17 +152,39 @@ def loss_decrease_distribution(model: nn.Module, loss_fn: LossFn, x: Tensor, y: 
         rows["predicted_std_code_diag"].append(lr * math.sqrt(s_diag.sigma2 / batch_size / batch_size))
     result: dict[str, Any] = dict(rows)
     decreases = np.asarray(rows["decreases"])
-    result.update(empirical_mean=float(decreases.mean()), empirical_std=float(decreases.std(ddof=1)),
-                  n=n, batch_size=batch_size, lr=lr, rho=rho, seed=seed, repeats=repeats)
-    for key in ("predicted_mean", "predicted_std_exact", "predicted_std_diag", "predicted_std_code",
-                "predicted_std_code_diag"):
+    result.update(
+        empirical_mean=float(decreases.mean()),
+        empirical_std=float(decreases.std(ddof=1)),
+        n=n,
+        batch_size=batch_size,
+        lr=lr,
+        rho=rho,
+        seed=seed,
+        repeats=repeats,
+    )
+    for key in (
+        "predicted_mean",
+        "predicted_std_exact",
+        "predicted_std_diag",
+        "predicted_std_code",
+        "predicted_std_code_diag",
+    ):
         result[key + "_median"] = float(np.median(rows[key]))
     result.update(_population_prediction(model, loss_fn, x, y, buf, lr=lr, rho=rho, batch_size=batch_size))
     return result
 
 
-def _population_prediction(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, buf: list[Tensor], *,
-                           lr: float, rho: float, batch_size: int) -> dict[str, float]:
+def _population_prediction(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    buf: list[Tensor],
+    *,
+    lr: float,
+    rho: float,
+    batch_size: int,
+) -> dict[str, float]:
     acc = GradStatsAccumulator(model, loss_fn, mode="exact")
     for start in range(0, x.shape[0], 1024):
         acc.add(x[start : start + 1024], y[start : start + 1024])
@@ -152,9 +204,18 @@ def _diag_sigma2(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> flo
     return acc.stats().sigma2
 
 
-def ba_trace(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, algo: str = "ba-sgd",
-             hp: Mapping[str, Any] | None = None, budget_samples: int, seed: int = 0,
-             full_every: int = 1) -> dict[str, Any]:
+def ba_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    *,
+    algo: str = "ba-sgd",
+    hp: Mapping[str, Any] | None = None,
+    budget_samples: int,
+    seed: int = 0,
+    full_every: int = 1,
+) -> dict[str, Any]:
     """A BA run (the policy and statistic of the engine, without the engine's files) with diagnostics.
 
     At every update ``t`` it records the batch size, :math:`s_t`, :math:`\\mu_t`, :math:`\\sigma_t^2` (the
@@ -194,8 +255,19 @@ def ba_trace(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, algo: s
             p.grad = g
 
     sampler = EpochSampler(n, seed, x.device)
-    trainer = TrainStep(model, loss_fn, _mean_of(loss_fn), policy, optimizer, sampler, x, y,
-                        budget=budget_samples, seed=seed, on_decision=record_predictions)
+    trainer = TrainStep(
+        model,
+        loss_fn,
+        _mean_of(loss_fn),
+        policy,
+        optimizer,
+        sampler,
+        x,
+        y,
+        budget=budget_samples,
+        seed=seed,
+        on_decision=record_predictions,
+    )
     while sampler.drawn < budget_samples:
         result = trainer.run()
         record = pending.pop("record")
@@ -219,22 +291,39 @@ def _params(model: nn.Module) -> list[Tensor]:
 
 def _predictions(policy, state, batch, info, model, loss_fn, xb, yb) -> dict[str, Any]:
     m = int(xb.shape[0])
-    record: dict[str, Any] = {"batch_size": m, "s_t": batch["loss"], "m_star": state["m_star"],
-                              "mu": state["mu"], "sigma2": state["sigma2"], "rounds": state["rounds"]}
+    record: dict[str, Any] = {
+        "batch_size": m,
+        "s_t": batch["loss"],
+        "m_star": state["m_star"],
+        "mu": state["mu"],
+        "sigma2": state["sigma2"],
+        "rounds": state["rounds"],
+    }
     if batch["sigma2"] is None:
         return record
     lr, s_star = policy.lr, policy.s_star
-    record["predicted_next"] = expected_next_state(m=m, s=batch["loss"], mu=state["mu"],
-                                                   sigma=math.sqrt(max(state["sigma2"], 0.0)), eta=lr,
-                                                   s_star=s_star)
+    record["predicted_next"] = expected_next_state(
+        m=m,
+        s=batch["loss"],
+        mu=state["mu"],
+        sigma=math.sqrt(max(state["sigma2"], 0.0)),
+        eta=lr,
+        s_star=s_star,
+    )
     record["predicted_std"] = lr * math.sqrt(max(state["sigma2"], 0.0) / m)
     sigma2_diag = _diag_sigma2(model, loss_fn, xb, yb)
     if policy.code_variance:
         sigma2_diag /= m
     record["sigma2_diag"] = sigma2_diag
-    record["m_star_diag"] = optimal_batch_size(s=batch["loss"], mu=state["mu"],
-                                               sigma=math.sqrt(max(sigma2_diag, 0.0)), eta=lr, s_star=s_star,
-                                               m_max=policy.search_max or info.n_train, shortcut=policy.shortcut)
+    record["m_star_diag"] = optimal_batch_size(
+        s=batch["loss"],
+        mu=state["mu"],
+        sigma=math.sqrt(max(sigma2_diag, 0.0)),
+        eta=lr,
+        s_star=s_star,
+        m_max=policy.search_max or info.n_train,
+        shortcut=policy.shortcut,
+    )
     return record
 
 
@@ -249,10 +338,12 @@ def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Pa
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(decreases, bins=40, density=True, alpha=0.5, label=f"measured ({len(decreases)} batches)")
     plug_in = result["predicted_mean_median"]
-    curves = (("population f, fᵀΣf", result["population_mean"], result["population_std"]),
-              ("one-batch plug-in, exact σ² (eq. 4)", plug_in, result["predicted_std_exact_median"]),
-              ("one-batch plug-in, diagonal σ²", plug_in, result["predicted_std_diag_median"]),
-              ("original code (diagonal, /m_α)", plug_in, result["predicted_std_code_diag_median"]))
+    curves = (
+        ("population f, fᵀΣf", result["population_mean"], result["population_std"]),
+        ("one-batch plug-in, exact σ² (eq. 4)", plug_in, result["predicted_std_exact_median"]),
+        ("one-batch plug-in, diagonal σ²", plug_in, result["predicted_std_diag_median"]),
+        ("original code (diagonal, /m_α)", plug_in, result["predicted_std_code_diag_median"]),
+    )
     low = min([decreases.min()] + [m - 3 * sd for _, m, sd in curves])
     high = max([decreases.max()] + [m + 3 * sd for _, m, sd in curves])
     grid = np.linspace(low, high, 800)
@@ -290,9 +381,19 @@ def plot_trace(trace: Mapping[str, Any], out: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ one command
-def write_diagnostics(out_dir: str | Path, *, dataset: str = "digits", model: str = "mlp", algo: str = "ba-sgd",
-                      lr: float = 0.01, trace_lr: float = 0.3, epochs: float = 3.0, seed: int = 0,
-                      repeats: int = 500, data_dir: str | None = None) -> dict[str, Path]:
+def write_diagnostics(
+    out_dir: str | Path,
+    *,
+    dataset: str = "digits",
+    model: str = "mlp",
+    algo: str = "ba-sgd",
+    lr: float = 0.01,
+    trace_lr: float = 0.3,
+    epochs: float = 3.0,
+    seed: int = 0,
+    repeats: int = 500,
+    data_dir: str | None = None,
+) -> dict[str, Path]:
     """Appendix B after 10 SGD steps (learning rate ``lr``), and a traced BA run (``trace_lr``), to ``out_dir``.
 
     Files: ``appendix_b.png``, ``trace.png`` and ``ba_diagnostics.json`` (every number of both experiments).
@@ -322,12 +423,29 @@ def write_diagnostics(out_dir: str | Path, *, dataset: str = "digits", model: st
         loss_fn(net(x[idx]), y[idx]).mean().backward()
         optimizer.step()
     appendix_b = loss_decrease_distribution(net, loss_fn, x, y, lr=lr, repeats=repeats, seed=seed)
-    trace = ba_trace(fresh_model(), loss_fn, x, y, algo=algo, hp={"lr": trace_lr},
-                     budget_samples=round(epochs * x.shape[0]), seed=seed)
-    paths = {"appendix_b": plot_decrease_distribution(appendix_b, out / "appendix_b.png"),
-             "trace": plot_trace(trace, out / "trace.png"), "json": out / "ba_diagnostics.json"}
-    summary = {"dataset": dataset, "model": model, "lr": lr, "trace_lr": trace_lr, "appendix_b": appendix_b,
-               "trace": trace}
+    trace = ba_trace(
+        fresh_model(),
+        loss_fn,
+        x,
+        y,
+        algo=algo,
+        hp={"lr": trace_lr},
+        budget_samples=round(epochs * x.shape[0]),
+        seed=seed,
+    )
+    paths = {
+        "appendix_b": plot_decrease_distribution(appendix_b, out / "appendix_b.png"),
+        "trace": plot_trace(trace, out / "trace.png"),
+        "json": out / "ba_diagnostics.json",
+    }
+    summary = {
+        "dataset": dataset,
+        "model": model,
+        "lr": lr,
+        "trace_lr": trace_lr,
+        "appendix_b": appendix_b,
+        "trace": trace,
+    }
     paths["json"].write_text(json.dumps(summary, indent=1, default=float) + "\n")
     return paths
 
@@ -340,16 +458,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m realnets.ba_diagnostics",
         description="Seed 000 appendix B (is the one-step loss decrease Gaussian, and does the estimated "
-                    "sigma match?) and appendix C (exact against diagonal sigma^2 and m* along a BA run).")
+        "sigma match?) and appendix C (exact against diagonal sigma^2 and m* along a BA run).",
+    )
     parser.add_argument("out_dir", help="folder for appendix_b.png, trace.png and ba_diagnostics.json")
     parser.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
     parser.add_argument("--model", default="mlp", help="model name (default: mlp)")
-    parser.add_argument("--algo", default="ba-sgd", choices=("ba-sgd", "ba-momentum"),
-                        help="policy traced (default: ba-sgd)")
+    parser.add_argument(
+        "--algo", default="ba-sgd", choices=("ba-sgd", "ba-momentum"), help="policy traced (default: ba-sgd)"
+    )
     parser.add_argument("--lr", type=float, default=0.01, help="lr of the 10 warm-up steps (default: 0.01)")
     parser.add_argument("--trace-lr", type=float, default=0.3, help="lr of the traced BA run (default: 0.3)")
     parser.add_argument("--epochs", type=float, default=3.0, help="epochs of the traced run (default: 3)")
-    parser.add_argument("--repeats", type=int, default=500, help="random batches for appendix B (default: 500)")
+    parser.add_argument(
+        "--repeats", type=int, default=500, help="random batches for appendix B (default: 500)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--data-dir", default=None, help="dataset folder (default: the data package's)")
     args = parser.parse_args(argv)
@@ -357,9 +479,18 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and not out.is_dir():
         parser.error(f"invalid out_dir: {out} (it is a file; expected a folder)")
     try:
-        paths = write_diagnostics(out, dataset=args.dataset, model=args.model, algo=args.algo, lr=args.lr,
-                                  trace_lr=args.trace_lr, epochs=args.epochs, seed=args.seed,
-                                  repeats=args.repeats, data_dir=args.data_dir)
+        paths = write_diagnostics(
+            out,
+            dataset=args.dataset,
+            model=args.model,
+            algo=args.algo,
+            lr=args.lr,
+            trace_lr=args.trace_lr,
+            epochs=args.epochs,
+            seed=args.seed,
+            repeats=args.repeats,
+            data_dir=args.data_dir,
+        )
     except ValueError as error:
         print(f"realnets.ba_diagnostics: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2

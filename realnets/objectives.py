@@ -54,8 +54,9 @@ class Objective:
     name = "objective"
     reuses_prepared = False
 
-    def loss(self, outputs: torch.Tensor, y: torch.Tensor, per_sample: LossFn,
-             mean: LossFn) -> tuple[torch.Tensor, int]:
+    def loss(
+        self, outputs: torch.Tensor, y: torch.Tensor, per_sample: LossFn, mean: LossFn
+    ) -> tuple[torch.Tensor, int]:
         """``(loss, kept)``: the scalar to differentiate and how many samples it averages."""
         raise NotImplementedError
 
@@ -109,8 +110,9 @@ class InputTransform:
 
     name = "transform"
 
-    def apply(self, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor,
-              y: torch.Tensor) -> tuple[torch.Tensor, dict[str, int]]:
+    def apply(
+        self, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, int]]:
         """``(x_new, {"fwd": .., "bwd": ..})``."""
         raise NotImplementedError
 

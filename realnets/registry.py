@@ -78,8 +78,9 @@ class AlgoInfo:
         policy, _ = self.build([torch.nn.Parameter(torch.zeros(1))])
         return tuple(policy.needs)
 
-    def build(self, params: ParamSource,
-              overrides: Mapping[str, Any] | None = None) -> tuple[Policy, torch.optim.Optimizer]:
+    def build(
+        self, params: ParamSource, overrides: Mapping[str, Any] | None = None
+    ) -> tuple[Policy, torch.optim.Optimizer]:
         """Build the policy and the optimizer from the defaults updated with ``overrides``.
 
         ``params``: a module, its ``named_parameters()``, or plain parameters.
@@ -92,8 +93,9 @@ class AlgoInfo:
 _ALGORITHMS: dict[str, AlgoInfo] = {}
 
 
-def register_algorithm(name: str, *, description: str, defaults: Mapping[str, Any],
-                       source: str = "") -> Callable[[Factory], Factory]:
+def register_algorithm(
+    name: str, *, description: str, defaults: Mapping[str, Any], source: str = ""
+) -> Callable[[Factory], Factory]:
     """Register ``factory`` under ``name`` (decorator). Raises ValueError on a duplicate name."""
 
     def register(factory: Factory) -> Factory:

@@ -82,8 +82,15 @@ def _peak_mib(fn: Callable[[], object]) -> float:
     return peak / 2**20
 
 
-def _row(case: str, unit: str, work: int, run: Callable[[], object], memory_run: Callable[[], object],
-         bare: float, note: str = "") -> BenchRow:
+def _row(
+    case: str,
+    unit: str,
+    work: int,
+    run: Callable[[], object],
+    memory_run: Callable[[], object],
+    bare: float,
+    note: str = "",
+) -> BenchRow:
     seconds = _best_time(run)
     rate = work / seconds
     return BenchRow(case, unit, work, seconds, rate, bare, rate / bare, _peak_mib(memory_run), note)
@@ -91,21 +98,50 @@ def _row(case: str, unit: str, work: int, run: Callable[[], object], memory_run:
 
 def _walk_fixed(walkers: int, steps: int, bare: float) -> BenchRow:
     def game(budget: int) -> Callable[[], object]:
-        return lambda: rebound_walk.play(rebound_walk.fixed_policy(1), budget=budget, s0=1.0, eta=0.1, mu=1.0,
-                                         sigma=3.0, walkers=walkers, seed=1)
+        return lambda: rebound_walk.play(
+            rebound_walk.fixed_policy(1),
+            budget=budget,
+            s0=1.0,
+            eta=0.1,
+            mu=1.0,
+            sigma=3.0,
+            walkers=walkers,
+            seed=1,
+        )
 
-    return _row("rebound_walk.fixed", "walker-steps/s", walkers * steps, game(steps), game(2), bare,
-                f"{walkers} walkers x {steps} steps, m=1, constant die")
+    return _row(
+        "rebound_walk.fixed",
+        "walker-steps/s",
+        walkers * steps,
+        game(steps),
+        game(2),
+        bare,
+        f"{walkers} walkers x {steps} steps, m=1, constant die",
+    )
 
 
 def _walk_ba(walkers: int, steps: int, bare: float) -> BenchRow:
     def game(budget: int) -> Callable[[], object]:
-        return lambda: rebound_walk.play(rebound_walk.ba_policy(), budget=budget, s0=1.0, eta=0.2,
-                                         dice=rebound_walk.quadratic_dice(1.0, 3.0), walkers=walkers, seed=2)
+        return lambda: rebound_walk.play(
+            rebound_walk.ba_policy(),
+            budget=budget,
+            s0=1.0,
+            eta=0.2,
+            dice=rebound_walk.quadratic_dice(1.0, 3.0),
+            walkers=walkers,
+            seed=2,
+        )
 
     # BA with budget = steps: every walker picks m* = 1 far from the floor, so rounds = steps at most.
-    return _row("rebound_walk.ba", "walker-steps/s", walkers * steps, game(steps), game(2), bare,
-                f"{walkers} walkers, budget {steps} samples, quadratic die (argmax of u per walker per step)")
+    return _row(
+        "rebound_walk.ba",
+        "walker-steps/s",
+        walkers * steps,
+        game(steps),
+        game(2),
+        bare,
+        f"{walkers} walkers, budget {steps} samples, quadratic die (argmax of u per walker per step)",
+    )
 
 
 def _shrinkage_gaussian(walkers: int, steps: int, bare: float) -> BenchRow:
@@ -115,8 +151,15 @@ def _shrinkage_gaussian(walkers: int, steps: int, bare: float) -> BenchRow:
     def run(count: int) -> Callable[[], object]:
         return lambda: grad_shrinkage.batch_means(pop, n, count, seed=3)
 
-    return _row("grad_shrinkage.gaussian", "normals/s", batches * n, run(batches), run(batches), bare,
-                f"{batches} batches of n={n}, d=1")
+    return _row(
+        "grad_shrinkage.gaussian",
+        "normals/s",
+        batches * n,
+        run(batches),
+        run(batches),
+        bare,
+        f"{batches} batches of n={n}, d=1",
+    )
 
 
 def _shrinkage_finite(walkers: int, steps: int, bare: float) -> BenchRow:
@@ -127,8 +170,15 @@ def _shrinkage_finite(walkers: int, steps: int, bare: float) -> BenchRow:
     def run(count: int) -> Callable[[], object]:
         return lambda: grad_shrinkage.batch_means(pop, n, count, replace=False, seed=5)
 
-    return _row("grad_shrinkage.without_replacement", "uniform keys/s", batches * size, run(batches), run(batches),
-                bare, f"{batches} batches of n={n} from N={size}; keys are uniforms, cheaper than normals")
+    return _row(
+        "grad_shrinkage.without_replacement",
+        "uniform keys/s",
+        batches * size,
+        run(batches),
+        run(batches),
+        bare,
+        f"{batches} batches of n={n} from N={size}; keys are uniforms, cheaper than normals",
+    )
 
 
 def _quadratic_sgd(walkers: int, steps: int, bare: float) -> BenchRow | str:
@@ -141,11 +191,19 @@ def _quadratic_sgd(walkers: int, steps: int, bare: float) -> BenchRow | str:
         return "quadratic.sgd skipped: sim.quadratic has no simulate() function"
 
     def run(count: int) -> Callable[[], object]:
-        return lambda: simulate(np.ones(1), lr=0.1, batch_size=1, steps=count, runs=walkers, seed=6,
-                                record_every=count)
+        return lambda: simulate(
+            np.ones(1), lr=0.1, batch_size=1, steps=count, runs=walkers, seed=6, record_every=count
+        )
 
-    return _row("quadratic.sgd", "run-steps/s", walkers * steps, run(steps), run(2), bare,
-                f"{walkers} runs x {steps} steps, d=1, plain SGD (1 normal per run-step)")
+    return _row(
+        "quadratic.sgd",
+        "run-steps/s",
+        walkers * steps,
+        run(steps),
+        run(2),
+        bare,
+        f"{walkers} runs x {steps} steps, d=1, plain SGD (1 normal per run-step)",
+    )
 
 
 CASES = {
@@ -159,7 +217,9 @@ CASES = {
 BA_WALKER_FRACTION = 0.1
 
 
-def run_benchmarks(walkers: int, steps: int, cases: list[str] | None = None) -> tuple[list[BenchRow], list[str]]:
+def run_benchmarks(
+    walkers: int, steps: int, cases: list[str] | None = None
+) -> tuple[list[BenchRow], list[str]]:
     """Time the selected cases; returns the rows and any skip messages."""
     bare = bare_normal_rate(walkers, steps)
     rows, skipped = [], []
@@ -174,7 +234,9 @@ def _format(rows: list[BenchRow]) -> str:
     header = f"{'case':36} {'rate':>12} {'unit':16} {'bare normals/s':>15} {'ratio':>6} {'peak MiB':>9}"
     lines = [header, "-" * len(header)]
     for r in rows:
-        lines.append(f"{r.case:36} {r.rate:12.4g} {r.unit:16} {r.bare_rate:15.4g} {r.ratio:6.2f} {r.peak_mib:9.1f}")
+        lines.append(
+            f"{r.case:36} {r.rate:12.4g} {r.unit:16} {r.bare_rate:15.4g} {r.ratio:6.2f} {r.peak_mib:9.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -187,14 +249,20 @@ def _positive(value: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--walkers", type=_positive, default=1_000_000,
-                        help="parallel walkers / runs (default: 1000000)")
+    parser.add_argument(
+        "--walkers", type=_positive, default=1_000_000, help="parallel walkers / runs (default: 1000000)"
+    )
     parser.add_argument("--steps", type=_positive, default=50, help="steps per timed pass (default: 50)")
     parser.add_argument("--quick", action="store_true", help="10^5 walkers and 10 steps (default: off)")
-    parser.add_argument("--case", action="append", choices=sorted(CASES),
-                        help="run only this case; repeatable (default: all)")
-    parser.add_argument("--json", type=Path, default=Path("sim_bench.json"),
-                        help="where to write the results (default: sim_bench.json)")
+    parser.add_argument(
+        "--case", action="append", choices=sorted(CASES), help="run only this case; repeatable (default: all)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("sim_bench.json"),
+        help="where to write the results (default: sim_bench.json)",
+    )
     return parser
 
 
@@ -206,8 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     print(_format(rows))
     for message in skipped:
         print(message, file=sys.stderr)
-    payload = {"walkers": walkers, "steps": steps, "numpy": np.__version__, "rows": [asdict(r) for r in rows],
-               "skipped": skipped}
+    payload = {
+        "walkers": walkers,
+        "steps": steps,
+        "numpy": np.__version__,
+        "rows": [asdict(r) for r in rows],
+        "skipped": skipped,
+    }
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0

@@ -64,7 +64,6 @@ _GOLDEN_ITERATIONS = 40
 _DEFAULT_M_MAX = 1e9
 
 
-
 def _check_state(s: float, s_star: float) -> None:
     if s < s_star:
         raise ValueError(f"Invalid s: {s!r} (expected >= s_star = {s_star})")
@@ -115,8 +114,9 @@ def one_step(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None) -> Estim
     return estimate(next_state_samples(s, mu, sigma, m, eta, s_star, n=n, seed=seed))
 
 
-def objective_decrease_samples(grad, curvature, noise: Population, m: int, eta: float, *, draws: int = 20_000,
-                               seed=None) -> np.ndarray:
+def objective_decrease_samples(
+    grad, curvature, noise: Population, m: int, eta: float, *, draws: int = 20_000, seed=None
+) -> np.ndarray:
     """Exact one-step change of a quadratic objective under SGD with batch ``m`` (seed 000 eq. 3, App. B).
 
     The objective is :math:`F(\\theta) = \\tfrac12\\sum_i h_i\\theta_i^2`, placed where its gradient is
@@ -153,7 +153,9 @@ def objective_decrease_samples(grad, curvature, noise: Population, m: int, eta: 
     if not isinstance(noise, Population) or noise.dims != f.size:
         raise ValueError(f"Invalid noise: {noise!r} (expected a Population with dims = {f.size})")
     eta = finite_float("eta", eta, positive=True)
-    batch_grad = f + batch_means(noise, int_at_least("m", m), int_at_least("draws", draws, minimum=2), seed=seed)
+    batch_grad = f + batch_means(
+        noise, int_at_least("m", m), int_at_least("draws", draws, minimum=2), seed=seed
+    )
     return -eta * batch_grad @ f + 0.5 * eta**2 * (batch_grad**2) @ h
 
 
@@ -313,8 +315,9 @@ def maximise_utility(r, mu, sigma, eta, m_max=None):
     # The shortcut m* = 1 needs a rebound-free walk AND a positive expected decrease (mu > 0).
     needs_search = (sigma > 0) & ((a_at_one <= _NO_REBOUND_A) | (mu <= 0)) & (m_max > 1)
     if np.any(needs_search):
-        m_star[needs_search] = _search(r[needs_search], mu[needs_search], sigma[needs_search], eta,
-                                       float(np.floor(m_max)))
+        m_star[needs_search] = _search(
+            r[needs_search], mu[needs_search], sigma[needs_search], eta, float(np.floor(m_max))
+        )
     return m_star.reshape(shape)
 
 
@@ -361,7 +364,9 @@ def constant_dice(mu: float, sigma: float) -> ConstantDice:
 
 def quadratic_dice(curvature: float, noise: float) -> QuadraticDice:
     """The converging die :math:`\\mu = 2hr`, :math:`\\sigma = c\\sqrt{2hr}` (see :class:`QuadraticDice`)."""
-    return QuadraticDice(finite_float("curvature", curvature, positive=True), finite_float("noise", noise, nonnegative=True))
+    return QuadraticDice(
+        finite_float("curvature", curvature, positive=True), finite_float("noise", noise, nonnegative=True)
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -501,9 +506,21 @@ def _play_rounds(r, rng, policy, budget, dice, eta, momentum, recorder):
     return updates
 
 
-def play(policy: Policy, *, budget: int, s0: float, eta: float, mu: float | None = None,
-         sigma: float | None = None, dice: Dice | None = None, s_star: float = 0.0, momentum: float = 0.0,
-         walkers: int = 10_000, record: int = 0, seed=None) -> GameResult:
+def play(
+    policy: Policy,
+    *,
+    budget: int,
+    s0: float,
+    eta: float,
+    mu: float | None = None,
+    sigma: float | None = None,
+    dice: Dice | None = None,
+    s_star: float = 0.0,
+    momentum: float = 0.0,
+    walkers: int = 10_000,
+    record: int = 0,
+    seed=None,
+) -> GameResult:
     """Play the walk-with-rebound game (seed 000 Sec. 2.2 and 3) until each walker has spent ``budget`` samples.
 
     Each update draws a batch of ``m`` samples (the policy's choice, clipped to the budget left),
@@ -538,7 +555,10 @@ def play(policy: Policy, *, budget: int, s0: float, eta: float, mu: float | None
     budget, walkers = int_at_least("budget", budget), int_at_least("walkers", walkers, minimum=2)
     record = int_at_least("record", record, minimum=0)
     s0, s_star = finite_float("s0", s0), finite_float("s_star", s_star)
-    eta, momentum = finite_float("eta", eta, positive=True), finite_float("momentum", momentum, nonnegative=True)
+    eta, momentum = (
+        finite_float("eta", eta, positive=True),
+        finite_float("momentum", momentum, nonnegative=True),
+    )
     if momentum >= 1:
         raise ValueError(f"Invalid momentum: {momentum!r} (expected 0 <= momentum < 1)")
     _check_state(s0, s_star)
@@ -613,8 +633,15 @@ class Comparison:
         return self.z > z_crit
 
 
-def compare_policies(fixed_sizes: Sequence[int], *, ba: Policy | None = None, regime: str = "custom",
-                     walkers: int = 4000, seed=None, **game) -> Comparison:
+def compare_policies(
+    fixed_sizes: Sequence[int],
+    *,
+    ba: Policy | None = None,
+    regime: str = "custom",
+    walkers: int = 4000,
+    seed=None,
+    **game,
+) -> Comparison:
     """Play BA and each fixed batch size on the same game and budget (seed 000 Sec. 4.2, Fig. 1-2).
 
     Args:
@@ -644,7 +671,9 @@ FIXED_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 REGIMES = {
     "quadratic die, SGD": dict(budget=4096, s0=1.0, eta=0.2, dice=QuadraticDice(1.0, 3.0)),
     "constant die, SGD": dict(budget=2048, s0=1.0, eta=0.1, mu=1.0, sigma=3.0),
-    "quadratic die, momentum 0.5": dict(budget=4096, s0=1.0, eta=0.1, dice=QuadraticDice(1.0, 3.0), momentum=0.5),
+    "quadratic die, momentum 0.5": dict(
+        budget=4096, s0=1.0, eta=0.1, dice=QuadraticDice(1.0, 3.0), momentum=0.5
+    ),
 }
 
 
@@ -665,5 +694,7 @@ def ba_regime_table(*, walkers: int = 4000, seed=0, regimes: dict | None = None)
     """
     regimes = REGIMES if regimes is None else regimes
     children = as_generator(seed).spawn(len(regimes))
-    return [compare_policies(FIXED_SIZES, regime=name, walkers=walkers, seed=child, **game)
-            for (name, game), child in zip(regimes.items(), children)]
+    return [
+        compare_policies(FIXED_SIZES, regime=name, walkers=walkers, seed=child, **game)
+        for (name, game), child in zip(regimes.items(), children)
+    ]

@@ -21,11 +21,22 @@ from realnets.registry import get_algorithm, list_algorithms
 
 NAMES = [info.name for info in list_algorithms()]
 N_TRAIN = 160
-TINY = {"dataset": "synthetic-classification", "dataset_options": {"num_train": N_TRAIN, "num_test": 40},
-        "model": "logreg", "progress": False, "budget_epochs": 2.0, "device": "cpu"}
+TINY = {
+    "dataset": "synthetic-classification",
+    "dataset_options": {"num_train": N_TRAIN, "num_test": 40},
+    "model": "logreg",
+    "progress": False,
+    "budget_epochs": 2.0,
+    "device": "cpu",
+}
 # Keep the schedules' milestones inside the 2-epoch budget so that every phase of every policy is exercised.
-PHASED = {"milestones": "0.5,1,1.5", "every_epochs": 0.5, "small_epochs": 0.5, "drop_epochs": 1.0,
-          "warmup_epochs": 1.0}
+PHASED = {
+    "milestones": "0.5,1,1.5",
+    "every_epochs": 0.5,
+    "small_epochs": 0.5,
+    "drop_epochs": 1.0,
+    "warmup_epochs": 1.0,
+}
 
 
 def contract_hp(name):
@@ -64,15 +75,23 @@ def test_trains_lowers_a_convex_loss_and_resumes_exactly(tmp_path, name):
     steps = whole.summary["steps"]
     assert whole.summary["samples"] == whole.summary["budget_samples"]
 
-    broken = train(make_config(TINY, config.to_dict(), {"out_dir": str(tmp_path / "broken")}),
-                   stop_after_steps=max(1, (2 * steps) // 3), plots=False)
+    broken = train(
+        make_config(TINY, config.to_dict(), {"out_dir": str(tmp_path / "broken")}),
+        stop_after_steps=max(1, (2 * steps) // 3),
+        plots=False,
+    )
     assert broken.status == "interrupted"
     resumed = resume(broken.run_dir, plots=False)
     assert records(resumed.run_dir) == records(whole.run_dir)
 
 
-BAD_VALUES = [{"lr": -1.0}, {"lr": float("nan")}, {"batch_size": -3}, {"batch_size": 2.5},
-              {"not_a_hyperparameter": 1}]
+BAD_VALUES = [
+    {"lr": -1.0},
+    {"lr": float("nan")},
+    {"batch_size": -3},
+    {"batch_size": 2.5},
+    {"not_a_hyperparameter": 1},
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -77,7 +77,9 @@ def test_expected_next_state_matches_monte_carlo(s, mu, sigma, eta, m, seed):
     nxt = np.abs(s - eta * step)
     stderr = nxt.std(ddof=1) / math.sqrt(nxt.size)
     # z = 5: a false alarm once in ~3.5 million examples
-    assert abs(expected_next_state(m=m, s=s, mu=mu, sigma=sigma, eta=eta) - nxt.mean()) <= 5 * stderr + 1e-12 * s
+    assert (
+        abs(expected_next_state(m=m, s=s, mu=mu, sigma=sigma, eta=eta) - nxt.mean()) <= 5 * stderr + 1e-12 * s
+    )
 
 
 @given(s=states, mu=means, eta=etas, margin=st.floats(5.01, 50.0))
@@ -110,7 +112,9 @@ def test_reference_example_and_the_code_variance_factor():
     assert optimal_batch_size(s=0.05, mu=1.0, sigma=math.sqrt(400.0 / 32), eta=0.02, m_max=60000) == 4
 
 
-@given(s=states, eta=etas, overshoot=st.floats(0.01, 1.5), a1=st.floats(0.002, 0.05), m_alpha=st.integers(2, 64))
+@given(
+    s=states, eta=etas, overshoot=st.floats(0.01, 1.5), a1=st.floats(0.002, 0.05), m_alpha=st.integers(2, 64)
+)
 def test_code_variance_shrinks_m_star_by_m_alpha(s, eta, overshoot, a1, m_alpha):
     # built inside the regime with a finite maximiser (eta mu = overshoot * s < 2 s) and a large m*
     # (a(1) = a1 small); near eta mu = 2 s, u is flat to double precision
@@ -139,13 +143,28 @@ def test_rule_rejects_bad_input():
 
 # -- the policy's decisions ------------------------------------------------------------------------------
 def info(batch_so_far, *, n_train=1000, samples_seen=0, budget_left=10_000):
-    return StepInfo(step=3, samples_seen=samples_seen, epoch=samples_seen / n_train, n_train=n_train,
-                    budget_left=budget_left, epoch_left=n_train - samples_seen % n_train, batch_so_far=batch_so_far)
+    return StepInfo(
+        step=3,
+        samples_seen=samples_seen,
+        epoch=samples_seen / n_train,
+        n_train=n_train,
+        budget_left=budget_left,
+        epoch_left=n_train - samples_seen % n_train,
+        batch_so_far=batch_so_far,
+    )
 
 
 def stats_for(policy, n, *, s=0.05, mu=1.0, sigma2=400.0, buf=0.0):
-    return {policy.needs[0]: {"n": n, "loss": s, "grad_sq_norm": mu, "grad_dot_buffer": buf, "sigma2": sigma2,
-                              "mode": "exact"}}
+    return {
+        policy.needs[0]: {
+            "n": n,
+            "loss": s,
+            "grad_sq_norm": mu,
+            "grad_dot_buffer": buf,
+            "sigma2": sigma2,
+            "mode": "exact",
+        }
+    }
 
 
 def decide(policy, n, **kw):
@@ -189,7 +208,9 @@ def test_first_draw_and_one_sample_batches():
     assert n == 48 and state["rounds"] == 0
     n, _ = policy.first_draw(policy.init_state(), info(0, samples_seen=990))
     assert n == 10  # the epoch's last 10 samples
-    lone = {policy.needs[0]: {"n": 1, "loss": 1.0, "grad_sq_norm": 1.0, "grad_dot_buffer": 0.0, "sigma2": None}}
+    lone = {
+        policy.needs[0]: {"n": 1, "loss": 1.0, "grad_sq_norm": 1.0, "grad_dot_buffer": 0.0, "sigma2": None}
+    }
     assert policy.decide(policy.init_state(), info(1), lone)[0] == Grow(32)
     assert policy.decide(policy.init_state(), info(1, budget_left=0), lone)[0] == Update(lr=0.02)
 
@@ -216,12 +237,19 @@ def test_state_round_trips_through_a_checkpoint(tmp_path):
     assert set(policy.log_fields(state)) == {"m_star", "mu", "sigma2", "s_t", "rounds"}
 
 
-@pytest.mark.parametrize("bad,match", [({"stat": "bogus"}, "Invalid stat"), ({"growth": "fast"}, "Invalid growth"),
-                                       ({"code_variance": "yes"}, "Invalid code_variance"),
-                                       ({"epoch_boundary": "x"}, "Invalid epoch_boundary"),
-                                       ({"m0": 0}, "Invalid m0"), ({"s_star": float("inf")}, "Invalid s_star"),
-                                       ({"max_batch_size": -1}, "Invalid max_batch_size"),
-                                       ({"momentum": 1.0}, "Invalid momentum")])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"stat": "bogus"}, "Invalid stat"),
+        ({"growth": "fast"}, "Invalid growth"),
+        ({"code_variance": "yes"}, "Invalid code_variance"),
+        ({"epoch_boundary": "x"}, "Invalid epoch_boundary"),
+        ({"m0": 0}, "Invalid m0"),
+        ({"s_star": float("inf")}, "Invalid s_star"),
+        ({"max_batch_size": -1}, "Invalid max_batch_size"),
+        ({"momentum": 1.0}, "Invalid momentum"),
+    ],
+)
 def test_bad_hyperparameters(bad, match):
     with pytest.raises(ValueError, match=match):
         get_algorithm("ba-momentum").build(nn.Linear(3, 2).parameters(), bad)
@@ -265,8 +293,15 @@ def test_exact_gram_route_matches_the_oracle(monkeypatch, gram_max):
     for start in range(0, 64, 8):
         acc.add(x[start : start + 8], y[start : start + 8])
         ref = stats_from_per_sample_gradients(
-            torch.cat([g.reshape(acc.n, -1) for g in per_sample_gradients(model, ce, x[: acc.n], y[: acc.n]).values()],
-                      dim=1), ce(model(x[: acc.n]), y[: acc.n]).detach())
+            torch.cat(
+                [
+                    g.reshape(acc.n, -1)
+                    for g in per_sample_gradients(model, ce, x[: acc.n], y[: acc.n]).values()
+                ],
+                dim=1,
+            ),
+            ce(model(x[: acc.n]), y[: acc.n]).detach(),
+        )
         if acc.n >= 2:
             assert acc.stats().sigma2 == pytest.approx(ref.sigma2, rel=1e-9)
     assert (acc._gram is not None) == (gram_max > 64)
@@ -299,16 +334,28 @@ def test_momentum_buffer_is_mu_p_and_feeds_the_dice():
 
 
 # -- end to end through the engine ------------------------------------------------------------------------
-TINY = {"dataset": "synthetic-classification", "dataset_options": {"num_train": 160, "num_test": 40},
-        "model": "logreg", "progress": False, "budget_epochs": 1.55, "device": "cpu"}
+TINY = {
+    "dataset": "synthetic-classification",
+    "dataset_options": {"num_train": 160, "num_test": 40},
+    "model": "logreg",
+    "progress": False,
+    "budget_epochs": 1.55,
+    "device": "cpu",
+}
 
 
 @pytest.mark.parametrize("algo", ["ba-sgd", "ba-momentum"])
 @pytest.mark.parametrize("mode", ["exact", "diag", "full"])
 def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode):
     # lr 2 on this easy problem makes m* exceed m0, so the batch grows
-    config = make_config(TINY, {"algo": algo, "out_dir": str(tmp_path / "run"),
-                                "hp": {"m0": 16, "lr": 2.0, "stat": mode, "max_batch_size": 96}})
+    config = make_config(
+        TINY,
+        {
+            "algo": algo,
+            "out_dir": str(tmp_path / "run"),
+            "hp": {"m0": 16, "lr": 2.0, "stat": mode, "max_batch_size": 96},
+        },
+    )
     result = train(config, plots=False)
     assert result.status == "finished"
     lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -326,8 +373,9 @@ def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode):
 def test_jump_growth_and_code_variance_through_the_engine(tmp_path):
     runs = {}
     for name, hp in {"step": {}, "jump": {"growth": "jump"}, "code": {"code_variance": True}}.items():
-        config = make_config(TINY, {"algo": "ba-sgd", "out_dir": str(tmp_path / name),
-                                    "hp": {"m0": 16, "lr": 2.0, **hp}})
+        config = make_config(
+            TINY, {"algo": "ba-sgd", "out_dir": str(tmp_path / name), "hp": {"m0": 16, "lr": 2.0, **hp}}
+        )
         result = train(config, plots=False)
         lines = (result.run_dir / "metrics.jsonl").read_text().splitlines()
         runs[name] = [r for r in map(json.loads, lines) if r["kind"] == "step"]
@@ -342,9 +390,16 @@ def test_jump_growth_and_code_variance_through_the_engine(tmp_path):
 
 
 def test_a_diverging_run_stops_cleanly(tmp_path):
-    config = make_config(TINY, {"algo": "ba-momentum", "model": "mlp", "budget_epochs": 3.0,
-                                "out_dir": str(tmp_path / "run"),
-                                "hp": {"m0": 16, "lr": 1e8}})
+    config = make_config(
+        TINY,
+        {
+            "algo": "ba-momentum",
+            "model": "mlp",
+            "budget_epochs": 3.0,
+            "out_dir": str(tmp_path / "run"),
+            "hp": {"m0": 16, "lr": 1e8},
+        },
+    )
     result = train(config, plots=False)
     assert result.status == "diverged" and "loss nan" in result.message
 

@@ -38,7 +38,10 @@ def test_population_prediction_matches_the_measured_moments_for_small_steps(seed
     r = loss_decrease_distribution(model, ce, x, y, lr=1e-6, batch_size=batch, repeats=repeats, seed=seed)
     # z = 5 for the mean (Gaussian stderr); the sample std of 300 draws has relative spread ~ 1/sqrt(2*300)
     # for Gaussian data, inflated by the excess kurtosis of the batch means: 6 of those as the bound
-    assert abs(r["empirical_mean"] - r["population_mean"]) <= 5 * r["population_std"] / math.sqrt(repeats) + 1e-15
+    assert (
+        abs(r["empirical_mean"] - r["population_mean"])
+        <= 5 * r["population_std"] / math.sqrt(repeats) + 1e-15
+    )
     assert r["empirical_std"] / r["population_std"] == pytest.approx(1.0, abs=6 / math.sqrt(2 * repeats))
 
 
@@ -59,8 +62,9 @@ def test_momentum_buffer_enters_the_step_and_the_mean():
     model, x, y = problem(4)
     buffer = [torch.full_like(p, 0.1) for p in model.parameters()]
     plain = loss_decrease_distribution(model, ce, x, y, lr=1e-6, batch_size=20, repeats=30, seed=2)
-    moved = loss_decrease_distribution(model, ce, x, y, lr=1e-6, batch_size=20, repeats=30, seed=2, buffer=buffer,
-                                       rho=0.9)
+    moved = loss_decrease_distribution(
+        model, ce, x, y, lr=1e-6, batch_size=20, repeats=30, seed=2, buffer=buffer, rho=0.9
+    )
     shift = [m - p for m, p in zip(moved["predicted_mean"], plain["predicted_mean"])]
     assert max(shift) - min(shift) > 0  # f^T buf differs batch to batch
     assert moved["population_mean"] != plain["population_mean"]
@@ -73,9 +77,21 @@ def test_trace_records_the_rule_and_consistent_losses(algo):
     steps = trace["steps"]
     assert sum(s["batch_size"] for s in steps) == 150
     for s in steps:
-        assert {"s_t", "m_star", "sigma2", "predicted_next", "sigma2_diag", "m_star_diag", "batch_after"} <= set(s)
-        assert s["predicted_next"] == pytest.approx(expected_next_state(
-            m=s["batch_size"], s=s["s_t"], mu=s["mu"], sigma=math.sqrt(s["sigma2"]), eta=0.5), rel=1e-12)
+        assert {
+            "s_t",
+            "m_star",
+            "sigma2",
+            "predicted_next",
+            "sigma2_diag",
+            "m_star_diag",
+            "batch_after",
+        } <= set(s)
+        assert s["predicted_next"] == pytest.approx(
+            expected_next_state(
+                m=s["batch_size"], s=s["s_t"], mu=s["mu"], sigma=math.sqrt(s["sigma2"]), eta=0.5
+            ),
+            rel=1e-12,
+        )
     for before, after in zip(steps, steps[1:]):  # the objective after one update is the one before the next
         assert after["full_before"] == pytest.approx(before["full_after"], rel=1e-12)
 

@@ -10,17 +10,23 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realnets.engine import loop as engine_loop
 from realnets.algorithms.base import Grow, Policy, Update
 from realnets.checkpoint import load_checkpoint
 from realnets.config import make_config
 from realnets.engine import EpochSampler, resume, train
+from realnets.engine import loop as engine_loop
 from realnets.probes import PreparedGradient, register_statistic
 from realnets.registry import AlgoInfo
 
 N_TRAIN = 200
-TINY = {"dataset": "synthetic-classification", "dataset_options": {"num_train": N_TRAIN, "num_test": 50},
-        "model": "logreg", "progress": False, "budget_epochs": 3.0, "device": "cpu"}
+TINY = {
+    "dataset": "synthetic-classification",
+    "dataset_options": {"num_train": N_TRAIN, "num_test": 50},
+    "model": "logreg",
+    "progress": False,
+    "budget_epochs": 3.0,
+    "device": "cpu",
+}
 
 
 def tiny(tmp_path, name="run", **settings_):
@@ -36,7 +42,11 @@ def without_times(records):
 
 
 # -- sampler -------------------------------------------------------------------------------------------
-@given(n=st.integers(1, 50), draws=st.lists(st.integers(1, 120), min_size=1, max_size=30), seed=st.integers(0, 2**32))
+@given(
+    n=st.integers(1, 50),
+    draws=st.lists(st.integers(1, 120), min_size=1, max_size=30),
+    seed=st.integers(0, 2**32),
+)
 def test_sampler_draws_each_sample_once_per_epoch(n, draws, seed):
     sampler = EpochSampler(n, seed, torch.device("cpu"))
     drawn = torch.cat([sampler.draw(k) for k in draws]).tolist()
@@ -55,8 +65,16 @@ def test_sampler_epochs_differ_and_are_reproducible():
 # -- budget and logging ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("algo,batch", [("sgd", 7), ("manual", 9)])
 def test_budget_is_exact_in_samples(tmp_path, algo, batch):
-    result = train(tiny(tmp_path, algo=algo, batch_size=batch, budget_epochs=2.5,
-                        hp={"every_epochs": 1.0, "max_batch_size": 64} if algo == "manual" else {}), plots=False)
+    result = train(
+        tiny(
+            tmp_path,
+            algo=algo,
+            batch_size=batch,
+            budget_epochs=2.5,
+            hp={"every_epochs": 1.0, "max_batch_size": 64} if algo == "manual" else {},
+        ),
+        plots=False,
+    )
     steps = [r for r in read_records(result.run_dir) if r["kind"] == "step"]
     budget = round(2.5 * N_TRAIN)
     assert result.summary["samples"] == budget == sum(r["batch_size"] for r in steps)
@@ -80,8 +98,10 @@ def test_logging_fields_and_artifacts(tmp_path):
     assert all(r["fwd"] == 1 and r["bwd"] == 1 and r["lr"] == 0.01 for r in steps)
     # The initial evaluation, then one after the update that completes each epoch (it may cross into the next).
     assert [math.floor(r["epoch"]) for r in epochs] == [0, 1, 2, 3]
-    assert all(r["epoch"] == r["samples"] / N_TRAIN and r["samples"] - N_TRAIN * math.floor(r["epoch"]) < 16
-               for r in epochs)
+    assert all(
+        r["epoch"] == r["samples"] / N_TRAIN and r["samples"] - N_TRAIN * math.floor(r["epoch"]) < 16
+        for r in epochs
+    )
     assert {"train_loss", "train_acc", "test_loss", "test_acc", "time"} <= set(epochs[-1])
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
     for name in ("config.json", "summary.json", "env.json", "checkpoint.pt"):
@@ -106,8 +126,16 @@ def test_full_training_loss_is_the_mean_over_the_training_set(tmp_path):
 
 
 def test_discarding_keeps_the_largest_losses(tmp_path):
-    result = train(tiny(tmp_path, algo="discard-small-loss", batch_size=20, budget_epochs=2.0,
-                        hp={"drop_fraction": 0.3, "drop_epochs": 1.0}), plots=False)
+    result = train(
+        tiny(
+            tmp_path,
+            algo="discard-small-loss",
+            batch_size=20,
+            budget_epochs=2.0,
+            hp={"drop_fraction": 0.3, "drop_epochs": 1.0},
+        ),
+        plots=False,
+    )
     steps = [r for r in read_records(result.run_dir) if r["kind"] == "step"]
     first_epoch = [r for r in steps if r["samples"] <= N_TRAIN]
     assert first_epoch and all(r["kept"] == 14 for r in first_epoch)
@@ -205,8 +233,13 @@ def test_growing_past_the_budget_is_a_policy_error(tmp_path, monkeypatch):
 @given(fraction=st.floats(0.0, 0.999))
 def test_interrupted_run_resumes_to_bitwise_identical_metrics(tmp_path_factory, fraction):
     tmp_path = tmp_path_factory.mktemp("resume")
-    settings_ = dict(algo="manual", batch_size=8, hp={"every_epochs": 1.0, "max_batch_size": 32},
-                     model="mlp", model_options={"width": 8})
+    settings_ = dict(
+        algo="manual",
+        batch_size=8,
+        hp={"every_epochs": 1.0, "max_batch_size": 32},
+        model="mlp",
+        model_options={"width": 8},
+    )
     whole = train(tiny(tmp_path, "whole", **settings_), plots=False)
     stop = 1 + math.floor(fraction * (whole.summary["steps"] - 1))  # interrupt anywhere before the last step
     broken = train(tiny(tmp_path, "broken", **settings_), stop_after_steps=stop, plots=False)
@@ -220,8 +253,10 @@ def test_interrupted_run_resumes_to_bitwise_identical_metrics(tmp_path_factory, 
 
 
 def test_divergence_stops_records_and_keeps_the_last_good_checkpoint(tmp_path):
-    result = train(tiny(tmp_path, algo="sgd", lr=1e12, batch_size=10, model="mlp",
-                        model_options={"width": 8}), plots=False)
+    result = train(
+        tiny(tmp_path, algo="sgd", lr=1e12, batch_size=10, model="mlp", model_options={"width": 8}),
+        plots=False,
+    )
     assert result.status == "diverged" and "diverged" in result.message
     records = read_records(result.run_dir)
     event = records[-1]
@@ -243,5 +278,7 @@ def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path):
     resumed = resume(broken.run_dir, plots=False)
     assert whole.summary["device"].startswith("cuda") and resumed.status == "finished"
     a, b = read_records(whole.run_dir), read_records(resumed.run_dir)
-    assert [r["batch_size"] for r in a if r["kind"] == "step"] == [r["batch_size"] for r in b if r["kind"] == "step"]
+    assert [r["batch_size"] for r in a if r["kind"] == "step"] == [
+        r["batch_size"] for r in b if r["kind"] == "step"
+    ]
     assert b[-1]["train_loss"] == pytest.approx(a[-1]["train_loss"], rel=1e-4)

@@ -59,8 +59,12 @@ def make_mlp(seed, d_in, width, classes, depth):
 def make_cnn(seed, channels, classes):
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, stride=2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(channels * 3 * 3, classes),
+        nn.Conv2d(1, channels, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(channels, channels, 3, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(channels * 3 * 3, classes),
     ).double()
 
 
@@ -80,8 +84,13 @@ def assert_stats_match(ours, ref):
 
 @settings(max_examples=8)
 @given(
-    seed=st.integers(0, 2**31 - 1), batch=st.integers(2, 24), d_in=st.integers(1, 6), width=st.integers(1, 8),
-    depth=st.integers(0, 2), mode=st.sampled_from(["exact", "full"]), chunk=st.integers(1, 10),
+    seed=st.integers(0, 2**31 - 1),
+    batch=st.integers(2, 24),
+    d_in=st.integers(1, 6),
+    width=st.integers(1, 8),
+    depth=st.integers(0, 2),
+    mode=st.sampled_from(["exact", "full"]),
+    chunk=st.integers(1, 10),
 )
 def test_mlp_stats_match_per_sample_oracle(seed, batch, d_in, width, depth, mode, chunk):
     model = make_mlp(seed, d_in, width, 3, depth)
@@ -93,20 +102,30 @@ def test_mlp_stats_match_per_sample_oracle(seed, batch, d_in, width, depth, mode
 
 
 @settings(max_examples=5)
-@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(2, 12), channels=st.integers(1, 4), chunk=st.integers(1, 6))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    batch=st.integers(2, 12),
+    channels=st.integers(1, 4),
+    chunk=st.integers(1, 6),
+)
 def test_cnn_exact_and_diag_match_oracle(seed, batch, channels, chunk):
     model = make_cnn(seed, channels, 4)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 1, 7, 7, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 4, (batch,), generator=gen)
-    assert_stats_match(gradient_stats(model, ce_loss, x, y, mode="exact", chunk_size=chunk), oracle(model, ce_loss, x, y))
     assert_stats_match(
-        gradient_stats(model, ce_loss, x, y, mode="diag", chunk_size=chunk), oracle(model, ce_loss, x, y, diag=True)
+        gradient_stats(model, ce_loss, x, y, mode="exact", chunk_size=chunk), oracle(model, ce_loss, x, y)
+    )
+    assert_stats_match(
+        gradient_stats(model, ce_loss, x, y, mode="diag", chunk_size=chunk),
+        oracle(model, ce_loss, x, y, diag=True),
     )
 
 
 @settings(max_examples=4)
-@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(2, 8), mode=st.sampled_from(["exact", "diag", "full"]))
+@given(
+    seed=st.integers(0, 2**31 - 1), batch=st.integers(2, 8), mode=st.sampled_from(["exact", "diag", "full"])
+)
 def test_lstm_stats_match_oracle(seed, batch, mode):
     """LSTMs have no forward-mode AD on CPU: the exact route falls back to reverse-over-reverse."""
     torch.manual_seed(seed)
@@ -133,7 +152,10 @@ def test_sequence_linear_layer_uses_closed_form_diag():
         return (out[:, 0] - t).pow(2) + out[:, 1].pow(2)
 
     for mode in ("exact", "diag"):
-        assert_stats_match(gradient_stats(model, loss, x, y, mode=mode, chunk_size=4), oracle(model, loss, x, y, mode == "diag"))
+        assert_stats_match(
+            gradient_stats(model, loss, x, y, mode=mode, chunk_size=4),
+            oracle(model, loss, x, y, mode == "diag"),
+        )
 
 
 def test_generic_route_agrees_with_layer_route():
@@ -161,8 +183,12 @@ def test_per_sample_backward_matches_oracle():
     model = make_mlp(2, 3, 4, 2, 1)
     x = torch.randn(10, 3, dtype=torch.float64)
     y = torch.randint(0, 2, (10,))
-    assert_stats_match(per_sample_backward_stats(model, ce_loss, x, y, diag=True), oracle(model, ce_loss, x, y, diag=True))
-    assert_stats_match(per_sample_backward_stats(model, ce_loss, x, y, diag=False), oracle(model, ce_loss, x, y))
+    assert_stats_match(
+        per_sample_backward_stats(model, ce_loss, x, y, diag=True), oracle(model, ce_loss, x, y, diag=True)
+    )
+    assert_stats_match(
+        per_sample_backward_stats(model, ce_loss, x, y, diag=False), oracle(model, ce_loss, x, y)
+    )
 
 
 def test_write_grad_gives_batch_mean_gradient_and_leaves_params():
@@ -210,7 +236,9 @@ def test_bad_inputs_raise_one_clear_error():
     with pytest.raises(ValueError, match="expected at least 2"):
         acc.stats()
     with pytest.raises(ValueError, match="per-sample losses"):
-        GradStatsAccumulator(model, lambda o, t: F.cross_entropy(o, t)).add(torch.randn(3, 2, dtype=torch.float64), torch.tensor([0, 1, 0]))
+        GradStatsAccumulator(model, lambda o, t: F.cross_entropy(o, t)).add(
+            torch.randn(3, 2, dtype=torch.float64), torch.tensor([0, 1, 0])
+        )
     with pytest.raises(ValueError, match="directional derivatives need mode"):
         GradStatsAccumulator(model, ce_loss, mode="diag").directional()
 

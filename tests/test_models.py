@@ -68,7 +68,9 @@ def test_init_is_deterministic_given_torch_seed(name):
 
 def test_parameter_counts_match_the_architectures():
     def count(name: str, shape: tuple[int, ...], **options) -> int:
-        return sum(p.numel() for p in build_model(name, input_shape=shape, num_outputs=10, **options).parameters())
+        return sum(
+            p.numel() for p in build_model(name, input_shape=shape, num_outputs=10, **options).parameters()
+        )
 
     # fmnist-cnn: 3x3 convs 1->32->64->128 without bias, FC 1152->625->10 without bias (seed 000 script).
     assert count("fmnist-cnn", (1, 28, 28)) == 32 * 9 + 64 * 32 * 9 + 128 * 64 * 9 + 1152 * 625 + 625 * 10
@@ -90,8 +92,14 @@ def test_fmnist_cnn_reference_init_has_std_001():
 
 def test_models_accept_other_sensible_shapes():
     torch.manual_seed(0)
-    for name, shape in [("resnet18-cifar", (1, 8, 8)), ("wrn-16-4", (1, 28, 28)), ("alexnet-cifar", (1, 8, 8)),
-                        ("mlp", (64,)), ("logreg", (3, 32, 32)), ("fmnist-cnn", (3, 32, 32))]:
+    for name, shape in [
+        ("resnet18-cifar", (1, 8, 8)),
+        ("wrn-16-4", (1, 28, 28)),
+        ("alexnet-cifar", (1, 8, 8)),
+        ("mlp", (64,)),
+        ("logreg", (3, 32, 32)),
+        ("fmnist-cnn", (3, 32, 32)),
+    ]:
         out = build_model(name, input_shape=shape, num_outputs=2).eval()(torch.rand(2, *shape))
         assert out.shape == (2, 2), name
 
@@ -99,24 +107,50 @@ def test_models_accept_other_sensible_shapes():
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [
-        ("vgg16", {"input_shape": (3, 32, 32), "num_outputs": 10}, r"Invalid model name: 'vgg16' \(expected one of: "),
+        (
+            "vgg16",
+            {"input_shape": (3, 32, 32), "num_outputs": 10},
+            r"Invalid model name: 'vgg16' \(expected one of: ",
+        ),
         ("fmnist-cnn", {"input_shape": (64,), "num_outputs": 10}, "Invalid input_shape for fmnist-cnn"),
         ("fmnist-cnn", {"input_shape": (1, 8, 8), "num_outputs": 10}, "at least 11x11"),
-        ("resnet18-cifar", {"input_shape": (784,), "num_outputs": 10}, "Invalid input_shape for resnet18-cifar"),
+        (
+            "resnet18-cifar",
+            {"input_shape": (784,), "num_outputs": 10},
+            "Invalid input_shape for resnet18-cifar",
+        ),
         ("mlp", {"input_shape": (0, 8), "num_outputs": 10}, "Invalid input_shape"),
         ("mlp", {"input_shape": (64,), "num_outputs": 0}, "Invalid num_outputs"),
         ("mlp", {"input_shape": (64,), "num_outputs": 10, "width": 0}, "Invalid width"),
-        ("mlp", {"input_shape": (64,), "num_outputs": 10, "ghost_batch_size": 8}, "Invalid option for model 'mlp'"),
+        (
+            "mlp",
+            {"input_shape": (64,), "num_outputs": 10, "ghost_batch_size": 8},
+            "Invalid option for model 'mlp'",
+        ),
         ("bilstm", {"input_shape": (20,), "num_outputs": 2}, "Invalid vocab_size: None"),
-        ("bilstm", {"input_shape": (1, 20), "num_outputs": 2, "vocab_size": 5}, "Invalid input_shape for bilstm"),
+        (
+            "bilstm",
+            {"input_shape": (1, 20), "num_outputs": 2, "vocab_size": 5},
+            "Invalid input_shape for bilstm",
+        ),
         ("wrn-16-4", {"input_shape": (3, 32, 32), "num_outputs": 10, "depth": 15}, "Invalid depth: 15"),
         ("wrn-16-4", {"input_shape": (3, 32, 32), "num_outputs": 10, "dropout": 1.5}, "Invalid dropout"),
         ("alexnet-cifar", {"input_shape": (3, 32, 32), "num_outputs": 10, "norm": "layer"}, "Invalid norm"),
-        ("alexnet-cifar", {"input_shape": (3, 32, 32), "num_outputs": 10, "norm": "ghost"}, "Invalid ghost_batch_size"),
-        ("resnet18-cifar", {"input_shape": (3, 32, 32), "num_outputs": 10, "norm": "none", "ghost_batch_size": 4},
-         "only used with norm='ghost'"),
-        ("resnet18-cifar", {"input_shape": (3, 32, 32), "num_outputs": 10, "ghost_batch_size": 0},
-         "Invalid ghost_batch_size: 0"),
+        (
+            "alexnet-cifar",
+            {"input_shape": (3, 32, 32), "num_outputs": 10, "norm": "ghost"},
+            "Invalid ghost_batch_size",
+        ),
+        (
+            "resnet18-cifar",
+            {"input_shape": (3, 32, 32), "num_outputs": 10, "norm": "none", "ghost_batch_size": 4},
+            "only used with norm='ghost'",
+        ),
+        (
+            "resnet18-cifar",
+            {"input_shape": (3, 32, 32), "num_outputs": 10, "ghost_batch_size": 0},
+            "Invalid ghost_batch_size: 0",
+        ),
         ("fmnist-cnn", {"input_shape": (1, 28, 28), "num_outputs": 10, "init": "xavier"}, "Invalid init"),
     ],
 )
@@ -157,7 +191,9 @@ def test_norm_option_selects_the_layer(name):
 def test_ghost_batch_norm_equals_per_chunk_batch_norm(seed, ghost, num_ghosts, remainder, channels, momentum):
     generator = torch.Generator().manual_seed(seed)
     batch = ghost * num_ghosts + remainder * (ghost // 2 + 1)  # remainder=1: a final smaller chunk (>= 2)
-    x = (torch.randn(batch, channels, 3, 2, generator=generator, dtype=torch.float64) * 3 + 1).requires_grad_()
+    x = (
+        torch.randn(batch, channels, 3, 2, generator=generator, dtype=torch.float64) * 3 + 1
+    ).requires_grad_()
     layer = GhostBatchNorm2d(channels, ghost, momentum=momentum).double()
     with torch.no_grad():
         layer.weight.copy_(torch.rand(channels, generator=generator) + 0.5)
@@ -180,7 +216,9 @@ def test_ghost_batch_norm_equals_per_chunk_batch_norm(seed, ghost, num_ghosts, r
 
 def test_ghost_batch_norm_statistics_are_per_ghost_batch():
     # Two ghost batches with very different means are each normalised to mean 0, variance 1.
-    x = torch.cat([torch.randn(8, 1, 4, 4, generator=torch.Generator().manual_seed(0)), 100 + torch.zeros(8, 1, 4, 4)])
+    x = torch.cat(
+        [torch.randn(8, 1, 4, 4, generator=torch.Generator().manual_seed(0)), 100 + torch.zeros(8, 1, 4, 4)]
+    )
     x[8:] += torch.linspace(0, 1, 16).view(1, 1, 4, 4)
     with torch.no_grad():
         out = GhostBatchNorm2d(1, 8)(x)
@@ -242,8 +280,15 @@ def test_bilstm_learns_order_where_bag_of_words_cannot():
         with torch.no_grad():
             return float((model(x_test).argmax(1) == ds.y_test).double().mean())
 
-    lstm = build_model("bilstm", input_shape=ds.input_shape, num_outputs=2, vocab_size=ds.vocab_size,
-                       embed_dim=16, hidden=16, num_layers=1)
+    lstm = build_model(
+        "bilstm",
+        input_shape=ds.input_shape,
+        num_outputs=2,
+        vocab_size=ds.vocab_size,
+        embed_dim=16,
+        hidden=16,
+        num_layers=1,
+    )
     counts = [F.one_hot(x, ds.vocab_size).sum(1).float() for x in (ds.x_train, ds.x_test)]
     bag = build_model("logreg", input_shape=(ds.vocab_size,), num_outputs=2)
     lstm_accuracy = fit(lstm, ds.x_train, ds.x_test, 250)

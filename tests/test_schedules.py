@@ -25,27 +25,44 @@ from realnets.algorithms.schedules import (
 milestone_lists = st.lists(st.integers(1, 200), min_size=0, max_size=5, unique=True).map(sorted)
 
 
-@given(lr0=st.floats(1e-4, 10.0), batch0=st.integers(1, 512), factor=st.integers(2, 10),
-       growth_steps=st.integers(0, 5), milestones=milestone_lists)
+@given(
+    lr0=st.floats(1e-4, 10.0),
+    batch0=st.integers(1, 512),
+    factor=st.integers(2, 10),
+    growth_steps=st.integers(0, 5),
+    milestones=milestone_lists,
+)
 def test_noise_decay_closed_form_equals_recursion(lr0, batch0, factor, growth_steps, milestones):
     max_batch = batch0 * factor**growth_steps
     batch, lr = batch0, lr0
     for k, epoch in enumerate([0.0, *map(float, milestones)]):
         if k > 0:
             batch, lr = noise_decay_step(batch, lr, factor=factor, max_batch=max_batch)
-        closed = noise_decay_schedule(epoch, lr0=lr0, batch0=batch0, milestones=milestones, factor=factor,
-                                      max_batch=max_batch)
+        closed = noise_decay_schedule(
+            epoch, lr0=lr0, batch0=batch0, milestones=milestones, factor=factor, max_batch=max_batch
+        )
         assert closed[0] == batch
         assert math.isclose(closed[1], lr, rel_tol=1e-12)
 
 
-@given(lr0=st.floats(1e-4, 10.0), batch0=st.integers(1, 512), factor=st.integers(2, 10),
-       max_growth=st.integers(0, 4), k=st.integers(0, 6))
+@given(
+    lr0=st.floats(1e-4, 10.0),
+    batch0=st.integers(1, 512),
+    factor=st.integers(2, 10),
+    max_growth=st.integers(0, 4),
+    k=st.integers(0, 6),
+)
 def test_noise_scale_falls_by_the_factor_at_each_milestone(lr0, batch0, factor, max_growth, k):
     """eps_k / B_k = eps_0 / (B_0 f^k) whether the batch grows or the learning rate decays."""
     milestones = list(range(1, k + 1))
-    batch, lr = noise_decay_schedule(float(k), lr0=lr0, batch0=batch0, milestones=milestones, factor=factor,
-                                     max_batch=batch0 * factor**max_growth)
+    batch, lr = noise_decay_schedule(
+        float(k),
+        lr0=lr0,
+        batch0=batch0,
+        milestones=milestones,
+        factor=factor,
+        max_batch=batch0 * factor**max_growth,
+    )
     assert math.isclose(lr / batch, lr0 / (batch0 * factor**k), rel_tol=1e-12)
     assert batch == batch0 * factor ** min(k, max_growth)
 
@@ -64,7 +81,9 @@ def test_seed004_three_schedules_at_each_phase():
     assert [lr for _, lr in hybrid] == pytest.approx([0.1, 0.1, 0.02, 0.004])
 
 
-@given(batch0=st.integers(1, 64), every=st.integers(1, 30), doublings=st.integers(0, 5), epoch=st.floats(0, 300))
+@given(
+    batch0=st.integers(1, 64), every=st.integers(1, 30), doublings=st.integers(0, 5), epoch=st.floats(0, 300)
+)
 def test_manual_closed_form_equals_doubling(batch0, every, doublings, epoch):
     max_batch = batch0 * 2**doublings
     batch = batch0
@@ -75,12 +94,19 @@ def test_manual_closed_form_equals_doubling(batch0, every, doublings, epoch):
 
 def test_manual_seed000_setting():
     # Seed 000, sec. 4.2: start at 32, double every 25 epochs of a 100-epoch budget, reaching 256.
-    sizes = [manual_batch_size(e, batch0=32, every_epochs=25, max_batch=256) for e in (0, 24.9, 25, 50, 75, 99)]
+    sizes = [
+        manual_batch_size(e, batch0=32, every_epochs=25, max_batch=256) for e in (0, 24.9, 25, 50, 75, 99)
+    ]
     assert sizes == [32, 32, 64, 128, 256, 256]
 
 
-@given(start=st.floats(1e-4, 1.0), target=st.floats(1e-4, 10.0), warmup=st.integers(1, 20),
-       per_epoch=st.integers(1, 8), epochs=st.integers(0, 40))
+@given(
+    start=st.floats(1e-4, 1.0),
+    target=st.floats(1e-4, 10.0),
+    warmup=st.integers(1, 20),
+    per_epoch=st.integers(1, 8),
+    epochs=st.integers(0, 40),
+)
 def test_warmup_closed_form_equals_constant_increments(start, target, warmup, per_epoch, epochs):
     lr, delta = start, 1.0 / per_epoch
     for _ in range(epochs * per_epoch):
@@ -96,9 +122,12 @@ def test_warmup_without_warmup_is_the_target():
 @given(base=st.floats(1e-4, 1.0), batch=st.integers(1, 8192), base_batch=st.integers(1, 512))
 def test_scaling_rules(base, batch, base_batch):
     assert scaled_lr(base, batch, base_batch, "none") == base
-    assert math.isclose(scaled_lr(base, batch, base_batch, "linear"), base * batch / base_batch, rel_tol=1e-12)
-    assert math.isclose(scaled_lr(base, batch, base_batch, "sqrt") ** 2, base**2 * batch / base_batch,
-                        rel_tol=1e-9)
+    assert math.isclose(
+        scaled_lr(base, batch, base_batch, "linear"), base * batch / base_batch, rel_tol=1e-12
+    )
+    assert math.isclose(
+        scaled_lr(base, batch, base_batch, "sqrt") ** 2, base**2 * batch / base_batch, rel_tol=1e-9
+    )
 
 
 def test_unknown_scaling_rule_raises():
@@ -114,16 +143,24 @@ def test_batch_for_effective_lr_reproduces_seed004_rows():
     assert batch_for_effective_lr(0.5, 0.98, **ref) == 3200
 
 
-@given(lr=st.floats(1e-4, 5.0), momentum=st.floats(0.0, 0.99), n=st.integers(2, 100_000), frac=st.floats(0, 1))
+@given(
+    lr=st.floats(1e-4, 5.0), momentum=st.floats(0.0, 0.99), n=st.integers(2, 100_000), frac=st.floats(0, 1)
+)
 def test_noise_scale_matches_theory(lr, momentum, n, frac):
     """The torch-side formula is written twice on purpose; theory's symbolic-backed version pins it."""
     from theory.noise_scale import effective_learning_rate
     from theory.noise_scale import noise_scale as theory_noise_scale
 
     batch = max(1, min(n, round(frac * n)))
-    assert math.isclose(noise_scale(lr, n, batch, momentum), float(theory_noise_scale(lr, n, batch, momentum)),
-                        rel_tol=1e-9, abs_tol=1e-12)
-    assert math.isclose(effective_lr(lr, momentum), float(effective_learning_rate(lr, momentum)), rel_tol=1e-12)
+    assert math.isclose(
+        noise_scale(lr, n, batch, momentum),
+        float(theory_noise_scale(lr, n, batch, momentum)),
+        rel_tol=1e-9,
+        abs_tol=1e-12,
+    )
+    assert math.isclose(
+        effective_lr(lr, momentum), float(effective_learning_rate(lr, momentum)), rel_tol=1e-12
+    )
 
 
 @given(milestones=milestone_lists, epoch=st.floats(0, 250))
@@ -131,8 +168,18 @@ def test_milestones_passed_counts(milestones, epoch):
     assert milestones_passed(epoch, milestones) == sum(m <= epoch for m in milestones)
 
 
-@pytest.mark.parametrize("value,expected", [("6,12,16", (6.0, 12.0, 16.0)), ([1, 2.5], (1.0, 2.5)), (30, (30.0,)),
-                                            ("", None), ("3,2", None), ("a,b", None), ([-1], None)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("6,12,16", (6.0, 12.0, 16.0)),
+        ([1, 2.5], (1.0, 2.5)),
+        (30, (30.0,)),
+        ("", None),
+        ("3,2", None),
+        ("a,b", None),
+        ([-1], None),
+    ],
+)
 def test_milestones_parsing(value, expected):
     from realnets.algorithms.common import parse_milestones
 

@@ -118,7 +118,9 @@ def test_start_state_broadcasts_to_a_fresh_array():
     out = _validate.start_state("x0", source, runs=3, dim=2)
     out[0, 0] = 9.0
     assert out.shape == (3, 2) and source[0] == 1.0
-    with pytest.raises(ValueError, match=r"Invalid x0: shape \(3,\) \(expected a scalar, \(2,\) or \(4, 2\)\)"):
+    with pytest.raises(
+        ValueError, match=r"Invalid x0: shape \(3,\) \(expected a scalar, \(2,\) or \(4, 2\)\)"
+    ):
         _validate.start_state("x0", [1.0, 2.0, 3.0], runs=4, dim=2)
 
 

@@ -60,8 +60,10 @@ def test_batch_gradient_matches_finite_differences(make, seed):
     n = problem.X.shape[0]
     grad = problem.batch_gradient(theta[None], np.arange(n)[None])[0]
     step = 1e-6
-    numeric = [(problem.loss(theta + step * e) - problem.loss(theta - step * e)) / (2 * step)
-               for e in np.eye(theta.size)]
+    numeric = [
+        (problem.loss(theta + step * e) - problem.loss(theta - step * e)) / (2 * step)
+        for e in np.eye(theta.size)
+    ]
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-7)
 
 
@@ -95,7 +97,9 @@ def test_ridge_constants_are_exact():
 def test_ridge_gap_is_the_loss_difference():
     problem = _ridge()
     theta = np.random.default_rng(1).standard_normal((5, 3))
-    np.testing.assert_allclose(problem.gap(theta), problem.loss(theta) - problem.loss_star, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(
+        problem.gap(theta), problem.loss(theta) - problem.loss_star, rtol=1e-9, atol=1e-14
+    )
 
 
 def test_identical_samples_make_sgd_deterministic():
@@ -136,15 +140,18 @@ def test_batch_schedules():
     assert fixed.sum() >= 10 and fixed.size == math.ceil(10 / 3)
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda p: simulate_adaptive_sgd(p, [1, 0], eta0=0.1), "batch_sizes"),
-    (lambda p: simulate_adaptive_sgd(p, [1.5], eta0=0.1), "batch_sizes"),
-    (lambda p: simulate_adaptive_sgd(p, [1], eta0=-0.1), "eta0"),
-    (lambda p: simulate_adaptive_sgd(p, [1], eta0=0.1, runs=0), "runs"),
-    (lambda p: ridge_problem(p.X, p.y, reg=0.0), "reg"),
-    (lambda p: logistic_problem(p.X, p.y + 0.5, reg=0.1), "y"),
-    (lambda p: ridge_problem(p.X, p.y[:-1], reg=0.1), "y"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda p: simulate_adaptive_sgd(p, [1, 0], eta0=0.1), "batch_sizes"),
+        (lambda p: simulate_adaptive_sgd(p, [1.5], eta0=0.1), "batch_sizes"),
+        (lambda p: simulate_adaptive_sgd(p, [1], eta0=-0.1), "eta0"),
+        (lambda p: simulate_adaptive_sgd(p, [1], eta0=0.1, runs=0), "runs"),
+        (lambda p: ridge_problem(p.X, p.y, reg=0.0), "reg"),
+        (lambda p: logistic_problem(p.X, p.y + 0.5, reg=0.1), "y"),
+        (lambda p: ridge_problem(p.X, p.y[:-1], reg=0.1), "y"),
+    ],
+)
 def test_invalid_input_raises(call, name):
     with pytest.raises(ValueError, match=f"Invalid {name}"):
         call(_ridge())

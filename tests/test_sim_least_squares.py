@@ -39,7 +39,9 @@ def test_full_batch_least_squares_is_gradient_descent(seed, epochs, momentum):
     X, y, _ = make_least_squares(30, [1.0, 0.5, 0.2], label_noise=0.3, seed=seed)
     w_hat, H, loss_star = least_squares_solution(X, y)
     lr = 0.5
-    run = simulate_least_squares(X, y, lr=lr, batch_size=30, epochs=epochs, momentum=momentum, runs=2, seed=seed)
+    run = simulate_least_squares(
+        X, y, lr=lr, batch_size=30, epochs=epochs, momentum=momentum, runs=2, seed=seed
+    )
     w, v = np.zeros(3), np.zeros(3)
     for _ in range(epochs):
         v = momentum * v - lr * X.T @ (X @ w - y) / 30
@@ -52,8 +54,16 @@ def test_full_batch_least_squares_is_gradient_descent(seed, epochs, momentum):
 
 def test_least_squares_records_per_step_and_schedules():
     X, y, _ = make_least_squares(20, [1.0, 0.3], seed=1)
-    run = simulate_least_squares(X, y, lr=lambda e: 0.1 / (e + 1), batch_size=lambda e: 6 if e == 0 else 20,
-                                 epochs=2, runs=3, seed=2, record="step")
+    run = simulate_least_squares(
+        X,
+        y,
+        lr=lambda e: 0.1 / (e + 1),
+        batch_size=lambda e: 6 if e == 0 else 20,
+        epochs=2,
+        runs=3,
+        seed=2,
+        record="step",
+    )
     # epoch 0: ceil(20/6) = 4 updates, epoch 1: 1 update
     np.testing.assert_array_equal(run.updates, np.arange(6))
     np.testing.assert_allclose(run.epochs, [0, 6 / 20, 12 / 20, 18 / 20, 1.0, 2.0])
@@ -65,12 +75,10 @@ def test_interpolation_regime_has_zero_excess_at_the_solution():
     assert np.all(run.mean_excess < 1e-20)
 
 
-
 def test_least_squares_speedup_rejects_batches_above_n():
     X, y, _ = make_least_squares(10, [1.0], seed=0)
     with pytest.raises(ValueError, match="batch_sizes"):
         least_squares_speedup_curve(X, y, batch_sizes=[1, 20], target=1e-3, max_steps=10)
-
 
 
 @settings(max_examples=20)

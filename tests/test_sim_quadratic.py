@@ -17,13 +17,19 @@ curvatures = st.lists(st.floats(0.05, 5.0, allow_nan=False), min_size=1, max_siz
 
 
 @settings(max_examples=20)
-@given(h=curvatures, lr_fraction=st.floats(0.01, 0.99), steps=st.integers(1, 60),
-       momentum=st.sampled_from([0.0, 0.5, 0.9]), seed=seeds)
+@given(
+    h=curvatures,
+    lr_fraction=st.floats(0.01, 0.99),
+    steps=st.integers(1, 60),
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    seed=seeds,
+)
 def test_zero_noise_is_gradient_descent(h, lr_fraction, steps, momentum, seed):
     h = np.array(h)
     lr = lr_fraction * 2.0 / h.max()
-    run = simulate(h, np.zeros_like(h), lr=lr, batch_size=3, steps=steps, momentum=momentum, x0=1.0,
-                   runs=3, seed=seed)
+    run = simulate(
+        h, np.zeros_like(h), lr=lr, batch_size=3, steps=steps, momentum=momentum, x0=1.0, runs=3, seed=seed
+    )
     x, v = np.ones_like(h), np.zeros_like(h)
     for _ in range(steps):
         v = momentum * v - lr * h * x
@@ -40,8 +46,9 @@ def test_stationary_variance_of_1d_sgd(lr_h, batch, noise):
     # x' = (1 - lr h) x - lr sqrt(noise/B) xi  =>  v = lr^2 (noise/B) / (1 - (1 - lr h)^2)
     expected = lr**2 * noise / batch / (1.0 - (1.0 - lr * h) ** 2)
     burn_in = math.ceil(40 / min(lr_h, 2 - lr_h))  # (1 - lr h)^(2k) < e^-40 of the start
-    run = simulate([h], [noise], lr=lr, batch_size=batch, steps=burn_in, x0=0.0, runs=runs, seed=7,
-                   record_every=burn_in)
+    run = simulate(
+        [h], [noise], lr=lr, batch_size=batch, steps=burn_in, x0=0.0, runs=runs, seed=7, record_every=burn_in
+    )
     second = run.x[:, 0] ** 2
     stderr = second.std(ddof=1) / math.sqrt(runs)
     assert abs(second.mean() - expected) <= Z * stderr + 1e-12
@@ -77,7 +84,9 @@ def test_per_run_adaptive_batch_uses_the_state():
 
 def test_steps_to_target_without_noise_is_the_deterministic_crossing():
     h, lr, target = 1.0, 0.1, 1e-3
-    est = simulated_steps_to_target([h], [0.0], lr=lr, batch_size=1, target=target, max_steps=500, x0=1.0, runs=2, seed=0)
+    est = simulated_steps_to_target(
+        [h], [0.0], lr=lr, batch_size=1, target=target, max_steps=500, x0=1.0, runs=2, seed=0
+    )
     losses = 0.5 * (1 - lr * h) ** (2 * np.arange(200))
     first = int(np.flatnonzero(losses <= target)[0])
     assert first - 1 < est.mean <= first
@@ -99,18 +108,28 @@ def test_critical_batch_of_the_model_curve():
 
 
 def test_speedup_curve_shapes_and_reference():
-    curve = speedup_curve([1.0, 0.5], batch_sizes=[4, 1, 16], target=0.02, max_steps=400, x0=0.3, runs=20, seed=0)
+    curve = speedup_curve(
+        [1.0, 0.5], batch_sizes=[4, 1, 16], target=0.02, max_steps=400, x0=0.3, runs=20, seed=0
+    )
     np.testing.assert_array_equal(curve.batch_sizes, [1, 4, 16])
     assert curve.speedup[0] == 1.0 and curve.m0 == 1.0
     assert np.all(curve.best_lr < 2.0)
     assert np.all(np.isfinite(curve.steps))
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"), (dict(momentum=1.0), "momentum"),
-    (dict(runs=0), "runs"), (dict(steps=0), "steps"), (dict(x0=[1.0, 2.0, 3.0]), "x0"),
-    (dict(batch_size=0.5), "batch_size"), (dict(noise=[1.0]), "noise"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lr=-1.0), "lr"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(runs=0), "runs"),
+        (dict(steps=0), "steps"),
+        (dict(x0=[1.0, 2.0, 3.0]), "x0"),
+        (dict(batch_size=0.5), "batch_size"),
+        (dict(noise=[1.0]), "noise"),
+    ],
+)
 def test_invalid_input_raises(kwargs, name):
     base = dict(lr=0.1, batch_size=1, steps=2, runs=2, seed=0)
     base.update(kwargs)

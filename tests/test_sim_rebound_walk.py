@@ -110,8 +110,16 @@ def test_noiseless_game_matches_a_plain_loop():
 
 
 def test_budget_is_spent_exactly_and_ba_batches_are_multiples_of_m0():
-    result = play(ba_policy(m0=8), budget=1000, s0=1.0, eta=0.2, dice=quadratic_dice(1.0, 3.0), walkers=50,
-                  record=50, seed=3)
+    result = play(
+        ba_policy(m0=8),
+        budget=1000,
+        s0=1.0,
+        eta=0.2,
+        dice=quadratic_dice(1.0, 3.0),
+        walkers=50,
+        record=50,
+        seed=3,
+    )
     assert np.all(result.path_used[-1] == 1000)
     for column in result.path_used.T:
         batches = np.diff(column)
@@ -132,8 +140,9 @@ def test_ba_prefers_the_smallest_batch_far_from_the_floor():
 
 
 def test_compare_policies_reports_ba_last_and_a_signed_margin():
-    table = compare_policies([4, 16], budget=256, s0=1.0, eta=0.2, dice=quadratic_dice(1.0, 3.0),
-                             walkers=2000, seed=0)
+    table = compare_policies(
+        [4, 16], budget=256, s0=1.0, eta=0.2, dice=quadratic_dice(1.0, 3.0), walkers=2000, seed=0
+    )
     assert [row.name for row in table.rows] == ["fixed-4", "fixed-16", "BA"]
     assert table.best_fixed.final.mean <= max(row.final.mean for row in table.rows[:-1])
     spread = math.hypot(table.best_fixed.final.stderr, table.ba.final.stderr)
@@ -149,7 +158,9 @@ def test_momentum_changes_the_game():
 
 def test_noiseless_momentum_game_matches_a_plain_loop_with_the_sign_flip():
     s, eta, mu, rho = 1.0, 0.2, 1.5, 0.6
-    result = play(fixed_policy(2), budget=40, s0=s, eta=eta, mu=mu, sigma=0.0, momentum=rho, walkers=2, seed=0)
+    result = play(
+        fixed_policy(2), budget=40, s0=s, eta=eta, mu=mu, sigma=0.0, momentum=rho, walkers=2, seed=0
+    )
     velocity = 0.0
     for _ in range(20):
         step = mu + rho * velocity
@@ -208,7 +219,10 @@ def test_bad_input_raises_value_error(call):
 
 def test_bench_cli_writes_a_json_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert bench.main(["--walkers", "2000", "--steps", "3", "--case", "rebound_walk.fixed", "--json", str(out)]) == 0
+    assert (
+        bench.main(["--walkers", "2000", "--steps", "3", "--case", "rebound_walk.fixed", "--json", str(out)])
+        == 0
+    )
     payload = json.loads(out.read_text())
     (row,) = payload["rows"]
     assert row["case"] == "rebound_walk.fixed" and row["work"] == 6000

@@ -29,8 +29,9 @@ Z = 5.0  # 5-sigma budget for every Monte-Carlo comparison in this file
 seeds = st.integers(0, 2**32 - 1)
 
 
-@given(lr=st.floats(1e-4, 10.0), n=st.integers(2, 10**6), frac=st.floats(0.0, 1.0),
-       momentum=st.floats(0.0, 0.99))
+@given(
+    lr=st.floats(1e-4, 10.0), n=st.integers(2, 10**6), frac=st.floats(0.0, 1.0), momentum=st.floats(0.0, 0.99)
+)
 def test_noise_scale_and_diffusion_coefficient(lr, n, frac, momentum):
     batch = 1 + frac * (n - 1)
     g = noise_scale(lr, n, batch, momentum)
@@ -38,19 +39,25 @@ def test_noise_scale_and_diffusion_coefficient(lr, n, frac, momentum):
     # near B = N both forms cancel; the float error is relative to the terms, lr/((1 - m) B)
     scale = lr / ((1 - momentum) * batch)
     assert diffusion_coefficient(lr, batch, n, momentum) == pytest.approx(g / n, rel=1e-9, abs=1e-12 * scale)
-    assert diffusion_coefficient(lr, batch, math.inf, momentum) == pytest.approx(lr / (batch * (1 - momentum)))
+    assert diffusion_coefficient(lr, batch, math.inf, momentum) == pytest.approx(
+        lr / (batch * (1 - momentum))
+    )
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: noise_scale(-0.1, 10, 2), "lr"), (lambda: noise_scale(0.1, 10, 20), "batch_size"),
-    (lambda: noise_scale(0.1, 10, 2, momentum=1.0), "momentum"),
-    (lambda: diffusion_coefficient(0.1, 4, 2), "n_train"),
-    (lambda: simulate_quadratic_sde([1.0], coefficient=-1.0, time=1.0, dt=0.1), "coefficient"),
-    (lambda: simulate_quadratic_sde([1.0], coefficient=1.0, time=1.0, dt=float("nan")), "dt"),
-    (lambda: svag_quadratic([1.0], lr=0.1, batch_size=1, amplification=0, time=1.0), "amplification"),
-    (lambda: smith_schedules(0.1, 128, milestones=[1], max_batch=64), "max_batch"),
-    (lambda: step_schedule(0.1, 0.2, [float("inf")]), "milestones"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: noise_scale(-0.1, 10, 2), "lr"),
+        (lambda: noise_scale(0.1, 10, 20), "batch_size"),
+        (lambda: noise_scale(0.1, 10, 2, momentum=1.0), "momentum"),
+        (lambda: diffusion_coefficient(0.1, 4, 2), "n_train"),
+        (lambda: simulate_quadratic_sde([1.0], coefficient=-1.0, time=1.0, dt=0.1), "coefficient"),
+        (lambda: simulate_quadratic_sde([1.0], coefficient=1.0, time=1.0, dt=float("nan")), "dt"),
+        (lambda: svag_quadratic([1.0], lr=0.1, batch_size=1, amplification=0, time=1.0), "amplification"),
+        (lambda: smith_schedules(0.1, 128, milestones=[1], max_batch=64), "max_batch"),
+        (lambda: step_schedule(0.1, 0.2, [float("inf")]), "milestones"),
+    ],
+)
 def test_invalid_input_raises(call, name):
     with pytest.raises(ValueError, match=f"Invalid {name}"):
         call()
@@ -67,8 +74,9 @@ def test_euler_maruyama_stationary_variance():
     h, c, sigma2, dt, runs = 2.0, 0.05, 1.5, 0.1, 40_000
     # x' = (1 - dt h) x + sqrt(dt c sigma2) xi  =>  v = dt c sigma2 / (1 - (1 - dt h)^2) = c sigma2 / (h (2 - dt h))
     expected = c * sigma2 / (h * (2 - dt * h))
-    run = simulate_quadratic_sde([h], [sigma2], coefficient=c, time=12.0, dt=dt, x0=0.0, runs=runs, seed=3,
-                                 record_every=1000)
+    run = simulate_quadratic_sde(
+        [h], [sigma2], coefficient=c, time=12.0, dt=dt, x0=0.0, runs=runs, seed=3, record_every=1000
+    )
     second = run.x[:, 0] ** 2
     assert abs(second.mean() - expected) <= Z * second.std(ddof=1) / math.sqrt(runs) + 1e-12
 
@@ -76,8 +84,16 @@ def test_euler_maruyama_stationary_variance():
 def test_sgd_matches_its_sde_on_the_nqm_for_small_lr():
     h, lr, batch, runs = np.array([1.0, 0.3]), 0.02, 4.0, 4000
     sgd = simulate(h, lr=lr, batch_size=batch, steps=500, x0=0.5, runs=runs, seed=1, record_every=50)
-    sde = simulate_quadratic_sde(h, coefficient=diffusion_coefficient(lr, batch), time=500 * lr, dt=lr / 4,
-                                 x0=0.5, runs=runs, seed=2, record_every=200)
+    sde = simulate_quadratic_sde(
+        h,
+        coefficient=diffusion_coefficient(lr, batch),
+        time=500 * lr,
+        dt=lr / 4,
+        x0=0.5,
+        runs=runs,
+        seed=2,
+        record_every=200,
+    )
     np.testing.assert_array_equal(sgd.steps * lr, sde.steps * lr / 4)
     diff = np.abs(sgd.mean_loss - sde.mean_loss)
     # the Euler scheme and SGD share the same O(lr h) discretisation bias: 2% of the loss is a generous cap
@@ -90,22 +106,36 @@ def test_finite_set_sde_needs_the_n_over_b_minus_one_factor():
     X, y, _ = make_least_squares(40, [1.0, 0.5], label_noise=1.0, seed=2)
     w_hat, _, _ = least_squares_solution(X, y)
     lr, batch, n, runs, epochs = 0.02, 20, 40, 1000, 150
-    sgd = simulate_least_squares(X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs, seed=0,
-                                 sampling="subset")
+    sgd = simulate_least_squares(
+        X, y, lr=lr, batch_size=batch, epochs=epochs, w0=w_hat, runs=runs, seed=0, sampling="subset"
+    )
     time = lr * epochs * (n // batch)
-    right = simulate_least_squares_sde(X, y, coefficient=diffusion_coefficient(lr, batch, n), time=time, dt=lr,
-                                       w0=w_hat, runs=runs, seed=1, record_every=1000)
-    wrong = simulate_least_squares_sde(X, y, coefficient=lr / batch, time=time, dt=lr, w0=w_hat, runs=runs,
-                                       seed=2, record_every=1000)
+    right = simulate_least_squares_sde(
+        X,
+        y,
+        coefficient=diffusion_coefficient(lr, batch, n),
+        time=time,
+        dt=lr,
+        w0=w_hat,
+        runs=runs,
+        seed=1,
+        record_every=1000,
+    )
+    wrong = simulate_least_squares_sde(
+        X, y, coefficient=lr / batch, time=time, dt=lr, w0=w_hat, runs=runs, seed=2, record_every=1000
+    )
     se = np.hypot(sgd.stderr_excess[-1], right.stderr_excess[-1])
     assert abs(sgd.mean_excess[-1] - right.mean_excess[-1]) <= Z * se + 0.05 * right.mean_excess[-1]
-    assert wrong.mean_excess[-1] - sgd.mean_excess[-1] > Z * np.hypot(sgd.stderr_excess[-1], wrong.stderr_excess[-1])
+    assert wrong.mean_excess[-1] - sgd.mean_excess[-1] > Z * np.hypot(
+        sgd.stderr_excess[-1], wrong.stderr_excess[-1]
+    )
 
 
 def test_step_schedule_and_smith_schedules():
     sched = step_schedule(0.1, 0.2, [60, 120, 160])
     assert [sched(e) for e in (0, 59, 60, 119, 120, 160, 199)] == pytest.approx(
-        [0.1, 0.1, 0.02, 0.02, 0.004, 0.0008, 0.0008])
+        [0.1, 0.1, 0.02, 0.02, 0.004, 0.0008, 0.0008]
+    )
     schedules = smith_schedules(0.1, 128, factor=5, milestones=[60, 120, 160])
     lr, batch = schedules["hybrid"]
     assert [batch(e) for e in (0, 60, 120, 160)] == [128, 640, 640, 640]
@@ -146,7 +176,9 @@ def test_compare_schedules_counts_updates_and_reports_disagreement():
 
 def test_svag_with_l_one_is_sgd_in_law():
     h, lr, batch, runs = 1.0, 0.5, 2.0, 40_000
-    svag = svag_quadratic([h], lr=lr, batch_size=batch, amplification=1, time=10 * lr, x0=1.0, runs=runs, seed=0)
+    svag = svag_quadratic(
+        [h], lr=lr, batch_size=batch, amplification=1, time=10 * lr, x0=1.0, runs=runs, seed=0
+    )
     # exact second moment of SGD after 10 steps: m' = (1 - lr h)^2 m + lr^2 / B
     m2 = 1.0
     for _ in range(10):
@@ -161,7 +193,9 @@ def test_svag_with_l_one_is_sgd_in_law():
 def test_full_batch_svag_is_gradient_descent_with_step_lr_over_l(amplification, seed):
     X, y, _ = make_least_squares(12, [1.0, 0.4], label_noise=0.3, seed=seed)
     lr, time = 0.3, 0.9
-    run = svag_least_squares(X, y, lr=lr, batch_size=12, amplification=amplification, time=time, runs=2, seed=seed)
+    run = svag_least_squares(
+        X, y, lr=lr, batch_size=12, amplification=amplification, time=time, runs=2, seed=seed
+    )
     w = np.zeros(2)
     steps = round(amplification * time / lr)
     for _ in range(steps):

@@ -89,7 +89,12 @@ def test_symbolic_form_and_its_large_p_limit():
     assert sp.simplify(large - C.ring_allreduce_expr() - (2 * alpha + (2 * beta + gamma) * n / p)) == 0
 
 
-@given(st.integers(2, 4096), st.floats(min_value=1.0, max_value=1e9, allow_nan=False), latencies, inverse_bandwidths)
+@given(
+    st.integers(2, 4096),
+    st.floats(min_value=1.0, max_value=1e9, allow_nan=False),
+    latencies,
+    inverse_bandwidths,
+)
 def test_time_grows_with_p_and_stays_below_the_large_p_form(p, n, alpha, beta):
     exact = C.ring_allreduce_time(p, n, alpha, beta)
     assert C.ring_allreduce_time(p - 1, n, alpha, beta) <= exact * (1 + 1e-12)

@@ -95,8 +95,17 @@ def test_quadratic_expression_matches_the_direct_formula():
     # One coordinate of the formula in the test above: λ = 2, s² = 0.5, σ² = 3, b = 4, η = 0.1, θ = 1.5.
     expr = C.quadratic_exact_one_step_expr()
     lam, s2, sigma2, b, eta, theta = 2.0, 0.5, 3.0, 4, 0.1, 1.5
-    direct = lam / 2 * ((1 - eta * lam) ** 2 + eta**2 * lam**2 * s2 / b) * theta**2 + eta**2 * lam * sigma2 / (2 * b)
-    values = {C.S.c: lam, C.M_G_sym: 1 + s2, C.M_sym: sigma2, C.b_sym: b, C.step_sym: eta, C.gap_sym: lam * theta**2 / 2}
+    direct = lam / 2 * (
+        (1 - eta * lam) ** 2 + eta**2 * lam**2 * s2 / b
+    ) * theta**2 + eta**2 * lam * sigma2 / (2 * b)
+    values = {
+        C.S.c: lam,
+        C.M_G_sym: 1 + s2,
+        C.M_sym: sigma2,
+        C.b_sym: b,
+        C.step_sym: eta,
+        C.gap_sym: lam * theta**2 / 2,
+    }
     assert float(expr.subs(values)) == pytest.approx(direct, rel=1e-14)
 
 

@@ -77,8 +77,9 @@ def test_optimal_step_matches_exact_expectation_over_all_batches(seed, batch_siz
         return np.mean(-steps @ mean + 0.5 * np.einsum("ij,jk,ik->i", steps, hessian, steps))
 
     lr_max = mean @ mean / (mean @ hessian @ mean)
-    best = minimize_scalar(expected_loss_change, bounds=(0.0, 2 * lr_max), method="bounded",
-                           options={"xatol": 1e-12})
+    best = minimize_scalar(
+        expected_loss_change, bounds=(0.0, 2 * lr_max), method="bounded", options={"xatol": 1e-12}
+    )
     predicted = cb.optimal_lr(batch_size, lr_max, cb.b_noise(hessian, sigma, mean))
     assert best.x == pytest.approx(predicted, rel=1e-6)
 
@@ -94,8 +95,11 @@ def test_b_noise_reduces_to_b_simple_for_isotropic_hessian(seed, scale):
 # ------------------------------------------------------------------ speed-up model
 
 
-@given(m0=st.floats(min_value=1.0, max_value=1e3, allow_nan=False), noise=noise_scales,
-       factor=st.floats(min_value=1.0, max_value=1e6, allow_nan=False))
+@given(
+    m0=st.floats(min_value=1.0, max_value=1e3, allow_nan=False),
+    noise=noise_scales,
+    factor=st.floats(min_value=1.0, max_value=1e6, allow_nan=False),
+)
 def test_speedup_is_monotone_bounded_and_linear_well_below_b_noise(m0, noise, factor):
     m = m0 * factor
     s = cb.speedup(m, m0, noise)
@@ -107,8 +111,11 @@ def test_speedup_is_monotone_bounded_and_linear_well_below_b_noise(m0, noise, fa
     assert cb.speedup(1e15, m0, noise) == pytest.approx(limit, rel=1e-9)
 
 
-@given(m0=st.floats(min_value=1.0, max_value=100.0, allow_nan=False), noise=noise_scales,
-       fraction=st.floats(min_value=0.01, max_value=0.99, allow_nan=False))
+@given(
+    m0=st.floats(min_value=1.0, max_value=100.0, allow_nan=False),
+    noise=noise_scales,
+    fraction=st.floats(min_value=0.01, max_value=0.99, allow_nan=False),
+)
 def test_speedup_fraction_is_reached_at_the_stated_batch_for_any_base(m0, noise, fraction):
     m = cb.batch_for_speedup_fraction(fraction, noise)
     limit = cb.speedup_limit(m0, noise)
@@ -128,7 +135,9 @@ def test_three_critical_batch_definitions_coincide_at_b_noise(noise, s_min):
 @given(m=batches, noise=noise_scales)
 def test_scaling_exponent_is_the_log_derivative_of_the_speedup(m, noise):
     step = 1e-5
-    numeric = (np.log(cb.speedup(m * np.exp(step), 1.0, noise)) - np.log(cb.speedup(m * np.exp(-step), 1.0, noise))) / (2 * step)
+    numeric = (
+        np.log(cb.speedup(m * np.exp(step), 1.0, noise)) - np.log(cb.speedup(m * np.exp(-step), 1.0, noise))
+    ) / (2 * step)
     assert cb.scaling_exponent(m, noise) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
 
@@ -181,24 +190,38 @@ def test_contraction_matches_exact_expectation_over_all_batches(seed, m, lr):
     assert cb.least_squares_contraction(m, lr, consts.beta, eigenvalues) == pytest.approx(worst, rel=1e-10)
 
 
-@given(beta=st.floats(min_value=1.0, max_value=100.0, allow_nan=False),
-       ratio=st.floats(min_value=0.01, max_value=1.0, allow_nan=False), m=st.integers(1, 10_000))
+@given(
+    beta=st.floats(min_value=1.0, max_value=100.0, allow_nan=False),
+    ratio=st.floats(min_value=0.01, max_value=1.0, allow_nan=False),
+    m=st.integers(1, 10_000),
+)
 def test_optimal_lr_minimises_the_top_direction_contraction(beta, ratio, m):
     lambda_1 = ratio * beta
-    best = minimize_scalar(lambda lr: cb.least_squares_contraction(m, lr, beta, [lambda_1]),
-                           bounds=(1e-9, 2 * m / beta), method="bounded", options={"xatol": 1e-13})
+    best = minimize_scalar(
+        lambda lr: cb.least_squares_contraction(m, lr, beta, [lambda_1]),
+        bounds=(1e-9, 2 * m / beta),
+        method="bounded",
+        options={"xatol": 1e-13},
+    )
     assert cb.least_squares_optimal_lr(m, beta, lambda_1) == pytest.approx(best.x, rel=1e-5)
 
 
-@given(beta=st.floats(min_value=1.0, max_value=100.0, allow_nan=False),
-       top=st.floats(min_value=0.01, max_value=1.0, allow_nan=False),
-       bottom=st.floats(min_value=0.01, max_value=0.99, allow_nan=False), m=st.integers(1, 2_000))
+@given(
+    beta=st.floats(min_value=1.0, max_value=100.0, allow_nan=False),
+    top=st.floats(min_value=0.01, max_value=1.0, allow_nan=False),
+    bottom=st.floats(min_value=0.01, max_value=0.99, allow_nan=False),
+    m=st.integers(1, 2_000),
+)
 def test_two_sided_optimal_lr_minimises_the_worst_case_contraction(beta, top, bottom, m):
     lambda_1 = top * beta
     lambda_min = bottom * lambda_1
     spectrum = [lambda_min, lambda_1]
-    best = minimize_scalar(lambda lr: cb.least_squares_contraction(m, lr, beta, spectrum),
-                           bounds=(1e-9, 2 * m / beta), method="bounded", options={"xatol": 1e-13})
+    best = minimize_scalar(
+        lambda lr: cb.least_squares_contraction(m, lr, beta, spectrum),
+        bounds=(1e-9, 2 * m / beta),
+        method="bounded",
+        options={"xatol": 1e-13},
+    )
     ours = cb.least_squares_optimal_lr_two_sided(m, beta, lambda_1, lambda_min)
     # Compare contraction values: near m* the minimum is flat on one side, the argmin is not sharp.
     assert cb.least_squares_contraction(m, ours, beta, spectrum) <= best.fun + 1e-10
@@ -214,14 +237,18 @@ def test_critical_batch_is_where_the_regimes_meet():
     assert cb.least_squares_critical_batch(beta, lambda_1, lambda_1) == np.inf
 
 
-@given(beta=st.floats(min_value=1.0, max_value=1e3, allow_nan=False),
-       ratio=st.floats(min_value=1e-3, max_value=1.0, allow_nan=False))
+@given(
+    beta=st.floats(min_value=1.0, max_value=1e3, allow_nan=False),
+    ratio=st.floats(min_value=1e-3, max_value=1.0, allow_nan=False),
+)
 def test_one_sided_critical_batch_halves_the_linear_extrapolation(beta, ratio):
     lambda_1 = ratio * beta
     m_star = cb.least_squares_critical_batch(beta, lambda_1)
     assert m_star == pytest.approx(beta / lambda_1 + 1)
     eta_one = cb.least_squares_optimal_lr(1, beta, lambda_1)
-    assert cb.least_squares_optimal_lr(m_star, beta, lambda_1) == pytest.approx(m_star * eta_one / 2, rel=1e-12)
+    assert cb.least_squares_optimal_lr(m_star, beta, lambda_1) == pytest.approx(
+        m_star * eta_one / 2, rel=1e-12
+    )
     assert cb.least_squares_optimal_lr(1e12, beta, lambda_1) == pytest.approx(1 / lambda_1, rel=1e-6)
 
 

@@ -58,6 +58,7 @@ def test_radius_matches_circle_through_three_nearby_points(loss, at):
 @given(grad=POINTS, hess=st.floats(min_value=-50.0, max_value=50.0).filter(lambda h: abs(h) > 1e-3))
 def test_numeric_radius_matches_finite_differences_of_a_cubic(grad, hess):
     """A cubic with the given L'(0), L''(0): central differences recover both, then eq. 9."""
+
     def loss(v):
         return grad * v + 0.5 * hess * v**2 + 0.3 * v**3
 
@@ -119,7 +120,9 @@ def test_numeric_rules_are_weighted_quadratic_harmonic_and_median_of_r(seed):
     w_values, grad = _layer(seed)
     radii = np.abs(w_values / grad)
     weights = grad**2
-    assert C.lars_trust_ratio(w_values, grad) == pytest.approx(np.sqrt(np.sum(weights * radii**2) / weights.sum()))
+    assert C.lars_trust_ratio(w_values, grad) == pytest.approx(
+        np.sqrt(np.sum(weights * radii**2) / weights.sum())
+    )
     assert C.percent_delta_ratio(w_values, grad) == pytest.approx(stats.hmean(radii), rel=1e-12)
     assert C.median_curvature_radius(w_values, grad) == pytest.approx(np.median(radii), rel=1e-12)
 
@@ -150,7 +153,9 @@ def test_weight_decay_maps_ratio_through_x_over_one_plus_beta_x(seed, beta):
     same_sign = np.sign(w_values) == np.sign(grad)
     radii = C.element_curvature_radius(w_values, grad)
     with_decay = C.element_curvature_radius(w_values, grad, beta)
-    np.testing.assert_allclose(with_decay[same_sign], radii[same_sign] / (1 + beta * radii[same_sign]), rtol=1e-12)
+    np.testing.assert_allclose(
+        with_decay[same_sign], radii[same_sign] / (1 + beta * radii[same_sign]), rtol=1e-12
+    )
 
 
 @given(seed=SEEDS, beta=DECAYS)

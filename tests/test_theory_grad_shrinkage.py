@@ -90,7 +90,9 @@ def _quad_expectation(fn, mu: float, scale: float) -> float:
     total = 0.0
     for a, b in pieces:
         if b > a:
-            total += integrate.quad(lambda g: fn(g) * _normal_pdf(g, mu, scale), a, b, epsabs=0, epsrel=1e-12)[0]
+            total += integrate.quad(
+                lambda g: fn(g) * _normal_pdf(g, mu, scale), a, b, epsabs=0, epsrel=1e-12
+            )[0]
     return total
 
 
@@ -192,9 +194,13 @@ def test_finite_abs_mean_is_folded_normal_with_finite_variance():
 
 @given(lr=st.floats(min_value=1e-4, max_value=10.0), sigma=SIGMAS, n=BATCHES, mu=MEANS)
 def test_strides_are_lr_times_moments(lr, sigma, n, mu):
-    assert G.parameter_stride(lr, sigma, n, mu) == pytest.approx(lr * G.expected_abs_mean(sigma, n, mu), rel=1e-12)
+    assert G.parameter_stride(lr, sigma, n, mu) == pytest.approx(
+        lr * G.expected_abs_mean(sigma, n, mu), rel=1e-12
+    )
     assert G.loss_stride(lr, sigma, n, mu) == pytest.approx(lr * (mu**2 + sigma**2 / n), rel=1e-12)
-    assert G.paper_parameter_stride(lr, sigma, n) / G.parameter_stride(lr, sigma, n) == pytest.approx(math.sqrt(2))
+    assert G.paper_parameter_stride(lr, sigma, n) / G.parameter_stride(lr, sigma, n) == pytest.approx(
+        math.sqrt(2)
+    )
 
 
 def test_one_step_on_the_parabola_decreases_loss_by_lr_g2_times_one_minus_a_lr():

@@ -158,8 +158,12 @@ def test_small_lr_variance_depends_only_on_lr_over_batch_times_one_minus_m(h, lr
     assert plain == pytest.approx(base, rel=1e-12)
 
 
-@given(lr=st.floats(min_value=1e-4, max_value=0.05, allow_nan=False), n_train=st.integers(10, 10_000),
-       momentum=momenta, h=curvatures)
+@given(
+    lr=st.floats(min_value=1e-4, max_value=0.05, allow_nan=False),
+    n_train=st.integers(10, 10_000),
+    momentum=momenta,
+    h=curvatures,
+)
 def test_small_lr_variance_with_finite_training_set_is_proportional_to_g(lr, n_train, momentum, h):
     batch = max(1, n_train // 7)
     g = ns.noise_scale(lr, n_train, batch, momentum)

@@ -25,7 +25,9 @@ from theory.symbols import eta, m, mu, rho, s, s_star, sigma
 floors = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)
 # Gaps and means at least 1e-6 (or exactly 0): below that m* leaves the double range, which is documented.
 gaps = st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=10.0, allow_nan=False))
-means = st.one_of(st.just(0.0), st.floats(min_value=-5.0, max_value=-1e-6), st.floats(min_value=1e-6, max_value=5.0))
+means = st.one_of(
+    st.just(0.0), st.floats(min_value=-5.0, max_value=-1e-6), st.floats(min_value=1e-6, max_value=5.0)
+)
 positive_means = st.floats(min_value=1e-2, max_value=5.0, allow_nan=False)
 noises = st.floats(min_value=1e-2, max_value=20.0, allow_nan=False)
 rates = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False)
@@ -35,7 +37,7 @@ Z_MC = 5.0  # Monte-Carlo tolerance: 5 standard errors, false-positive rate ~6e-
 
 
 def _pdf(z):
-    return sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
+    return sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
 def _cdf(z):
@@ -58,7 +60,8 @@ def test_derived_expected_next_state_equals_paper_form():
 
 def test_folded_normal_mean_has_the_textbook_form():
     textbook = rw.nu * sp.erf(rw.nu / (sp.sqrt(2) * rw.tau)) + rw.tau * sp.sqrt(2 / sp.pi) * sp.exp(
-        -rw.nu**2 / (2 * rw.tau**2))
+        -(rw.nu**2) / (2 * rw.tau**2)
+    )
     assert is_zero(rw.folded_normal_mean_expr() - textbook)
 
 
@@ -274,7 +277,8 @@ def test_larger_step_size_never_shrinks_m_star(gap, mean, noise, rate, factor):
 def test_m_star_grows_as_the_state_approaches_the_floor(gap_a, gap_b, mean, noise, rate):
     near, far = sorted((gap_a, gap_b))
     assert rw.optimal_batch_size(near, mean, noise, rate) >= rw.optimal_batch_size(far, mean, noise, rate) * (
-        1 - 1e-9)
+        1 - 1e-9
+    )
 
 
 @given(gaps, positive_means, noises, rates, st.floats(min_value=1.1, max_value=10.0))
@@ -361,12 +365,20 @@ def test_momentum_closed_form_step_identity_for_symbolic_t():
     assert bm.closed_form_step_identity() == 0
 
 
-@given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=1, max_value=30),
-       st.integers(min_value=1, max_value=5), st.floats(min_value=0.0, max_value=0.99))
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=1, max_value=30),
+    st.integers(min_value=1, max_value=5),
+    st.floats(min_value=0.0, max_value=0.99),
+)
 def test_momentum_closed_form_equals_recurrence_numerically(seed, steps, dim, rho):
     grads = np.random.default_rng(seed).normal(size=(steps, dim))
-    np.testing.assert_allclose(bm.momentum_buffer_closed_form(grads, rho),
-                               bm.momentum_buffer_recurrence(grads, rho), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        bm.momentum_buffer_closed_form(grads, rho),
+        bm.momentum_buffer_recurrence(grads, rho),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_paper_mean_recursion_misses_the_fixed_past_noise():
@@ -386,9 +398,13 @@ def test_momentum_moments_derivation(dim):
     assert sp.expand(var_per_sample - eta**2 * (f.T * chol * chol.T * f)[0]) == 0
 
 
-@given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=1, max_value=4),
-       st.floats(min_value=0.0, max_value=0.95), st.floats(min_value=1e-3, max_value=1.0),
-       st.integers(min_value=1, max_value=64))
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=1, max_value=4),
+    st.floats(min_value=0.0, max_value=0.95),
+    st.floats(min_value=1e-3, max_value=1.0),
+    st.integers(min_value=1, max_value=64),
+)
 def test_momentum_moments_against_monte_carlo(seed, dim, rho, rate, batch):
     rng = np.random.default_rng(seed)
     f, p_prev = rng.normal(size=dim), rng.normal(size=dim)

@@ -146,11 +146,19 @@ def test_strides_and_distance_to_minimum(sigma, n, mu, lr, a, seed):
     pop = sim_gs.gaussian_population(sigma, mu)
     rng = np.random.default_rng(seed)
     pairs = [
-        (sim_gs.parameter_stride(pop, n, lr, batches=BATCHES, seed=rng), th_gs.parameter_stride(lr, sigma, n, mu)),
+        (
+            sim_gs.parameter_stride(pop, n, lr, batches=BATCHES, seed=rng),
+            th_gs.parameter_stride(lr, sigma, n, mu),
+        ),
         (sim_gs.loss_stride(pop, n, lr, batches=BATCHES, seed=rng), th_gs.loss_stride(lr, sigma, n, mu)),
-        (sim_gs.loss_stride_on_parabola(pop, n, lr, a, batches=BATCHES, seed=rng),
-         th_gs.loss_stride_on_parabola(lr, sigma, n, a, mu)),
-        (sim_gs.distance_to_minimum(pop, n, a, batches=BATCHES, seed=rng), th_gs.distance_to_minimum(sigma, n, a, mu)),
+        (
+            sim_gs.loss_stride_on_parabola(pop, n, lr, a, batches=BATCHES, seed=rng),
+            th_gs.loss_stride_on_parabola(lr, sigma, n, a, mu),
+        ),
+        (
+            sim_gs.distance_to_minimum(pop, n, a, batches=BATCHES, seed=rng),
+            th_gs.distance_to_minimum(sigma, n, a, mu),
+        ),
     ]
     for sim, exact in pairs:
         assert _within(sim, exact), (sim, exact)

@@ -27,7 +27,9 @@ FLOOR = 1e-12
 # stationary variance and loss of (heavy-ball) SGD on the NQM
 
 
-@pytest.mark.parametrize("lr, batch, momentum", [(0.5, 2.0, 0.0), (1.6, 1.0, 0.0), (0.5, 4.0, 0.9), (0.5, 1.0, 0.5)])
+@pytest.mark.parametrize(
+    "lr, batch, momentum", [(0.5, 2.0, 0.0), (1.6, 1.0, 0.0), (0.5, 4.0, 0.9), (0.5, 1.0, 0.5)]
+)
 def test_stationary_loss_matches_simulation(lr, batch, momentum):
     h = np.array([1.0, 0.5, 0.2])
     noise = np.array([1.0, 0.3, 2.0])
@@ -35,8 +37,18 @@ def test_stationary_loss_matches_simulation(lr, batch, momentum):
     # slowest mode: the largest root of z^2 - (1 + m - lr h) z + m = 0; burn in until it is below e^-30
     rate = max(np.max(np.abs(np.roots([1.0, -(1 + momentum - lr * hi), momentum]))) for hi in h)
     steps = math.ceil(30 / -math.log(rate))
-    run = quadratic.simulate(h, noise, lr=lr, batch_size=batch, steps=steps, momentum=momentum, x0=0.0,
-                             runs=runs, seed=5, record_every=steps)
+    run = quadratic.simulate(
+        h,
+        noise,
+        lr=lr,
+        batch_size=batch,
+        steps=steps,
+        momentum=momentum,
+        x0=0.0,
+        runs=runs,
+        seed=5,
+        record_every=steps,
+    )
     expected_var = noise_scale.stationary_variance(h, lr, batch, noise, momentum=momentum)
     for i in range(h.size):
         est = estimate(run.x[:, i] ** 2)
@@ -50,7 +62,12 @@ def test_stationary_loss_matches_simulation(lr, batch, momentum):
 # noise scale and without-replacement batch variance
 
 
-@given(lr=st.floats(1e-3, 1.0), n=st.integers(2, 100_000), frac=st.floats(0.0, 1.0), momentum=st.floats(0.0, 0.95))
+@given(
+    lr=st.floats(1e-3, 1.0),
+    n=st.integers(2, 100_000),
+    frac=st.floats(0.0, 1.0),
+    momentum=st.floats(0.0, 0.95),
+)
 def test_transcription_noise_scale_typed_twice_agrees(lr, n, frac, momentum):
     """TRANSCRIPTION check, not a cross-check: the same formula g = eps/(1-m)(N/B-1) typed in sim and in theory
     (DESIGN.md sec. 2: a formula written twice on purpose is pinned by a test). The independent route is
@@ -99,14 +116,17 @@ def test_speedup_curve_has_the_model_shape():
     """
     h, x0 = 1.0 / np.arange(1, 21), 0.3
     target = 0.05 * 0.5 * np.sum(h * x0**2)
-    curve = quadratic.speedup_curve(h, batch_sizes=2.0 ** np.arange(1, 13), target=target, max_steps=2000,
-                                    x0=x0, runs=100, seed=0)
+    curve = quadratic.speedup_curve(
+        h, batch_sizes=2.0 ** np.arange(1, 13), target=target, max_steps=2000, x0=x0, runs=100, seed=0
+    )
     s, se = curve.speedup, curve.speedup_stderr
     assert np.all(np.diff(s) >= -Z * np.hypot(se[1:], se[:-1]))
     assert s[1] / s[0] > 1.7 and s[-1] / s[-2] < 1.15
 
     def misfit(log_b):
-        return np.sum((np.log(s) - np.log(critical_batch.speedup(curve.batch_sizes, curve.m0, np.exp(log_b)))) ** 2)
+        return np.sum(
+            (np.log(s) - np.log(critical_batch.speedup(curve.batch_sizes, curve.m0, np.exp(log_b)))) ** 2
+        )
 
     fit = minimize_scalar(misfit, bounds=(0.0, 15.0), method="bounded")
     b_fit = math.exp(fit.x)
@@ -134,11 +154,13 @@ def test_least_squares_optimal_lr_and_critical_batch():
     X, y, _ = least_squares.make_least_squares(512, spectrum, seed=1)
     w_hat, H, _ = least_squares.least_squares_solution(X, y)
     target = 1e-2 * 0.5 * w_hat @ H @ w_hat
-    curve = least_squares.least_squares_speedup_curve(X, y, batch_sizes=2 ** np.arange(0, 10), target=target,
-                                                  max_steps=4000, runs=32, seed=0)
+    curve = least_squares.least_squares_speedup_curve(
+        X, y, batch_sizes=2 ** np.arange(0, 10), target=target, max_steps=4000, runs=32, seed=0
+    )
     consts = critical_batch.least_squares_constants(X)
-    ma_lr = critical_batch.least_squares_optimal_lr_two_sided(curve.batch_sizes, consts.beta, consts.lambda_1,
-                                                              consts.lambda_min)
+    ma_lr = critical_batch.least_squares_optimal_lr_two_sided(
+        curve.batch_sizes, consts.beta, consts.lambda_1, consts.lambda_min
+    )
     ratio = curve.best_lr / ma_lr
     # Ma et al.'s step at m = 1 is 1/beta (worst case over samples); the mean-loss-optimal SGD step at m = 1 on
     # Gaussian rows is about 1/(tr H + 2 lambda_1) (E||x||^2 x x^T = tr(H) H + 2H^2), so the ratio at small m is
@@ -179,6 +201,7 @@ def test_abs_bound_holds_at_every_step(make, b_max, steps):
     sizes = convex.geometric_batches(2, 1.25, steps, b_max)
     theta0 = problem.theta_star + 3.0 / math.sqrt(problem.X.shape[1])
     run = convex.simulate_adaptive_sgd(problem, sizes, eta0=eta0, theta0=theta0, runs=200, seed=1)
-    bound = convergence.abs_bound(sizes, eta0=eta0, L=problem.L, c=problem.c, M=problem.M, M_G=problem.M_G,
-                                  initial_gap=run.mean_gap[0])
+    bound = convergence.abs_bound(
+        sizes, eta0=eta0, L=problem.L, c=problem.c, M=problem.M, M_G=problem.M_G, initial_gap=run.mean_gap[0]
+    )
     assert np.all(run.mean_gap <= bound + Z * run.stderr_gap + 1e-12 * (1 + bound))

@@ -73,7 +73,7 @@ _z = sp.Symbol("z", real=True)
 
 
 def _std_normal_pdf(z: sp.Expr) -> sp.Expr:
-    return sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
+    return sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
 def _std_normal_cdf(z: sp.Expr) -> sp.Expr:
@@ -125,7 +125,7 @@ def expected_next_state_paper_expr() -> sp.Expr:
         (``tests/test_theory_rebound_walk.py`` and claim ``000.eq7-expected-next-state`` prove it).
     """
     a = (s - s_star - eta * mu) * sp.sqrt(m) / (eta * sigma)
-    spread = eta * sigma * sp.sqrt(2 / (m * sp.pi)) * sp.exp(-a**2 / 2)
+    spread = eta * sigma * sp.sqrt(2 / (m * sp.pi)) * sp.exp(-(a**2) / 2)
     return (s - s_star - eta * mu) * (_std_normal_cdf(a) - _std_normal_cdf(-a)) + spread + s_star
 
 
@@ -234,7 +234,9 @@ def _validate_walk(s_v, mu_v, sigma_v, eta_v, s_star_v) -> tuple[np.ndarray, ...
     eta_arr = as_float_array("eta", eta_v, positive=True)
     s_star_arr = as_float_array("s_star", s_star_v)
     if np.any(s_arr < s_star_arr):
-        raise ValueError(f"Invalid s: {s_v!r} (expected s >= s_star = {s_star_v!r}; the walk lives on [S*, inf))")
+        raise ValueError(
+            f"Invalid s: {s_v!r} (expected s >= s_star = {s_star_v!r}; the walk lives on [S*, inf))"
+        )
     return s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr
 
 
@@ -333,7 +335,9 @@ def _validate_m_max(m_max) -> float:
     return float(as_float_array("m_max", m_max, at_least=1.0))
 
 
-def _optimal_scalar(s_v: float, mu_v: float, sigma_v: float, eta_v: float, s_star_v: float, m_max: float) -> float:
+def _optimal_scalar(
+    s_v: float, mu_v: float, sigma_v: float, eta_v: float, s_star_v: float, m_max: float
+) -> float:
     d = s_v - s_star_v
     if _increases_forever(d, mu_v, sigma_v, eta_v):
         return m_max

@@ -117,7 +117,9 @@ def _check_sigma(sigma: float) -> float:
     return check_number("sigma", sigma, low=0.0) ** 2
 
 
-def expected_decrease(*, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0) -> float:
+def expected_decrease(
+    *, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0
+) -> float:
     r""":math:`s_t - \mathbb E_m[s_{t+1}]`, the expected decrease of the state with a batch of ``m`` (eq. 7).
 
     Written as :math:`c\,\operatorname{erfc}(a/\sqrt2) + \eta\mu\,\operatorname{erf}(a/\sqrt2)
@@ -131,7 +133,9 @@ def expected_decrease(*, m: float, s: float, mu: float, sigma: float, eta: float
     return _decrease(m, s, mu, _check_sigma(sigma), eta, s_star)
 
 
-def expected_next_state(*, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0) -> float:
+def expected_next_state(
+    *, m: float, s: float, mu: float, sigma: float, eta: float, s_star: float = 0.0
+) -> float:
     r""":math:`\mathbb E_m[s_{t+1}]`, the mean of :math:`|s - S^* - \eta X| + S^*`, :math:`X\sim\mathcal N(\mu, \sigma^2/m)` (eq. 7).
 
     Args: as :func:`expected_decrease`.
@@ -163,8 +167,16 @@ def _geometric_grid(m_max: int) -> list[int]:
     return grid
 
 
-def optimal_batch_size(*, s: float, mu: float, sigma: float, eta: float, m_max: int, s_star: float = 0.0,
-                       shortcut: float | None = SHORTCUT_A) -> int:
+def optimal_batch_size(
+    *,
+    s: float,
+    mu: float,
+    sigma: float,
+    eta: float,
+    m_max: int,
+    s_star: float = 0.0,
+    shortcut: float | None = SHORTCUT_A,
+) -> int:
     r""":math:`m^* = \arg\max_{1\le m\le m_{\max}} u(m, s_t)` over the integers (eq. 9), ``sigma`` a standard deviation.
 
     See :func:`_optimal_batch_size` for the search and its special cases.
@@ -172,8 +184,16 @@ def optimal_batch_size(*, s: float, mu: float, sigma: float, eta: float, m_max: 
     return _optimal_batch_size(s, mu, _check_sigma(sigma), eta, m_max=m_max, s_star=s_star, shortcut=shortcut)
 
 
-def _optimal_batch_size(s: float, mu: float, sigma2: float, eta: float, *, m_max: int, s_star: float = 0.0,
-                        shortcut: float | None = SHORTCUT_A) -> int:
+def _optimal_batch_size(
+    s: float,
+    mu: float,
+    sigma2: float,
+    eta: float,
+    *,
+    m_max: int,
+    s_star: float = 0.0,
+    shortcut: float | None = SHORTCUT_A,
+) -> int:
     """:math:`m^* = \\arg\\max_{1\\le m\\le m_{\\max}} u(m, s_t)` over the integers (eq. 9).
 
     The search: a geometric scan of :math:`m` (ratio 1.2) finds the best grid point, an integer ternary
@@ -241,10 +261,22 @@ class BatchAdaptivePolicy(Policy):
     number of statistic rounds of the current step (``rounds``).
     """
 
-    def __init__(self, *, lr: float, rho: float = 0.0, m0: int = 32, first: int | None = None,
-                 s_star: float = 0.0, max_batch_size: int = 0, stat: str = "exact", growth: str = "step",
-                 code_variance: bool = False, epoch_boundary: str = "cap", shortcut: bool = True,
-                 search_max: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        lr: float,
+        rho: float = 0.0,
+        m0: int = 32,
+        first: int | None = None,
+        s_star: float = 0.0,
+        max_batch_size: int = 0,
+        stat: str = "exact",
+        growth: str = "step",
+        code_variance: bool = False,
+        epoch_boundary: str = "cap",
+        shortcut: bool = True,
+        search_max: int = 0,
+    ) -> None:
         self.lr = check_number("lr", lr, low=0.0, low_open=True)
         self.rho = check_number("momentum", rho, low=0.0, high=1.0)
         self.m0 = positive_int("m0", m0)
@@ -283,8 +315,15 @@ class BatchAdaptivePolicy(Policy):
         """``(m_star, mu, sigma2)`` for the batch drawn so far."""
         mu, sigma2 = self.dice(batch)
         m_max = self.search_max or info.n_train
-        m_star = _optimal_batch_size(batch["loss"], mu, max(sigma2, 0.0), self.lr, m_max=m_max,
-                                    s_star=self.s_star, shortcut=self.shortcut)
+        m_star = _optimal_batch_size(
+            batch["loss"],
+            mu,
+            max(sigma2, 0.0),
+            self.lr,
+            m_max=m_max,
+            s_star=self.s_star,
+            shortcut=self.shortcut,
+        )
         return m_star, mu, sigma2
 
     def increment(self, have: int, goal: int) -> int:
@@ -300,8 +339,9 @@ class BatchAdaptivePolicy(Policy):
     def first_draw(self, state: dict[str, Any], info: StepInfo) -> tuple[int, dict[str, Any]]:
         return max(1, min(self.first, self.room(info), self.cap(info))), {**state, "rounds": 0}
 
-    def decide(self, state: dict[str, Any], info: StepInfo,
-               stats: Mapping[str, Any]) -> tuple[Grow | Update, dict[str, Any]]:
+    def decide(
+        self, state: dict[str, Any], info: StepInfo, stats: Mapping[str, Any]
+    ) -> tuple[Grow | Update, dict[str, Any]]:
         batch = stats[self.needs[0]]
         room = self.room(info)
         state = {**state, "rounds": state["rounds"] + 1}
@@ -323,8 +363,13 @@ class BatchAdaptivePolicy(Policy):
 
     def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Per-update fields for ``metrics.jsonl``: m*, mu, sigma^2 (as used by the rule), s_t, rounds."""
-        return {"m_star": state["m_star"], "mu": state["mu"], "sigma2": state["sigma2"], "s_t": state["s"],
-                "rounds": state["rounds"]}
+        return {
+            "m_star": state["m_star"],
+            "mu": state["mu"],
+            "sigma2": state["sigma2"],
+            "s_t": state["s"],
+            "rounds": state["rounds"],
+        }
 
 
 def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
@@ -341,9 +386,20 @@ def _flag(name: str, value: Any) -> bool:
 
 # ------------------------------------------------------------------------------------- registration
 def _defaults(lr: float, momentum: bool) -> dict[str, Any]:
-    hp: dict[str, Any] = {"lr": lr, "batch_size": None, "m0": 32, "s_star": 0.0, "max_batch_size": 0,
-                          "stat": "exact", "growth": "step", "code_variance": False, "epoch_boundary": "cap",
-                          "shortcut": True, "search_max": 0, "weight_decay": 0.0}
+    hp: dict[str, Any] = {
+        "lr": lr,
+        "batch_size": None,
+        "m0": 32,
+        "s_star": 0.0,
+        "max_batch_size": 0,
+        "stat": "exact",
+        "growth": "step",
+        "code_variance": False,
+        "epoch_boundary": "cap",
+        "shortcut": True,
+        "search_max": 0,
+        "weight_decay": 0.0,
+    }
     if momentum:
         hp["momentum"] = 0.9
     return hp
@@ -353,16 +409,27 @@ def _build(params, hp: Mapping[str, Any], rho: float):
     from realnets.optim import build_optimizer, get_optimizer
 
     policy = BatchAdaptivePolicy(
-        lr=hp["lr"], rho=rho, m0=hp["m0"], first=hp["batch_size"], s_star=hp["s_star"],
-        max_batch_size=hp["max_batch_size"], stat=hp["stat"], growth=hp["growth"],
-        code_variance=hp["code_variance"], epoch_boundary=hp["epoch_boundary"], shortcut=hp["shortcut"],
-        search_max=hp["search_max"])
+        lr=hp["lr"],
+        rho=rho,
+        m0=hp["m0"],
+        first=hp["batch_size"],
+        s_star=hp["s_star"],
+        max_batch_size=hp["max_batch_size"],
+        stat=hp["stat"],
+        growth=hp["growth"],
+        code_variance=hp["code_variance"],
+        epoch_boundary=hp["epoch_boundary"],
+        shortcut=hp["shortcut"],
+        search_max=hp["search_max"],
+    )
     # The heavy-ball SGD of the room with dampening 0 and no Nesterov: its buffer is exactly mu_P of eq. 15.
     name = hp.get("optimizer") or ("momentum" if rho > 0 else "sgd")
     info = get_optimizer(name)
     if rho > 0 and not info.has_momentum_buffer:
-        raise ValueError(f"Invalid optimizer: {name!r} (BA-Momentum reads the momentum buffer, mu_P of eq. 15; "
-                         f"expected an optimizer with one, e.g. momentum)")
+        raise ValueError(
+            f"Invalid optimizer: {name!r} (BA-Momentum reads the momentum buffer, mu_P of eq. 15; "
+            f"expected an optimizer with one, e.g. momentum)"
+        )
     optimizer = build_optimizer(name, params, {**hp, "lr": policy.lr, "momentum": rho})
     return policy, optimizer
 
@@ -370,14 +437,22 @@ def _build(params, hp: Mapping[str, Any], rho: float):
 _SOURCE = "seed 000, sec. 2-3 and Algorithm 1"
 
 
-@register_algorithm("ba-sgd", description="BA-SGD: grow the batch by m0 until it reaches the Gaussian-walk optimum m* "
-                    "(seed 000)", defaults=_defaults(0.05, momentum=False), source=_SOURCE)
+@register_algorithm(
+    "ba-sgd",
+    description="BA-SGD: grow the batch by m0 until it reaches the Gaussian-walk optimum m* (seed 000)",
+    defaults=_defaults(0.05, momentum=False),
+    source=_SOURCE,
+)
 def _ba_sgd(params, hp):
     return _build(params, hp, 0.0)
 
 
-@register_algorithm("ba-momentum", description="BA-Momentum: batch-adaptive heavy-ball momentum, mu = f^T mu_P "
-                    "(seed 000, Algorithm 1)", defaults=_defaults(0.01, momentum=True), source=_SOURCE)
+@register_algorithm(
+    "ba-momentum",
+    description="BA-Momentum: batch-adaptive heavy-ball momentum, mu = f^T mu_P (seed 000, Algorithm 1)",
+    defaults=_defaults(0.01, momentum=True),
+    source=_SOURCE,
+)
 def _ba_momentum(params, hp):
     rho = check_number("momentum", hp["momentum"], low=0.0, high=1.0)
     if not rho < 1.0:

@@ -136,7 +136,9 @@ class Policy:
         """Grow the batch or apply the update, given the statistics of the batch drawn so far."""
         raise NotImplementedError
 
-    def after_update(self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]) -> dict[str, Any]:
+    def after_update(
+        self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Bookkeeping after the update. ``record`` holds ``batch_size``, ``lr`` and ``loss`` (a 0-d tensor)."""
         return state
 
@@ -181,8 +183,15 @@ class ScheduledPolicy(Policy):
         return last, state
 
 
-def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, integer: bool = False) -> float:
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    integer: bool = False,
+) -> float:
     """Validate a user-facing number, raising ``ValueError("Invalid <name>: <value> (expected ...)")``.
 
     Args:

@@ -38,8 +38,12 @@ _FIXED = {
     "adam": ("adam", 0.001, "Fixed batch, Adam (seed 004, fig. 4b)"),
 }
 for _name, (_optimizer, _lr, _description) in _FIXED.items():
-    register_algorithm(_name, description=_description, defaults=common_defaults(_optimizer, _lr, 32),
-                       source="seed 000, sec. 4.2")(_fixed)
+    register_algorithm(
+        _name,
+        description=_description,
+        defaults=common_defaults(_optimizer, _lr, 32),
+        source="seed 000, sec. 4.2",
+    )(_fixed)
 
 
 def _manual_batch(epoch, *, batch0, every_epochs, max_batch):
@@ -59,7 +63,9 @@ def _manual(params, hp):
         raise ValueError(f"Invalid max_batch_size: {max_batch} (expected >= batch_size {batch0})")
     every = check_number("every_epochs", hp["every_epochs"], low=0.0, low_open=True)
     batch_at = partial(_manual_batch, batch0=batch0, every_epochs=every, max_batch=max_batch)
-    return ScheduledPolicy("manual", batch_at, partial(_constant, float(hp["lr"]))), build_optimizer(params, hp)
+    return ScheduledPolicy("manual", batch_at, partial(_constant, float(hp["lr"]))), build_optimizer(
+        params, hp
+    )
 
 
 def _phase_value(epoch, *, first, later, until):
@@ -69,8 +75,12 @@ def _phase_value(epoch, *, first, later, until):
 @register_algorithm(
     "small-first-epoch",
     description="Small batch and lr in the first epoch(s), then the large batch (seed 001, sec. 3.2)",
-    defaults={**common_defaults("sgd", 0.05, 256), "small_batch_size": 16, "small_lr": 0.005,
-              "small_epochs": 1.0},
+    defaults={
+        **common_defaults("sgd", 0.05, 256),
+        "small_batch_size": 16,
+        "small_lr": 0.005,
+        "small_epochs": 1.0,
+    },
     source="seed 001, sec. 3.2",
 )
 def _small_first_epoch(params, hp):
@@ -100,6 +110,7 @@ def _discard_small_loss(params, hp):
     until = check_number("drop_epochs", hp["drop_epochs"], low=0.0)
     optimizer = build_optimizer(params, hp)
     drop_at = partial(_phase_value, first=fraction, later=0.0, until=until)
-    policy = ScheduledPolicy("discard-small-loss", partial(_constant, batch),
-                             partial(_constant, float(hp["lr"])), drop_at=drop_at)
+    policy = ScheduledPolicy(
+        "discard-small-loss", partial(_constant, batch), partial(_constant, float(hp["lr"])), drop_at=drop_at
+    )
     return policy, optimizer

@@ -21,12 +21,18 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")  # the families of seeds 00
 
 def common_defaults(optimizer: str, lr: float, batch_size: int, momentum: float = 0.9) -> dict[str, Any]:
     """The hyperparameters every algorithm accepts."""
-    return {"optimizer": optimizer, "lr": lr, "batch_size": batch_size,
-            "momentum": momentum, "weight_decay": 0.0}
+    return {
+        "optimizer": optimizer,
+        "lr": lr,
+        "batch_size": batch_size,
+        "momentum": momentum,
+        "weight_decay": 0.0,
+    }
 
 
-def build_optimizer(named_params: Iterable[tuple[str, torch.nn.Parameter]],
-                    hp: Mapping[str, Any]) -> torch.optim.Optimizer:
+def build_optimizer(
+    named_params: Iterable[tuple[str, torch.nn.Parameter]], hp: Mapping[str, Any]
+) -> torch.optim.Optimizer:
     """The optimizer ``hp["optimizer"]`` from the optimizer room (:func:`realnets.optim.build_optimizer`).
 
     Note:
@@ -52,7 +58,9 @@ def parse_milestones(value: Any) -> tuple[float, ...]:
     try:
         milestones = tuple(float(item) for item in items)
     except (TypeError, ValueError):
-        raise ValueError(f"Invalid milestones: {value!r} (expected increasing epochs, e.g. 6,12,16)") from None
+        raise ValueError(
+            f"Invalid milestones: {value!r} (expected increasing epochs, e.g. 6,12,16)"
+        ) from None
     valid = all(m >= 0 for m in milestones) and all(a < b for a, b in zip(milestones, milestones[1:]))
     if not valid or not all(float("-inf") < m < float("inf") for m in milestones):
         raise ValueError(f"Invalid milestones: {value!r} (expected increasing epochs >= 0, e.g. 6,12,16)")

@@ -74,7 +74,9 @@ def noise_decay_step(batch: int, lr: float, *, factor: float, max_batch: int) ->
     return max_batch, lr * max_batch / wanted
 
 
-def manual_batch_size(epoch: float, *, batch0: int, every_epochs: float, max_batch: int, factor: int = 2) -> int:
+def manual_batch_size(
+    epoch: float, *, batch0: int, every_epochs: float, max_batch: int, factor: int = 2
+) -> int:
     """Seed 000's "Manual" baseline (after Smith et al.): B = min(B_0 f^floor(e / k), B_max).
 
     Seed 000, sec. 4.2: start at 32 and double every 25 epochs (100-epoch budget) until 256.
@@ -100,8 +102,9 @@ def warmup_lr(epoch: float, *, lr_start: float, lr_target: float, warmup_epochs:
     return lr_start + (lr_target - lr_start) * min(1.0, epoch / warmup_epochs)
 
 
-def warmup_lr_step(lr: float, *, delta_epochs: float, lr_start: float, lr_target: float,
-                   warmup_epochs: float) -> float:
+def warmup_lr_step(
+    lr: float, *, delta_epochs: float, lr_start: float, lr_target: float, warmup_epochs: float
+) -> float:
     """Recursive form of :func:`warmup_lr`: add a constant increment per epoch, stop at the target."""
     if warmup_epochs <= 0:
         return lr_target
@@ -127,8 +130,9 @@ def effective_lr(lr: float, momentum: float) -> float:
     return lr / (1.0 - momentum)
 
 
-def batch_for_effective_lr(lr: float, momentum: float, *, ref_lr: float, ref_momentum: float,
-                           ref_batch: int) -> int:
+def batch_for_effective_lr(
+    lr: float, momentum: float, *, ref_lr: float, ref_momentum: float, ref_batch: int
+) -> int:
     """The batch that keeps the noise scale of a reference run: B ∝ eps / (1 - m) (seed 004, sec. 5.2).
 
     .. math::

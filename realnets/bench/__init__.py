@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 __all__ = ["SECTIONS", "format_results", "interleaved_medians", "register_section", "run_bench"]
 
@@ -42,8 +40,9 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(ours: Callable[[], None], peer: Callable[[], None], repeats: int,
-                        device: torch.device) -> tuple[float, float]:
+def interleaved_medians(
+    ours: Callable[[], None], peer: Callable[[], None], repeats: int, device: torch.device
+) -> tuple[float, float]:
     """Median seconds of ``ours()`` and ``peer()`` over ``repeats`` interleaved repetitions (one warm-up each)."""
     times: dict[str, list[float]] = {"ours": [], "peer": []}
     for i in range(repeats + 1):
@@ -59,8 +58,12 @@ def interleaved_medians(ours: Callable[[], None], peer: Callable[[], None], repe
     return statistics.median(times["ours"]), statistics.median(times["peer"])
 
 
-def run_bench(sections: Sequence[str] | None = None, device: str = "auto", repeats: int = 7,
-              out: str | Path | None = "bench.json") -> list[dict[str, Any]]:
+def run_bench(
+    sections: Sequence[str] | None = None,
+    device: str = "auto",
+    repeats: int = 7,
+    out: str | Path | None = "bench.json",
+) -> list[dict[str, Any]]:
     """Run the named sections (all by default), write the rows to ``out`` as JSON, return them."""
     from realnets.engine import resolve_device
     from realnets.envinfo import collect_env
@@ -77,7 +80,9 @@ def run_bench(sections: Sequence[str] | None = None, device: str = "auto", repea
         torch.manual_seed(0)
         rows = [row for name in names for row in SECTIONS[name](dev, repeats)]
     if out is not None:
-        Path(out).write_text(json.dumps({"rows": rows, "repeats": repeats, "env": collect_env(dev)}, indent=2) + "\n")
+        Path(out).write_text(
+            json.dumps({"rows": rows, "repeats": repeats, "env": collect_env(dev)}, indent=2) + "\n"
+        )
     return rows
 
 
@@ -85,8 +90,10 @@ def format_results(rows: Sequence[dict[str, Any]]) -> str:
     """One line per row: case, our time, the peer's time, the ratio."""
     lines = [f"{'section':<10} {'case':<34} {'ours':>12} {'peer':>12} {'ratio':>7}  unit / target"]
     for r in rows:
-        lines.append(f"{r['section']:<10} {r['case']:<34} {r['ours_value']:>12.4g} {r['peer_value']:>12.4g} "
-                     f"{r['ratio']:>7.3f}  {r['unit']}; {r['ours']} vs {r['peer']}, target {r['target']}")
+        lines.append(
+            f"{r['section']:<10} {r['case']:<34} {r['ours_value']:>12.4g} {r['peer_value']:>12.4g} "
+            f"{r['ratio']:>7.3f}  {r['unit']}; {r['ours']} vs {r['peer']}, target {r['target']}"
+        )
     return "\n".join(lines)
 
 

@@ -38,8 +38,14 @@ def _loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(outputs, targets, reduction="none")
 
 
-def _build(model_name: str, shape: tuple[int, ...], options: dict[str, Any], algo: str, device: torch.device,
-           stat: str = "exact"):
+def _build(
+    model_name: str,
+    shape: tuple[int, ...],
+    options: dict[str, Any],
+    algo: str,
+    device: torch.device,
+    stat: str = "exact",
+):
     from realnets.models import build_model
     from realnets.registry import get_algorithm
 
@@ -116,11 +122,20 @@ def plain_update_block(model, optimizer, x, y, updates: int) -> Callable[[], Non
     return block
 
 
-def _row(case: str, ours: str, peer: str, ours_s: float, peer_s: float, samples: int, overhead: bool,
-         target: str) -> dict[str, Any]:
-    return {"section": "ba", "case": case, "ours": ours, "peer": peer, "unit": "us/sample",
-            "ours_value": 1e6 * ours_s / samples, "peer_value": 1e6 * peer_s / samples,
-            "ratio": ours_s / peer_s if overhead else peer_s / ours_s, "target": target}
+def _row(
+    case: str, ours: str, peer: str, ours_s: float, peer_s: float, samples: int, overhead: bool, target: str
+) -> dict[str, Any]:
+    return {
+        "section": "ba",
+        "case": case,
+        "ours": ours,
+        "peer": peer,
+        "unit": "us/sample",
+        "ours_value": 1e6 * ours_s / samples,
+        "peer_value": 1e6 * peer_s / samples,
+        "ratio": ours_s / peer_s if overhead else peer_s / ours_s,
+        "target": target,
+    }
 
 
 @register_section("ba")
@@ -132,26 +147,55 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
     for model_name, shape, options, batch, updates in _CASES:
         x, y = _data(shape, 8 * batch, device)  # the sampler walks through 8 batches' worth of samples
         step_sizes = list(range(M0, batch + 1, M0))
-        variants = (("ba-sgd", "exact", step_sizes, "step"), ("ba-sgd", "exact", [M0, batch], "jump"),
-                    ("ba-momentum", "exact", step_sizes, "step"), ("ba-sgd", "diag", step_sizes, "step"))
+        variants = (
+            ("ba-sgd", "exact", step_sizes, "step"),
+            ("ba-sgd", "exact", [M0, batch], "jump"),
+            ("ba-momentum", "exact", step_sizes, "step"),
+            ("ba-sgd", "diag", step_sizes, "step"),
+        )
         for algo, stat, sizes, growth in variants:
             model, policy, optimizer = _build(model_name, shape, options, algo, device, stat)
             peer_model, _, peer_optimizer = _build(model_name, shape, options, algo, device, stat)
             peer_model.load_state_dict(model.state_dict())
-            ours, peer = interleaved_medians(ba_update_block(model, policy, optimizer, x, y, sizes, updates),
-                                             plain_update_block(peer_model, peer_optimizer, x[:batch], y[:batch], updates),
-                                             repeats, device)
-            rows.append(_row(f"{model_name} B={batch} {algo} {stat} {growth}", f"{algo} ({len(sizes)} rounds)",
-                             "plain SGD step", ours, peer, updates * batch, True, overhead_target))
+            ours, peer = interleaved_medians(
+                ba_update_block(model, policy, optimizer, x, y, sizes, updates),
+                plain_update_block(peer_model, peer_optimizer, x[:batch], y[:batch], updates),
+                repeats,
+                device,
+            )
+            rows.append(
+                _row(
+                    f"{model_name} B={batch} {algo} {stat} {growth}",
+                    f"{algo} ({len(sizes)} rounds)",
+                    "plain SGD step",
+                    ours,
+                    peer,
+                    updates * batch,
+                    True,
+                    overhead_target,
+                )
+            )
         original_updates = max(1, math.ceil(updates / 10))
         for stat in ("exact", "diag"):
             model, policy, optimizer = _build(model_name, shape, options, "ba-sgd", device, stat)
             ours, peer = interleaved_medians(
                 ba_update_block(model, policy, optimizer, x, y, step_sizes, original_updates),
-                _original_block(model, x[:batch], y[:batch], original_updates), max(1, repeats // 2), device)
-            rows.append(_row(f"{model_name} B={batch} ba-sgd {stat} step", f"ba-sgd {stat} (ours)",
-                             "per-sample backward (original)", ours, peer, original_updates * batch, False,
-                             ">= 10 (peer/ours)"))
+                _original_block(model, x[:batch], y[:batch], original_updates),
+                max(1, repeats // 2),
+                device,
+            )
+            rows.append(
+                _row(
+                    f"{model_name} B={batch} ba-sgd {stat} step",
+                    f"ba-sgd {stat} (ours)",
+                    "per-sample backward (original)",
+                    ours,
+                    peer,
+                    original_updates * batch,
+                    False,
+                    ">= 10 (peer/ours)",
+                )
+            )
     return rows
 
 

@@ -30,9 +30,18 @@ def _engine_run(batch_size: int, device: torch.device, run_dir: Path, width: int
     from realnets.config import make_config
     from realnets.engine import Run
 
-    config = make_config({"algo": "momentum", "batch_size": batch_size, "lr": 0.01, "device": str(device),
-                          "budget_epochs": 1e6, "out_dir": str(run_dir), "progress": False,
-                          "model_options": {"width": width}})
+    config = make_config(
+        {
+            "algo": "momentum",
+            "batch_size": batch_size,
+            "lr": 0.01,
+            "device": str(device),
+            "budget_epochs": 1e6,
+            "out_dir": str(run_dir),
+            "progress": False,
+            "model_options": {"width": width},
+        }
+    )
     run = Run(config, device, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.jsonl").write_text("")
@@ -83,12 +92,20 @@ def engine_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
         for batch_size, width in ENGINE_CASES:
             run = _engine_run(batch_size, device, Path(tmp) / f"b{batch_size}w{width}", width)
             steps = ENGINE_STEPS
-            ours, peer = interleaved_medians(_engine_block(run, steps), _loop_block(run, steps, batch_size),
-                                             repeats, device)
-            rows.append({"section": "engine", "case": f"mlp(width={width}) digits B={batch_size}",
-                         "ours": "engine", "peer": "plain PyTorch loop", "unit": "ms/update",
-                         "ours_value": 1e3 * ours / steps, "peer_value": 1e3 * peer / steps,
-                         "ratio": peer / ours, "target": ">= 0.95 (peer/ours)"})
+            ours, peer = interleaved_medians(
+                _engine_block(run, steps), _loop_block(run, steps, batch_size), repeats, device
+            )
+            rows.append(
+                {
+                    "section": "engine",
+                    "case": f"mlp(width={width}) digits B={batch_size}",
+                    "ours": "engine",
+                    "peer": "plain PyTorch loop",
+                    "unit": "ms/update",
+                    "ours_value": 1e3 * ours / steps,
+                    "peer_value": 1e3 * peer / steps,
+                    "ratio": peer / ours,
+                    "target": ">= 0.95 (peer/ours)",
+                }
+            )
     return rows
-
-

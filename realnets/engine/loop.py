@@ -126,17 +126,29 @@ class Run:
         info = get_algorithm(config.algo)
         self.policy, self.optimizer = info.build(self.task.model, config.algo_overrides())
         if config.compile and self.policy.needs:
-            raise ValueError(f"Invalid compile: True (the statistics of {config.algo} hook into the layers of "
-                             f"an uncompiled model; expected no --compile)")
+            raise ValueError(
+                f"Invalid compile: True (the statistics of {config.algo} hook into the layers of "
+                f"an uncompiled model; expected no --compile)"
+            )
         self.hparams = {**info.defaults, **config.algo_overrides()}
         n = self.task.n_train
         self.budget = max(1, round(config.budget_epochs * n * self.policy.budget_factor))
         self.sampler = make_sampler(config.sampling, n, config.seed, device)
         self.trainer = TrainStep(
-            self.task.model, self.task.loss_fn, self.task.mean_loss_fn, self.policy, self.optimizer,
-            self.sampler, self.task.x_train, self.task.y_train, budget=self.budget, seed=config.seed,
-            grad_clip=config.grad_clip, batch_transform=_augment_fn(device) if config.augment else None,
-            autocast=_autocast_fn(config, device))
+            self.task.model,
+            self.task.loss_fn,
+            self.task.mean_loss_fn,
+            self.policy,
+            self.optimizer,
+            self.sampler,
+            self.task.x_train,
+            self.task.y_train,
+            budget=self.budget,
+            seed=config.seed,
+            grad_clip=config.grad_clip,
+            batch_transform=_augment_fn(device) if config.augment else None,
+            autocast=_autocast_fn(config, device),
+        )
         self.evals_done = 0
         self.metric_lines = 0
         self.pending: list[dict[str, Any]] = []
@@ -162,9 +174,17 @@ class Run:
     def one_step(self) -> StepResult:
         """One update through :class:`TrainStep`, its record queued for the next :meth:`flush`."""
         result = self.trainer.run()
-        record = {"kind": "step", "step": result.step, "samples": self.samples,
-                  "epoch": self.samples / self.task.n_train, "batch_size": result.batch_size,
-                  "lr": result.decision.lr, "loss": result.loss, "fwd": result.fwd, "bwd": result.bwd}
+        record = {
+            "kind": "step",
+            "step": result.step,
+            "samples": self.samples,
+            "epoch": self.samples / self.task.n_train,
+            "batch_size": result.batch_size,
+            "lr": result.decision.lr,
+            "loss": result.loss,
+            "fwd": result.fwd,
+            "bwd": result.bwd,
+        }
         if result.kept != result.batch_size:
             record["kept"] = result.kept
         self.totals["fwd"] += result.fwd
@@ -175,12 +195,25 @@ class Run:
 
     # -- logging, evaluation, checkpoints -----------------------------------------------------------
     def _divergence(self, record: dict[str, Any], what: str, value: float) -> dict[str, Any]:
-        message = (f"diverged: {what} {value} at step {record['step']} (epoch {record['epoch']:.3f}"
-                   + (f", lr {record['lr']:g}" if "lr" in record else "") + "); the last good checkpoint is kept")
-        self.diverged = {"step": record["step"], "samples": record["samples"], "loss": value, "what": what,
-                         "message": message}
-        return {"kind": "event", "event": "diverged", "step": record["step"], "samples": record["samples"],
-                "message": message}
+        message = (
+            f"diverged: {what} {value} at step {record['step']} (epoch {record['epoch']:.3f}"
+            + (f", lr {record['lr']:g}" if "lr" in record else "")
+            + "); the last good checkpoint is kept"
+        )
+        self.diverged = {
+            "step": record["step"],
+            "samples": record["samples"],
+            "loss": value,
+            "what": what,
+            "message": message,
+        }
+        return {
+            "kind": "event",
+            "event": "diverged",
+            "step": record["step"],
+            "samples": record["samples"],
+            "message": message,
+        }
 
     def flush(self) -> str:
         """Write pending records; on a non-finite loss, write up to it plus the event and return a message."""
@@ -209,31 +242,51 @@ class Run:
         train_loss, train_acc = evaluate(t.model, t.loss_fn, t.x_train, t.y_train, chunk, t.classification)
         test_loss, test_acc = evaluate(t.model, t.loss_fn, t.x_test, t.y_test, chunk, t.classification)
         self.evals_done += 1
-        record = {"kind": "epoch", "epoch": self.samples / t.n_train, "step": self.step,
-                  "samples": self.samples, "train_loss": train_loss, "train_acc": train_acc,
-                  "test_loss": test_loss, "test_acc": test_acc}
+        record = {
+            "kind": "epoch",
+            "epoch": self.samples / t.n_train,
+            "step": self.step,
+            "samples": self.samples,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+        }
         if t.x_val is not None:
-            record["val_loss"], record["val_acc"] = evaluate(t.model, t.loss_fn, t.x_val, t.y_val, chunk,
-                                                             t.classification)
+            record["val_loss"], record["val_acc"] = evaluate(
+                t.model, t.loss_fn, t.x_val, t.y_val, chunk, t.classification
+            )
         record["time"] = self.wall()
         self.pending.append(record)
 
     def checkpoint(self) -> None:
-        save_checkpoint(self.run_dir / CHECKPOINT_NAME, {
-            "config": self.config.to_dict(), "model": self.task.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), **self.trainer.state_dict(),
-            "samples": self.samples, "evals_done": self.evals_done, "metric_lines": self.metric_lines,
-            "totals": dict(self.totals), "elapsed": self.wall(), "rng": rng_states(self.device),
-        })
+        save_checkpoint(
+            self.run_dir / CHECKPOINT_NAME,
+            {
+                "config": self.config.to_dict(),
+                "model": self.task.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                **self.trainer.state_dict(),
+                "samples": self.samples,
+                "evals_done": self.evals_done,
+                "metric_lines": self.metric_lines,
+                "totals": dict(self.totals),
+                "elapsed": self.wall(),
+                "rng": rng_states(self.device),
+            },
+        )
 
     def restore(self, payload: dict[str, Any]) -> None:
         repair_metrics(self.run_dir / "metrics.jsonl", payload["metric_lines"])  # before any state changes
         self.task.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.trainer.load_state_dict({**payload, "policy_state": _to_device(payload["policy_state"], self.device),
-                                      "probe_state": _to_device(payload.get("probe_state",
-                                                                            self.trainer.probe_state),
-                                                                self.device)})
+        self.trainer.load_state_dict(
+            {
+                **payload,
+                "policy_state": _to_device(payload["policy_state"], self.device),
+                "probe_state": _to_device(payload.get("probe_state", self.trainer.probe_state), self.device),
+            }
+        )
         self.sampler.drawn = payload["samples"]
         self.evals_done, self.metric_lines = payload["evals_done"], payload["metric_lines"]
         self.totals = dict(payload["totals"])
@@ -263,9 +316,15 @@ def _progress(run: Run):
 
 
 def _show(progress, run: Run, result: StepResult | None) -> None:
-    progress.update(samples=run.samples, step=run.step, epoch=run.samples / run.task.n_train,
-                    loss=None, batch_size=result.batch_size if result else None,
-                    lr=result.decision.lr if result else None, wall=run.wall())
+    progress.update(
+        samples=run.samples,
+        step=run.step,
+        epoch=run.samples / run.task.n_train,
+        loss=None,
+        batch_size=result.batch_size if result else None,
+        lr=result.decision.lr if result else None,
+        wall=run.wall(),
+    )
 
 
 def _stop_diverged(run: Run, message: str, progress) -> RunResult:
@@ -301,18 +360,35 @@ def _loop(run: Run, stop_after_steps: int | None) -> RunResult | None:
 def _summary(run: Run, status: str) -> dict[str, Any]:
     last_epoch = last_epoch_record(run.run_dir / "metrics.jsonl")
     summary = {
-        "status": status, "algo": run.config.algo, "model": run.config.model, "dataset": run.config.dataset,
-        "seed": run.config.seed, "device": str(run.device), "steps": run.step, "samples": run.samples,
-        "budget_samples": run.budget, "epochs": run.samples / run.task.n_train, "n_train": run.task.n_train,
-        "fwd": run.totals["fwd"], "bwd": run.totals["bwd"], "wall_time": run.wall(),
-        "final_train_loss": last_epoch.get("train_loss"), "final_test_loss": last_epoch.get("test_loss"),
-        "final_test_acc": last_epoch.get("test_acc"), "best_test_acc": _best_test_acc(run),
+        "status": status,
+        "algo": run.config.algo,
+        "model": run.config.model,
+        "dataset": run.config.dataset,
+        "seed": run.config.seed,
+        "device": str(run.device),
+        "steps": run.step,
+        "samples": run.samples,
+        "budget_samples": run.budget,
+        "epochs": run.samples / run.task.n_train,
+        "n_train": run.task.n_train,
+        "fwd": run.totals["fwd"],
+        "bwd": run.totals["bwd"],
+        "wall_time": run.wall(),
+        "final_train_loss": last_epoch.get("train_loss"),
+        "final_test_loss": last_epoch.get("test_loss"),
+        "final_test_acc": last_epoch.get("test_acc"),
+        "best_test_acc": _best_test_acc(run),
         "hparams": run.hparams,
     }
     if run.diverged is not None:  # where it diverged, not where the queued updates had got to
-        summary.update(steps=run.diverged["step"], samples=run.diverged["samples"],
-                       epochs=run.diverged["samples"] / run.task.n_train, diverged_at_step=run.diverged["step"],
-                       diverged_loss=run.diverged["loss"], diverged_what=run.diverged["what"])
+        summary.update(
+            steps=run.diverged["step"],
+            samples=run.diverged["samples"],
+            epochs=run.diverged["samples"] / run.task.n_train,
+            diverged_at_step=run.diverged["step"],
+            diverged_loss=run.diverged["loss"],
+            diverged_what=run.diverged["what"],
+        )
     return summary
 
 
@@ -342,8 +418,13 @@ def _threads(config: TrainConfig, run: Run | None = None):
         torch.set_num_threads(before)
 
 
-def _execute(config: TrainConfig, run_dir: Path, payload: dict[str, Any] | None,
-             stop_after_steps: int | None, plots: bool) -> RunResult:
+def _execute(
+    config: TrainConfig,
+    run_dir: Path,
+    payload: dict[str, Any] | None,
+    stop_after_steps: int | None,
+    plots: bool,
+) -> RunResult:
     device = resolve_device(config.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
@@ -429,8 +510,14 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None, plots: bo
     return _execute(config, run_dir, None, stop_after_steps, plots)
 
 
-def resume(path: str | Path, *, device: str | None = None, stop_after_steps: int | None = None,
-           plots: bool = True, progress: bool | None = None) -> RunResult:
+def resume(
+    path: str | Path,
+    *,
+    device: str | None = None,
+    stop_after_steps: int | None = None,
+    plots: bool = True,
+    progress: bool | None = None,
+) -> RunResult:
     """Continue a run from its checkpoint (a run directory or a ``checkpoint.pt``).
 
     The configuration is the one stored in the checkpoint (``device`` may be changed). On CPU the resumed

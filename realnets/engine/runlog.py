@@ -17,11 +17,26 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ARTIFACTS", "check_run_dir", "clear_artifacts", "last_epoch_record", "repair_metrics", "write_json"]
+__all__ = [
+    "ARTIFACTS",
+    "check_run_dir",
+    "clear_artifacts",
+    "last_epoch_record",
+    "repair_metrics",
+    "write_json",
+]
 
 #: Files a run writes into its directory (``--overwrite`` removes these and nothing else).
-ARTIFACTS = ("config.json", "env.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "plots.png",
-             "steps.csv", "epochs.csv")
+ARTIFACTS = (
+    "config.json",
+    "env.json",
+    "metrics.jsonl",
+    "summary.json",
+    "checkpoint.pt",
+    "plots.png",
+    "steps.csv",
+    "epochs.csv",
+)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -43,8 +58,10 @@ def check_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"Invalid out_dir: {str(run_dir)!r} (a file is there; expected a folder)")
     if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        raise ValueError(f"Invalid out_dir: {str(run_dir)!r} (a run already exists there; expected "
-                         f"--resume {run_dir} to continue it, --overwrite to replace it, or another --out-dir)")
+        raise ValueError(
+            f"Invalid out_dir: {str(run_dir)!r} (a run already exists there; expected "
+            f"--resume {run_dir} to continue it, --overwrite to replace it, or another --out-dir)"
+        )
 
 
 def clear_artifacts(run_dir: Path) -> None:
@@ -70,8 +87,10 @@ def repair_metrics(path: Path, keep: int) -> None:
             break
         good += 1
     if good < keep:
-        raise ValueError(f"Invalid metrics: {str(path)!r} (has {good} intact records, the checkpoint counts "
-                         f"{keep}; expected the run's own metrics.jsonl: restore it or start a new run)")
+        raise ValueError(
+            f"Invalid metrics: {str(path)!r} (has {good} intact records, the checkpoint counts "
+            f"{keep}; expected the run's own metrics.jsonl: restore it or start a new run)"
+        )
     kept = b"".join(line + b"\n" for line in complete[:keep])
     if kept != raw:
         tmp = path.with_name(path.name + ".tmp")

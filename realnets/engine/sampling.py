@@ -117,7 +117,9 @@ class FreshSampler(EpochSampler):
             if self._offset == self.n:
                 self._wraps += 1
                 self._offset = 0
-                self._perm = _permutation(self.n, self.seed, self._step, self._SALT + self._wraps, self.device)
+                self._perm = _permutation(
+                    self.n, self.seed, self._step, self._SALT + self._wraps, self.device
+                )
             take = min(count, self.n - self._offset)
             parts.append(self._perm[self._offset : self._offset + take])
             self._offset += take

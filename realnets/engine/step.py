@@ -84,13 +84,24 @@ class TrainStep:
             before the update (diagnostics record predictions there; it must leave ``p.grad`` as it found it).
     """
 
-    def __init__(self, model: torch.nn.Module, loss_fn: LossFn, mean_loss_fn: LossFn, policy: Policy,
-                 optimizer: torch.optim.Optimizer, sampler: Any, x_train: torch.Tensor, y_train: torch.Tensor,
-                 *, budget: int, seed: int = 0, grad_clip: float | None = None,
-                 batch_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 autocast: Callable[[], Any] | None = None,
-                 on_decision: Callable[[StatContext, Update, dict[str, Any], dict[str, Any]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        loss_fn: LossFn,
+        mean_loss_fn: LossFn,
+        policy: Policy,
+        optimizer: torch.optim.Optimizer,
+        sampler: Any,
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+        *,
+        budget: int,
+        seed: int = 0,
+        grad_clip: float | None = None,
+        batch_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        autocast: Callable[[], Any] | None = None,
+        on_decision: Callable[[StatContext, Update, dict[str, Any], dict[str, Any]], None] | None = None,
+    ) -> None:
         self.model, self.loss_fn, self.mean_loss_fn = model, loss_fn, mean_loss_fn
         self.policy, self.optimizer, self.sampler = policy, optimizer, sampler
         self.x_train, self.y_train = x_train, y_train
@@ -98,8 +109,9 @@ class TrainStep:
         self.batch_transform, self.autocast, self.on_decision = batch_transform, autocast, on_decision
         self.state = policy.init_state()
         self.step = 0
-        self.probe_state: dict[str, Any] = {p.name: {"runs": 0, "value": None, "last_samples": 0,
-                                                    "last_epoch": 0} for p in policy.probes}
+        self.probe_state: dict[str, Any] = {
+            p.name: {"runs": 0, "value": None, "last_samples": 0, "last_epoch": 0} for p in policy.probes
+        }
         self._needs_closure = bool(getattr(optimizer, "needs_closure", False))
         self._params = [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -116,10 +128,16 @@ class TrainStep:
     def info(self, batch_so_far: int) -> StepInfo:
         """The :class:`StepInfo` of the current update with ``batch_so_far`` samples drawn into it."""
         samples = self.samples - batch_so_far
-        return StepInfo(step=self.step, samples_seen=samples, epoch=samples / self.n_train,
-                        n_train=self.n_train, budget_left=self.budget - self.samples,
-                        epoch_left=self.sampler.epoch_left, batch_so_far=batch_so_far,
-                        step_room=self.sampler.step_room())
+        return StepInfo(
+            step=self.step,
+            samples_seen=samples,
+            epoch=samples / self.n_train,
+            n_train=self.n_train,
+            budget_left=self.budget - self.samples,
+            epoch_left=self.sampler.epoch_left,
+            batch_so_far=batch_so_far,
+            step_room=self.sampler.step_room(),
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The step's checkpointable state (policy state, counter, probe schedule and latest results)."""
@@ -143,12 +161,20 @@ class TrainStep:
         epoch = self.samples // self.n_train
         for probe in self.policy.probes:
             ps = self.probe_state[probe.name]
-            due = (probe.at_start and ps["runs"] == 0) or (probe.at_epoch_end and epoch > ps["last_epoch"]) \
-                or (probe.every_samples is not None and self.samples - ps["last_samples"] >= probe.every_samples)
+            due = (
+                (probe.at_start and ps["runs"] == 0)
+                or (probe.at_epoch_end and epoch > ps["last_epoch"])
+                or (
+                    probe.every_samples is not None
+                    and self.samples - ps["last_samples"] >= probe.every_samples
+                )
+            )
             if not due:
                 continue
             generator = probe_generator(self.seed, probe.name, ps["runs"])
-            idx = torch.randperm(self.n_train, generator=generator)[: probe.batch_size].to(self.x_train.device)
+            idx = torch.randperm(self.n_train, generator=generator)[: probe.batch_size].to(
+                self.x_train.device
+            )
             value = probe.fn(self.model, self.loss_fn, self.x_train[idx], self.y_train[idx], generator)
             if isinstance(value, dict):
                 for kind in ("fwd", "bwd"):
@@ -184,13 +210,16 @@ class TrainStep:
                 ctx.x, ctx.y, ctx.info = x, y, info
                 return ctx, decision, stats
             if not isinstance(decision, Grow) or info.budget_left == 0:
-                raise RuntimeError(f"Policy {self.policy.name!r} returned {decision!r} with "
-                                   f"{info.budget_left} samples left (expected Update)")
+                raise RuntimeError(
+                    f"Policy {self.policy.name!r} returned {decision!r} with "
+                    f"{info.budget_left} samples left (expected Update)"
+                )
             more_x, more_y = self._draw(min(decision.n, info.budget_left))
             x, y = torch.cat([x, more_x]), torch.cat([y, more_y])
 
-    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, decision: Update,
-                          counts: dict[str, int]) -> tuple[torch.Tensor, int]:
+    def _forward_backward(
+        self, x: torch.Tensor, y: torch.Tensor, decision: Update, counts: dict[str, int]
+    ) -> tuple[torch.Tensor, int]:
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast() if self.autocast is not None else contextlib.nullcontext():
             outputs = self.model(x)
@@ -206,7 +235,9 @@ class TrainStep:
 
         return closure
 
-    def apply_update(self, ctx: StatContext, decision: Update, counts: dict[str, int]) -> tuple[torch.Tensor, int]:
+    def apply_update(
+        self, ctx: StatContext, decision: Update, counts: dict[str, int]
+    ) -> tuple[torch.Tensor, int]:
         """Apply ``decision`` to the batch of ``ctx``: ``(loss before the update, samples kept)``."""
         x, y = ctx.x, ctx.y
         for group in self.optimizer.param_groups:
@@ -216,8 +247,12 @@ class TrainStep:
             for kind, passes in spent.items():
                 counts[kind] = counts.get(kind, 0) + int(passes)
         prepared = ctx.prepared
-        if (prepared is not None and prepared.n == x.shape[0] and decision.objective.reuses_prepared
-                and decision.transform is None):
+        if (
+            prepared is not None
+            and prepared.n == x.shape[0]
+            and decision.objective.reuses_prepared
+            and decision.transform is None
+        ):
             loss, kept = torch.as_tensor(prepared.loss).detach(), int(x.shape[0])
         else:
             loss, kept = self._forward_backward(x, y, decision, counts)
@@ -243,9 +278,20 @@ class TrainStep:
         for ps in self.probe_state.values():
             ps["new"] = False
         self.step += 1
-        result = StepResult(step=self.step, info=info, decision=decision, batch_size=int(ctx.x.shape[0]),
-                            kept=kept, loss=loss, fwd=counts.get("fwd", 0), bwd=counts.get("bwd", 0),
-                            x=ctx.x, y=ctx.y, stats=stats, probes_run=probes_run)
+        result = StepResult(
+            step=self.step,
+            info=info,
+            decision=decision,
+            batch_size=int(ctx.x.shape[0]),
+            kept=kept,
+            loss=loss,
+            fwd=counts.get("fwd", 0),
+            bwd=counts.get("bwd", 0),
+            x=ctx.x,
+            y=ctx.y,
+            stats=stats,
+            probes_run=probes_run,
+        )
         record = {"batch_size": result.batch_size, "lr": decision.lr, "loss": loss}
         self.state = self.policy.after_update(self.state, info, record)
         return result
@@ -260,8 +306,9 @@ class TrainStep:
             return
         n = min(2, self.n_train)
         grads = [p.grad for p in self._params]
-        ctx = StatContext(self.model, self.loss_fn, self.x_train[:n], self.y_train[:n], self.optimizer,
-                          self.info(n))
+        ctx = StatContext(
+            self.model, self.loss_fn, self.x_train[:n], self.y_train[:n], self.optimizer, self.info(n)
+        )
         try:
             compute_statistics(self.policy.needs, ctx)
         finally:

@@ -106,8 +106,9 @@ def build_task(config: Any, device: torch.device) -> Task:
     model_options = dict(config.model_options)
     if getattr(ds, "vocab_size", 0) and "vocab_size" not in model_options:
         model_options["vocab_size"] = ds.vocab_size  # token sequences: the embedding needs the vocabulary
-    model = build_model(config.model, input_shape=tuple(ds.input_shape), num_outputs=outputs,
-                        **model_options).to(device)
+    model = build_model(
+        config.model, input_shape=tuple(ds.input_shape), num_outputs=outputs, **model_options
+    ).to(device)
     loss_fn = per_sample_cross_entropy if classification else per_sample_squared_error
     mean_loss_fn = F.cross_entropy if classification else mean_squared_error
     x_train, y_train = ds.x_train, ds.y_train
@@ -117,17 +118,39 @@ def build_task(config: Any, device: torch.device) -> Task:
         train_idx, val_idx = _validation_split(x_train, y_train, fraction, config.seed, classification)
         x_val, y_val = x_train[val_idx].to(device), y_train[val_idx].to(device)
         x_train, y_train = x_train[train_idx], y_train[train_idx]
-    info = {"name": ds.name, "n_train": int(x_train.shape[0]), "n_test": int(ds.x_test.shape[0]),
-            "task": ds.task, "source": ds.source}
+    info = {
+        "name": ds.name,
+        "n_train": int(x_train.shape[0]),
+        "n_test": int(ds.x_test.shape[0]),
+        "task": ds.task,
+        "source": ds.source,
+    }
     if x_val is not None:
         info["n_val"] = int(x_val.shape[0])
-    return Task(x_train.to(device), y_train.to(device), ds.x_test.to(device), ds.y_test.to(device), model,
-                loss_fn, mean_loss_fn, classification, info, x_val, y_val)
+    return Task(
+        x_train.to(device),
+        y_train.to(device),
+        ds.x_test.to(device),
+        ds.y_test.to(device),
+        model,
+        loss_fn,
+        mean_loss_fn,
+        classification,
+        info,
+        x_val,
+        y_val,
+    )
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, chunk: int,
-             classification: bool) -> tuple[float, float | None]:
+def evaluate(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    chunk: int,
+    classification: bool,
+) -> tuple[float, float | None]:
     """Mean loss over all of ``(x, y)`` and accuracy (None for regression), in eval mode, in chunks.
 
     This is the full training loss of seed 000 (fig. 1: the objective on the whole training set after each

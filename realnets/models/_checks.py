@@ -14,7 +14,12 @@ def positive_int(name: str, value: object) -> int:
 
 
 def probability(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value < 1
+    ):
         raise ValueError(f"Invalid {name}: {value!r} (expected a number in [0, 1))")
     return float(value)
 

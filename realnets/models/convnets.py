@@ -32,7 +32,9 @@ def _fmnist_feature_size(height: int, width: int) -> tuple[int, int]:
     return through(height), through(width)
 
 
-@register_model("fmnist-cnn", "seed 000 appendix A: 3 conv layers (32/64/128, 3x3, max-pool) + FC 625, dropout")
+@register_model(
+    "fmnist-cnn", "seed 000 appendix A: 3 conv layers (32/64/128, 3x3, max-pool) + FC 625, dropout"
+)
 def fmnist_cnn(
     *,
     input_shape: tuple[int, ...],
@@ -62,11 +64,16 @@ def fmnist_cnn(
     channels, height, width = image_shape("fmnist-cnn", input_shape)
     out_h, out_w = _fmnist_feature_size(height, width)
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"Invalid input_shape for fmnist-cnn: {input_shape} (expected images of at least 11x11)")
+        raise ValueError(
+            f"Invalid input_shape for fmnist-cnn: {input_shape} (expected images of at least 11x11)"
+        )
     if init not in _INITS:
         raise ValueError(f"Invalid init: {init!r} (expected one of {_INITS})")
     hidden = positive_int("hidden", hidden)
-    p_conv, p_hidden = probability("dropout_conv", dropout_conv), probability("dropout_hidden", dropout_hidden)
+    p_conv, p_hidden = (
+        probability("dropout_conv", dropout_conv),
+        probability("dropout_hidden", dropout_hidden),
+    )
     net = nn.Sequential(
         nn.Conv2d(channels, 32, 3, padding=2, bias=False),
         nn.ReLU(),

@@ -33,7 +33,11 @@ class GhostBatchNorm2d(nn.BatchNorm2d):
     """
 
     def __init__(self, num_features: int, ghost_batch_size: int, **kwargs: object) -> None:
-        if isinstance(ghost_batch_size, bool) or not isinstance(ghost_batch_size, int) or ghost_batch_size < 1:
+        if (
+            isinstance(ghost_batch_size, bool)
+            or not isinstance(ghost_batch_size, int)
+            or ghost_batch_size < 1
+        ):
             raise ValueError(f"Invalid ghost_batch_size: {ghost_batch_size!r} (expected an integer >= 1)")
         super().__init__(num_features, **kwargs)
         self.ghost_batch_size = ghost_batch_size
@@ -85,7 +89,9 @@ def resolve_norm(norm: str | None, ghost_batch_size: int | None) -> str:
     if norm == "ghost" and ghost_batch_size is None:
         raise ValueError("Invalid ghost_batch_size: None (expected an integer >= 1 with norm='ghost')")
     if norm != "ghost" and ghost_batch_size is not None:
-        raise ValueError(f"Invalid ghost_batch_size: {ghost_batch_size!r} (only used with norm='ghost', got {norm!r})")
+        raise ValueError(
+            f"Invalid ghost_batch_size: {ghost_batch_size!r} (only used with norm='ghost', got {norm!r})"
+        )
     return norm
 
 

@@ -78,14 +78,18 @@ def _checked_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     try:
         shape = tuple(int(d) for d in input_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"Invalid input_shape: {input_shape!r} (expected a tuple of positive ints)") from None
+        raise ValueError(
+            f"Invalid input_shape: {input_shape!r} (expected a tuple of positive ints)"
+        ) from None
     if not shape or any(d < 1 for d in shape) or shape != tuple(input_shape):
         raise ValueError(f"Invalid input_shape: {input_shape!r} (expected a tuple of positive ints)")
     return shape
 
 
 def _check_options(spec: ModelSpec, options: dict[str, Any]) -> None:
-    accepted = [p for p in inspect.signature(spec.factory).parameters if p not in ("input_shape", "num_outputs")]
+    accepted = [
+        p for p in inspect.signature(spec.factory).parameters if p not in ("input_shape", "num_outputs")
+    ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(

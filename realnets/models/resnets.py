@@ -24,7 +24,9 @@ def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     """Post-activation residual block (He et al. 2016): ``relu(bn(conv(relu(bn(conv x)))) + shortcut x)``."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: str, ghost: int | None) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, norm: str, ghost: int | None
+    ) -> None:
         super().__init__()
         self.conv1 = _conv3x3(in_channels, out_channels, stride)
         self.bn1 = make_norm2d(out_channels, norm, ghost)
@@ -99,7 +101,9 @@ class WideBlock(nn.Module):
 _WRN_BASE_WIDTHS = ((16, 1), (32, 2), (64, 2))
 
 
-@register_model("wrn-16-4", "wide ResNet 16-4 (seed 004): 3 groups x 2 pre-activation blocks, widths 64/128/256")
+@register_model(
+    "wrn-16-4", "wide ResNet 16-4 (seed 004): 3 groups x 2 pre-activation blocks, widths 64/128/256"
+)
 def wide_resnet(
     *,
     input_shape: tuple[int, ...],

@@ -45,7 +45,9 @@ class BiLSTMClassifier(nn.Module):
         return self.head(torch.cat([h_n[-2], h_n[-1]], dim=1))
 
 
-@register_model("bilstm", "embedding + 2-layer bidirectional LSTM + linear (seed 000 appendix A), token inputs")
+@register_model(
+    "bilstm", "embedding + 2-layer bidirectional LSTM + linear (seed 000 appendix A), token inputs"
+)
 def bilstm(
     *,
     input_shape: tuple[int, ...],

@@ -98,7 +98,9 @@ def compute_statistics(names: Iterable[str], ctx: StatContext) -> dict[str, Any]
         _import_probe_modules()
     unknown = [name for name in names if name not in _STATISTICS]
     if unknown:
-        raise ValueError(f"Invalid statistic: {unknown[0]!r} (expected one of {', '.join(sorted(_STATISTICS))})")
+        raise ValueError(
+            f"Invalid statistic: {unknown[0]!r} (expected one of {', '.join(sorted(_STATISTICS))})"
+        )
     return {name: _STATISTICS[name](ctx) for name in names}
 
 

@@ -103,8 +103,14 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
             ctx.count("fwd")  # the directional derivatives: one (layer-)forward of the whole batch
     else:
         grad_sq = float(torch.stack([(f * f).sum(dtype=torch.float64) for f in mean_grad]).sum())
-    return {"n": acc.n, "loss": loss, "grad_sq_norm": grad_sq,
-            "grad_dot_buffer": _buffer_product(ctx, mean_grad, params), "sigma2": sigma2, "mode": mode}
+    return {
+        "n": acc.n,
+        "loss": loss,
+        "grad_sq_norm": grad_sq,
+        "grad_dot_buffer": _buffer_product(ctx, mean_grad, params),
+        "sigma2": sigma2,
+        "mode": mode,
+    }
 
 
 def _register(mode: str) -> None:

@@ -105,7 +105,12 @@ def _check_per_sample_safe(model: nn.Module, *, reruns_forward: bool) -> None:
                 "training mode, which mixes samples so per-sample gradients are undefined "
                 "(expected a model without BatchNorm, e.g. norm='none', or model.eval())"
             )
-        if reruns_forward and isinstance(module, nn.modules.dropout._DropoutNd) and module.training and module.p > 0:
+        if (
+            reruns_forward
+            and isinstance(module, nn.modules.dropout._DropoutNd)
+            and module.training
+            and module.p > 0
+        ):
             raise ValueError(
                 f"Invalid model for these gradient-noise statistics: {name} is Dropout in training mode and this "
                 "route re-runs the forward pass (expected no active dropout, or a Linear/Conv-only model)"
@@ -183,7 +188,9 @@ class GradStatsAccumulator:
         if route == "layers" and not layer_ok:
             raise ValueError("Invalid route: 'layers' (the model has parameters outside Linear/Conv layers)")
         self.model, self.loss_fn, self.mode = model, loss_fn, mode
-        self.route = "generic" if mode == "full" else ("layers" if layer_ok and route != "generic" else "generic")
+        self.route = (
+            "generic" if mode == "full" else ("layers" if layer_ok and route != "generic" else "generic")
+        )
         _check_per_sample_safe(model, reruns_forward=self.route == "generic" and mode != "diag")
         named = _trainable(model)
         if not named:
@@ -197,7 +204,8 @@ class GradStatsAccumulator:
             )
         self._index = {id(p): i for i, p in enumerate(self._params)}
         self._layers = [
-            module for module in model.modules()
+            module
+            for module in model.modules()
             if isinstance(module, _LAYER_TYPES) and any(p.requires_grad for p in module.parameters(False))
         ]
         self.reset()
@@ -303,9 +311,14 @@ class GradStatsAccumulator:
         """
         first = self._gram is None
         if first:
-            self._gram_layers = {m: [] for m, pairs in records.items() if self._gram_eligible(m, pairs, chunk)}
-        if not self._gram_layers or self.n > _GRAM_MAX_SAMPLES or any(
-                len(records.get(m, [])) != 1 for m in self._gram_layers):
+            self._gram_layers = {
+                m: [] for m, pairs in records.items() if self._gram_eligible(m, pairs, chunk)
+            }
+        if (
+            not self._gram_layers
+            or self.n > _GRAM_MAX_SAMPLES
+            or any(len(records.get(m, [])) != 1 for m in self._gram_layers)
+        ):
             self._gram_on, self._gram, self._gram_layers = False, None, {}
             return
         block: Tensor | None = None
@@ -342,14 +355,18 @@ class GradStatsAccumulator:
     def directional(self, direction: list[Tensor] | None = None) -> Tensor:
         """Per-sample directional derivatives :math:`v^\\top g_j` for all samples (v = mean gradient by default)."""
         if self.mode == "diag":
-            raise ValueError("Invalid request: directional derivatives need mode 'exact' or 'full' (got 'diag')")
+            raise ValueError(
+                "Invalid request: directional derivatives need mode 'exact' or 'full' (got 'diag')"
+            )
         self._require_samples(1)
         v = self.mean_grad() if direction is None else self._check_direction("direction", direction)
         if self.mode == "full":
             return torch.cat(self._per_sample) @ torch.cat([t.reshape(-1) for t in v])
         if self.route == "layers":
             return self._directional_layers(v)
-        return torch.cat([_directional_generic(self.model, self.loss_fn, x, y, self._names, v) for x, y in self._chunks])
+        return torch.cat(
+            [_directional_generic(self.model, self.loss_fn, x, y, self._names, v) for x, y in self._chunks]
+        )
 
     def _directional_layers(self, v: list[Tensor], skip: dict | None = None) -> Tensor:
         index = self._index
@@ -361,7 +378,9 @@ class GradStatsAccumulator:
             has_bias = module.bias is not None and module.bias.requires_grad
             bias = v[index[id(module.bias)]] if has_bias else None
             with torch.no_grad():
-                parts = [(delta * _layer_apply(module, a, weight, bias)).flatten(1).sum(1) for a, delta in pairs]
+                parts = [
+                    (delta * _layer_apply(module, a, weight, bias)).flatten(1).sum(1) for a, delta in pairs
+                ]
             d = torch.cat(parts)
             total = d if total is None else total + d
         if total is None and not skip:
@@ -401,8 +420,9 @@ class GradStatsAccumulator:
         except (TypeError, AttributeError):
             got = None
         if got != shapes:
-            raise ValueError(f"Invalid {name}: shapes {got} (expected one tensor per trainable parameter, "
-                             f"shapes {shapes})")
+            raise ValueError(
+                f"Invalid {name}: shapes {got} (expected one tensor per trainable parameter, shapes {shapes})"
+            )
         return list(value)
 
     def _require_samples(self, k: int) -> None:
@@ -483,12 +503,16 @@ def per_sample_gradients(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor
 
 def _per_sample_gradients_loop(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> dict[str, Tensor]:
     named = _trainable(model)
-    rows = [torch.autograd.grad(loss_fn(model(x[i : i + 1]), y[i : i + 1]).sum(), [p for _, p in named])
-            for i in range(len(x))]
+    rows = [
+        torch.autograd.grad(loss_fn(model(x[i : i + 1]), y[i : i + 1]).sum(), [p for _, p in named])
+        for i in range(len(x))
+    ]
     return {name: torch.stack([r[k] for r in rows]) for k, (name, _) in enumerate(named)}
 
 
-def _flat_per_sample_gradients(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, names: list[str]) -> Tensor:
+def _flat_per_sample_gradients(
+    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, names: list[str]
+) -> Tensor:
     g = per_sample_gradients(model, loss_fn, x, y)
     return torch.cat([g[n].reshape(len(x), -1) for n in names], dim=1)
 
@@ -512,7 +536,9 @@ def _directional_generic(
         return _directional_double_backward(model, loss_fn, x, y, v)
 
 
-def _directional_double_backward(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, v: list[Tensor]) -> Tensor:
+def _directional_double_backward(
+    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, v: list[Tensor]
+) -> Tensor:
     """J v by reverse-over-reverse: d/du [ (J^T u)^T v ] = J v, for layers without forward-mode AD."""
     params = [p for _, p in _trainable(model)]
     with torch.enable_grad():
@@ -526,7 +552,13 @@ def _directional_double_backward(model: nn.Module, loss_fn: LossFn, x: Tensor, y
 
 # ---------------------------------------------------------------------------------------- public helpers
 def gradient_stats(
-    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, mode: str = "exact", chunk_size: int | None = None
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    *,
+    mode: str = "exact",
+    chunk_size: int | None = None,
 ) -> GradStats:
     """Statistics of one batch (see the module docstring); ``chunk_size`` adds it in chunks.
 

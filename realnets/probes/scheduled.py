@@ -52,8 +52,9 @@ class ScheduledProbe:
         if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
             raise ValueError(f"Invalid every_samples: {every!r} (expected an integer >= 1 or None)")
         if every is None and not self.at_epoch_end and not self.at_start:
-            raise ValueError(f"Invalid probe {self.name!r}: no schedule (expected every_samples, "
-                             f"at_epoch_end or at_start)")
+            raise ValueError(
+                f"Invalid probe {self.name!r}: no schedule (expected every_samples, at_epoch_end or at_start)"
+            )
 
 
 def probe_generator(seed: int, name: str, run_index: int) -> torch.Generator:
