@@ -246,8 +246,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="run only claims whose id starts with or contains ID (repeatable), e.g. --only 001.",
     )
-    p.add_argument("--report", type=Path, metavar="PATH", help="write a Markdown report to PATH")
-    p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON to PATH")
+    p.add_argument("--report", type=_path_arg, metavar="PATH", help="write a Markdown report to PATH")
+    p.add_argument("--json", type=_path_arg, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--verbose", "-v", action="store_true", help="print the evidence under each row")
     p.add_argument(
         "--threads",
@@ -287,12 +287,20 @@ def _print_list(claims: list[Claim]) -> None:
         print(f"{c.id:32s} {c.tier:6s} {c.kind:10s} {c.source}: {_cell(c.statement, 70)}")
 
 
+def _path_arg(text: str) -> Path:
+    if not text.strip():  # Path("") is the current folder
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected a non-empty file path)")
+    return Path(text)
+
+
 def _check_output_paths(args: argparse.Namespace) -> None:
     """Checked before any claim runs, so that a typo or an unwritable target does not cost a full run.
 
     A regular file (or a new one) must be creatable in a writable folder; any other target (a device such
     as /dev/full or /dev/null) gets one probe byte written and flushed, which is how /dev/full fails.
     """
+    if args.report is not None and args.json is not None and args.report.absolute() == args.json.absolute():
+        raise UsageError(f"Invalid --json: '{args.json}' (the same file as --report; expected another path)")
     for flag, path in (("--report", args.report), ("--json", args.json)):
         if path is None:
             continue

@@ -21,6 +21,9 @@ __all__ = [
     "ranking",
     "all_or_some",
     "exact_match",
+    "holds",
+    "graded",
+    "p_value",
 ]
 
 
@@ -121,3 +124,35 @@ def all_or_some(results: Sequence[bool], *, scale: bool = False) -> str:
 def exact_match(ours: object, printed: object) -> str:
     r"""A transcription or arithmetic check: ``confirmed`` when equal, else ``refuted``."""
     return "confirmed" if ours == printed else "refuted"
+
+
+def holds(ok: bool, *, scale: bool = False) -> str:
+    r"""A single criterion: ``confirmed`` when it holds, else ``refuted`` (``refuted at this scale`` with
+    ``scale=True``)."""
+    if ok:
+        return "confirmed"
+    return "refuted at this scale" if scale else "refuted"
+
+
+def graded(full: bool, part: bool, *, scale: bool = False, powerless: bool = False) -> str:
+    r"""A claim with a whole and a part: ``confirmed`` when the whole holds, ``partly`` when only the part
+    does, else ``refuted`` (``refuted at this scale`` with ``scale=True``).
+
+    ``powerless=True`` (the measurement cannot tell the alternatives apart, e.g. two runs that are identical
+    because the quantity compared never enters them) overrides both: ``not reproducible at this scale``.
+    """
+    if powerless:
+        return "not reproducible at this scale"
+    if full:
+        return "confirmed"
+    if part:
+        return "partly"
+    return "refuted at this scale" if scale else "refuted"
+
+
+def p_value(p: float, alpha: float, *, scale: bool = False) -> str:
+    r"""A goodness-of-fit claim ("the law is Gaussian"): ``confirmed`` when the test's p >= alpha, else
+    ``refuted`` (``refuted at this scale`` with ``scale=True``). A NaN p-value is refuted."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"Invalid alpha: {alpha!r} (expected 0 < alpha < 1)")
+    return holds(p >= alpha, scale=scale)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 from theory import ba_momentum as bm
 from theory import rebound_walk as rw
@@ -38,9 +39,7 @@ def _vanishes(expr: sp.Expr) -> bool:
 
 
 def _verdict(ok: bool, partial: bool = False) -> str:
-    if ok:
-        return "confirmed"
-    return "partly" if partial else "refuted"
+    return judge.graded(ok, partial)
 
 
 @claim(

@@ -163,6 +163,7 @@ def _grown_fraction(records: list[dict[str, Any]], m0: int) -> float:
 
 
 # --------------------------------------------------------------------------- sec. 4.2: lower loss
+@functools.lru_cache(maxsize=4)
 def _comparison(setting: Setting, lr: float) -> dict[str, list[float]]:
     manual_every = setting.epochs / 4  # the paper doubles every 25 of 100 epochs, from 32 to 256
     algos: dict[str, tuple[str, dict[str, Any]]] = {
@@ -261,6 +262,48 @@ def check_lowest_loss_full() -> Outcome:
     return _lowest_loss_outcome(_full_setting(), lr=0.02)
 
 
+def _beats_manual_outcome(setting: Setting, lr: float) -> Outcome:
+    losses = _comparison(setting, lr)
+    ba, manual = losses["BA-Momentum"], losses["Manual-Momentum"]
+    diffs = [a - b for a, b in zip(ba, manual)]
+    mean = statistics.fmean(diffs)
+    spread = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.inf
+    verdict = lowest_loss_verdict(mean, spread, LOWEST_LOSS_Z)
+    per_seed = ", ".join(f"seed {s}: {a:.4g} vs {b:.4g}" for s, a, b in zip(setting.seeds, ba, manual))
+    return Outcome(
+        ours=f"BA-Momentum minus Manual-Momentum {mean:+.3g} ± {spread:.2g}",
+        verdict=verdict,
+        evidence=f"final full training loss, BA-Momentum vs Manual-Momentum (batch 32 doubled every "
+        f"{setting.epochs / 4:g} epochs up to 256, as the paper's every 25 of 100), lr {lr}, m0 {PAPER_M0}, "
+        f"{setting.epochs:g} epochs: {per_seed}. Criterion: BA lower by more than {LOWEST_LOSS_Z:g} paired "
+        f"standard errors: confirmed; higher by more than that: refuted at this scale; between: partly. Only the "
+        "momentum half of the claim is measured; the SGD half needs the full budget (000.sec4.2-ba-sgd-second).",
+        corrected={
+            "confirmed": "",
+            "partly": f"at {setting.epochs:g} epochs BA-Momentum and Manual-Momentum are within {LOWEST_LOSS_Z:g} "
+            f"paired standard errors ({mean:+.3g} ± {spread:.2g})",
+            "refuted at this scale": f"at {setting.epochs:g} epochs BA-Momentum ends above Manual-Momentum by "
+            f"{mean:.3g} ± {spread:.2g}",
+        }[verdict],
+        data=f"{setting.data}; {len(setting.seeds)} seeds (the runs of 000.train-lowest-loss)",
+        numbers={"ba": ba, "manual": manual, "paired_diff": mean, "paired_se": spread},
+    )
+
+
+@claim(
+    id="000.train-ba-beats-manual",
+    seed="000",
+    where="Sec. 4.2, Figs. 1-2",
+    kind="training",
+    statement="The BA methods always reach a lower training loss than the Manual methods (here: the momentum "
+    "pair, BA-Momentum against Manual-Momentum).",
+    paper_value="BA below Manual in all four cases",
+    expect="partly",
+)
+def check_beats_manual() -> Outcome:
+    return _beats_manual_outcome(QUICK, lr=0.02)
+
+
 # ------------------------------------------------------------------- sec. 4.2-4.4: batch size growth
 def boom_verdict(
     mean_early: list[float],
@@ -319,11 +362,19 @@ def _boom_outcome(setting: Setting, lr: float) -> Outcome:
         for r in rows
     )
     mean_e, mean_l = statistics.fmean(cols["mean_early"]), statistics.fmean(cols["mean_late"])
+    diffs = [b - a for a, b in zip(cols["mean_early"], cols["mean_late"])]
+    gap_z = judge.z_score(
+        statistics.fmean(diffs),
+        0.0,
+        statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.inf,
+    )
+    largest_grows = all(b > a for a, b in zip(cols["largest_early"], cols["largest_late"]))
     return Outcome(
         ours=f"mean batch {mean_e:.1f} -> {mean_l:.1f}, largest {max(cols['largest_early'])} -> "
         f"{max(cols['largest_late'])} (first vs last fifth, {len(rows)} seeds)",
         verdict=verdict,
-        evidence=f"BA-SGD, lr {lr}, m0 {PAPER_M0}, {setting.epochs:g} epochs; the paper's measure (batch size over "
+        evidence=f"BA-SGD, lr {lr} (Sec. 4.2 does not print its rate; ours is a choice for this model), m0 "
+        f"{PAPER_M0}, {setting.epochs:g} epochs; the paper's measure (batch size over "
         f"the course of training, Fig. 3a), first vs last fifth of the budget: {per_seed}. Criterion: paired "
         f"late-minus-early mean batch > {BOOM_Z:g} stderr over seeds and the largest batch growing in every "
         "seed: confirmed; mean falling by > that or the largest falling in every seed: refuted at this "
@@ -331,9 +382,21 @@ def _boom_outcome(setting: Setting, lr: float) -> Outcome:
         corrected=""
         if verdict == "confirmed"
         else f"at {setting.epochs:g} epochs the mean batch goes {mean_e:.1f} -> {mean_l:.1f} from the first to the last "
-        f"fifth, but the largest batch per seed goes {cols['largest_early']} -> {cols['largest_late']}: "
+        f"fifth (paired z {gap_z:+.1f}) and the largest batch per seed {cols['largest_early']} -> "
+        f"{cols['largest_late']}, against the paper's ≈32 early and up to ~500 late: "
         + (
-            "the boom is only partly seen (large batches occur early too)"
+            "; ".join(
+                part
+                for part, show in (
+                    (f"the mean growth is within {BOOM_Z:g} standard errors", abs(gap_z) <= BOOM_Z),
+                    ("the largest batch does not grow in every seed", not largest_grows),
+                    (
+                        f"large batches already occur early (largest {max(cols['largest_early'])})",
+                        max(cols["largest_early"]) > PAPER_M0,
+                    ),
+                )
+                if show
+            )
             if verdict == "partly"
             else "the batch size does not grow as the paper reports"
         ),
@@ -366,7 +429,7 @@ def check_batch_growth() -> Outcome:
     statement="The batch size of BA methods stays at m0=32 early in training and rises to larger sizes more "
     "and more often later (the batch size boom).",
     paper_value="≈32 early; up to ~500 late (BA-SGD)",
-    expect="confirmed",
+    expect="partly",
 )
 def check_batch_growth_full() -> Outcome:
     return _boom_outcome(_full_setting(), lr=0.05)
@@ -396,12 +459,7 @@ def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
     # the robustness half: at the largest lr Mini-32 degrades (ends higher than at the next lr) and BA does not
     mini_degrades = rows[high]["mini32_loss"] > rows[next_high]["mini32_loss"]
     ba_holds = rows[high]["ba_loss"] <= min(rows[high]["mini32_loss"], rows[next_high]["ba_loss"])
-    if increasing and mini_degrades and ba_holds:
-        verdict = "confirmed"
-    elif increasing:
-        verdict = "partly"
-    else:
-        verdict = "not reproducible at this scale"
+    verdict = judge.graded(increasing and mini_degrades and ba_holds, increasing, scale=True)
     table = "; ".join(
         f"lr {lr}: mean B {r['mean_batch']:.1f}, >m0 {r['grown']:.1%}, loss BA {r['ba_loss']:.3g} "
         f"vs Mini-32 {r['mini32_loss']:.3g}"
@@ -422,7 +480,8 @@ def _robustness_outcome(setting: Setting, epochs: float) -> Outcome:
         f"{grown[0]:.1%} -> {grown[-1]:.1%} of updates above m0), "
         f"but at this scale Mini-32 does not degrade at lr {high} and BA is not more robust"
         if verdict == "partly"
-        else "the batch size does not grow steadily with the learning rate at this scale",
+        else f"at this scale the batch size does not grow steadily with the learning rate (Spearman {rho:.2f}, "
+        f"mean batch {mean_batches[0]:.1f} at lr {PAPER_LRS[0]} and {mean_batches[-1]:.1f} at lr {high})",
         data=f"{setting.data}; {len(seeds)} seeds",
         numbers={"rows": {str(k): v for k, v in rows.items()}, "spearman": rho},
     )
@@ -443,18 +502,23 @@ def check_lr_robustness() -> Outcome:
 
 
 # ------------------------------------------------------------- appendix C: diagonal vs exact sigma^2
-def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
+#: App. C's comparison needs σ² to enter the decisions: see check_diagonal.
+DIAGONAL_LR = 0.2
+
+
+def _diagonal_run(setting: Setting, lr: float, seed: int) -> dict[str, Any]:
+    """One seed: the exact run traced (the diagonal σ² and its m* computed on the same batches) and the
+    diagonal run, each from the same initialisation."""
     from realnets.ba_diagnostics import ba_trace, full_loss
     from realnets.data import load_dataset
     from realnets.engine import per_sample_cross_entropy
     from realnets.models import build_model
 
-    # The exact run is traced: at every update the diagonal sigma^2 and its m* are computed on the same batch.
     device = _device(setting.device)
     ds = load_dataset(setting.dataset)
     x, y = ds.x_train.to(device), ds.y_train.to(device)
     with torch.random.fork_rng():
-        torch.manual_seed(setting.seeds[0])
+        torch.manual_seed(seed)
         model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
     model.to(device)
     n_train = int(x.shape[0])
@@ -466,90 +530,129 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         algo="ba-momentum",
         hp={"lr": lr, "m0": PAPER_M0},
         budget_samples=round(setting.epochs * n_train),
-        seed=setting.seeds[0],
+        seed=seed,
         full_every=0,
     )
     samples = 0
     for record in trace["steps"]:
         samples += record["batch_size"]
         record["samples"] = samples
-    final_exact = full_loss(model, per_sample_cross_entropy, x, y)
     runs = {
-        "exact": {"steps": trace["steps"], "status": "finished", "final_loss": final_exact},
-        "diag": _train(setting, "ba-momentum", setting.seeds[0], {"lr": lr, "m0": PAPER_M0, "stat": "diag"}),
+        "exact": {
+            "steps": trace["steps"],
+            "status": "finished",
+            "final_loss": full_loss(model, per_sample_cross_entropy, x, y),
+        },
+        "diag": _train(setting, "ba-momentum", seed, {"lr": lr, "m0": PAPER_M0, "stat": "diag"}),
     }
-    quintiles = {
-        mode: [_mean_batch(_fraction_of_budget(run, k / 5, (k + 1) / 5 + 0.01 * (k == 4))) for k in range(5)]
-        for mode, run in runs.items()
-    }
-    grown = {mode: _grown_fraction(run["steps"], PAPER_M0) for mode, run in runs.items()}
-    losses = {mode: _final_loss(run) for mode, run in runs.items()}
     steps = [s for s in trace["steps"] if s.get("sigma2", 0) > 0 and "sigma2_diag" in s]
-    ratio = float(np.median([s["sigma2_diag"] / s["sigma2"] for s in steps]))
-    at_max = float(np.mean([s["m_star"] >= n_train for s in steps]))  # mu <= 0 or overshoot: u < 0 for all m
-    at_one = float(np.mean([s["m_star"] == 1 for s in steps]))
     growing = [s for s in steps if s["m_star"] > PAPER_M0]
-    m_ratio = float(np.median([s["m_star_diag"] / s["m_star"] for s in growing])) if growing else 1.0
-    mean_exact, mean_diag = _mean_batch(runs["exact"]["steps"]), _mean_batch(runs["diag"]["steps"])
-    batches = {mode: [r["batch_size"] for r in run["steps"]] for mode, run in runs.items()}
-    if batches["exact"] == batches["diag"]:
-        return Outcome(
-            ours=f"identical batch decisions ({len(batches['exact'])} updates); median σ²_diag/σ²_exact {ratio:.3g}",
-            verdict="not reproducible at this scale",
-            evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: the exact and diagonal runs chose the same "
-            f"batch size at all {len(batches['exact'])} updates (final loss {losses['exact']:.4g} vs "
-            f"{losses['diag']:.4g}), although the diagonal σ² is {ratio:.3g}x the exact one on the same "
-            f"batches: at this scale σ² does not enter the decision (m* = 1 on {at_one:.0%} of the final "
-            f"checks, m* = the data size on {at_max:.0%}). The comparison cannot distinguish the two.",
-            corrected="cannot distinguish at this scale: σ² never changes a batch decision here, so equal "
-            "trajectories say nothing about the diagonal approximation",
-            data=f"{setting.data}; 1 seed",
-            numbers={
-                "sigma2_ratio": ratio,
-                "share_m_star_one": at_one,
-                "share_m_star_max": at_max,
-                "identical_decisions": True,
-            },
-        )
-    similar_batches = 1 / CLOSE_RATIO <= mean_diag / mean_exact <= CLOSE_RATIO
-    similar_loss = 1 / CLOSE_RATIO <= losses["diag"] / losses["exact"] <= CLOSE_RATIO
-    similar_sigma = 1 / CLOSE_RATIO <= ratio <= CLOSE_RATIO
-    if similar_batches and similar_loss and similar_sigma:
-        verdict = "confirmed"
-    elif similar_batches and similar_loss:
-        verdict = "partly"
-    else:
-        verdict = "refuted"
+    return {
+        "seed": seed,
+        "mean_batch": {mode: _mean_batch(run["steps"]) for mode, run in runs.items()},
+        "grown": {mode: _grown_fraction(run["steps"], PAPER_M0) for mode, run in runs.items()},
+        "loss": {mode: _final_loss(run) for mode, run in runs.items()},
+        "identical": [r["batch_size"] for r in runs["exact"]["steps"]]
+        == [r["batch_size"] for r in runs["diag"]["steps"]],
+        "updates": len(runs["exact"]["steps"]),
+        "sigma2_ratio": float(np.median([s["sigma2_diag"] / s["sigma2"] for s in steps])),
+        "m_star_ratio": float(np.median([s["m_star_diag"] / s["m_star"] for s in growing]))
+        if growing
+        else 1.0,
+        "at_one": float(np.mean([s["m_star"] == 1 for s in steps])),
+        # mu <= 0 or an overshooting mean step: u < 0 for all m
+        "at_max": float(np.mean([s["m_star"] >= n_train for s in steps])),
+    }
+
+
+def diagonal_verdict(
+    identical: bool, batch_ratios: tuple[float, float], loss_ratio: float, sigma2_ratio: float
+) -> str:
+    """Verdict on "the diagonal σ² gives almost the same batch trajectory and loss" (App. C).
+
+    ``batch_ratios``: diag/exact mean batch size and share of updates above m0; ``loss_ratio``: diag/exact final
+    loss; ``sigma2_ratio``: median diag/exact σ² on the same batches. "Same" is within a factor
+    :data:`CLOSE_RATIO`. Identical decisions in every seed although σ² differs: σ² never entered a decision,
+    "not reproducible at this scale". Trajectories and losses the same: confirmed if σ² is also close, partly
+    if not (agreement for another reason); otherwise refuted at this scale.
+    """
+
+    def close(r: float) -> bool:
+        return 1 / CLOSE_RATIO <= r <= CLOSE_RATIO
+
+    same_run = all(close(r) for r in batch_ratios) and close(loss_ratio)
+    return judge.graded(same_run and close(sigma2_ratio), same_run, scale=True, powerless=identical)
+
+
+def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
+    rows = [_diagonal_run(setting, lr, seed) for seed in setting.seeds[:2]]
+
+    def pooled(key: str, mode: str) -> float:
+        return statistics.fmean(r[key][mode] for r in rows)
+
+    mean_batch = {m: pooled("mean_batch", m) for m in ("exact", "diag")}
+    grown = {m: pooled("grown", m) for m in ("exact", "diag")}
+    losses = {m: pooled("loss", m) for m in ("exact", "diag")}
+    ratio = float(np.median([r["sigma2_ratio"] for r in rows]))
+    batch_ratios = (
+        mean_batch["diag"] / mean_batch["exact"],
+        grown["diag"] / grown["exact"] if grown["exact"] > 0 else (1.0 if grown["diag"] == 0 else math.inf),
+    )
+    measures = {
+        "mean batch": batch_ratios[0],
+        "share above m0": batch_ratios[1],
+        "final loss": losses["diag"] / losses["exact"],
+    }
+    identical = all(r["identical"] for r in rows)
+    verdict = diagonal_verdict(identical, batch_ratios, losses["diag"] / losses["exact"], ratio)
+    at_one = statistics.fmean(r["at_one"] for r in rows)
+    at_max = statistics.fmean(r["at_max"] for r in rows)
+    per_seed = "; ".join(
+        f"seed {r['seed']}: mean batch exact {r['mean_batch']['exact']:.1f} vs diag {r['mean_batch']['diag']:.1f}, "
+        f"share > m0 {r['grown']['exact']:.1%} vs {r['grown']['diag']:.1%}, final loss {r['loss']['exact']:.4g} vs "
+        f"{r['loss']['diag']:.4g}, identical decisions {r['identical']} ({r['updates']} updates), median "
+        f"σ²_diag/σ²_exact {r['sigma2_ratio']:.3g}, median m*_diag/m*_exact where m*_exact > m0 "
+        f"{r['m_star_ratio']:.3g}"
+        for r in rows
+    )
+    corrected = {
+        "confirmed": "",
+        "not reproducible at this scale": "cannot distinguish at this scale: σ² never changed a batch decision "
+        f"(m*_exact = 1 on {at_one:.0%} of the checks, = the data size on {at_max:.0%}), so equal trajectories "
+        "say nothing about the diagonal approximation",
+        "partly": f"the runs agree within x{CLOSE_RATIO:g}, but not because the diagonal σ² is close: it is "
+        f"{ratio:.2g}x the exact one on the same batches",
+        "refuted at this scale": f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches, and the runs "
+        f"differ by more than x{CLOSE_RATIO:g} in "
+        + ", ".join(name for name, r in measures.items() if not 1 / CLOSE_RATIO <= r <= CLOSE_RATIO)
+        + f" (diag vs exact, mean over seeds: mean batch {mean_batch['diag']:.1f} vs {mean_batch['exact']:.1f}, "
+        f"{grown['diag']:.1%} vs {grown['exact']:.1%} of updates above m0, final loss {losses['diag']:.3g} vs "
+        f"{losses['exact']:.3g}"
+        + (
+            "; the diagonal run ends lower in seeds "
+            f"{[r['seed'] for r in rows if r['loss']['diag'] < r['loss']['exact']]} and higher in the others, so "
+            "the loss gap is not consistent)"
+            if 0 < sum(r["loss"]["diag"] < r["loss"]["exact"] for r in rows) < len(rows)
+            else ")"
+        ),
+    }[verdict]
     return Outcome(
-        ours=f"mean batch exact {mean_exact:.1f} vs diag {mean_diag:.1f}; median σ²_diag/σ²_exact {ratio:.3g}",
+        ours=f"share > m0 exact {grown['exact']:.1%} vs diag {grown['diag']:.1%}; median σ²_diag/σ²_exact "
+        f"{ratio:.3g}",
         verdict=verdict,
-        evidence=f"BA-Momentum lr {lr}, {setting.epochs:g} epochs: batch size by fifth of the budget exact "
-        f"{[round(v, 1) for v in quintiles['exact']]}, diag {[round(v, 1) for v in quintiles['diag']]}; "
-        f"share > m0 {grown['exact']:.1%} vs {grown['diag']:.1%}; final loss {losses['exact']:.4g} vs "
-        f"{losses['diag']:.4g}. On the same {len(steps)} batches of the exact run: median "
-        f"σ²_diag/σ²_exact = {ratio:.3g}; on the {len(growing)} updates where the exact m* > m0, median "
-        f"m*_diag/m*_exact = {m_ratio:.3g}; m*_exact = 1 on {at_one:.0%}, = N on {at_max:.0%}. 'similar' "
-        f"= within a factor {CLOSE_RATIO}.",
-        corrected=""
-        if verdict == "confirmed"
-        else f"the trajectories agree, but not because the diagonal σ² is close: it is {ratio:.2g}x the exact one "
-        f"(per-sample gradients are strongly correlated across parameters). At this scale σ² hardly enters the "
-        f"decisions: at the final check of each update m* = 1 on {at_one:.0%} (a(1) > 5) and m* = the data size "
-        f"on {at_max:.0%} (μ ≤ 0 or an overshooting mean step, where every u(m) < 0 whatever σ²)"
-        if verdict == "partly"
-        else f"the diagonal σ² is {ratio:.2g}x the exact one on the same batches (per-sample gradients are strongly "
-        f"correlated across parameters), so the diagonal rule's m* is {m_ratio:.2g}x the exact one where it "
-        f"matters and the batch-size trajectories differ: {grown['diag']:.1%} vs {grown['exact']:.1%} of updates "
-        f"above m0 (final loss diag {losses['diag']:.3g} vs exact {losses['exact']:.3g})",
-        data=f"{setting.data}; 1 seed",
+        evidence=f"BA-Momentum lr {lr} (App. C's UCI rate is not printed; ours is chosen so that σ² can change "
+        f"decisions), m0 {PAPER_M0}, {setting.epochs:g} epochs, seeds {[r['seed'] for r in rows]} "
+        f"(exact run traced: diagonal σ² computed on its batches): {per_seed}. Means over seeds, diag/exact: mean "
+        f"batch {batch_ratios[0]:.2f}, share above m0 {batch_ratios[1]:.2f}, final loss "
+        f"{losses['diag'] / losses['exact']:.2f}. 'Same' = within x{CLOSE_RATIO:g}; identical decisions in every "
+        "seed = σ² never entered a decision (not reproducible at this scale).",
+        corrected=corrected,
+        data=f"{setting.data}; {len(rows)} seeds",
         numbers={
-            "quintiles": quintiles,
-            "grown": grown,
-            "losses": losses,
+            "rows": rows,
+            "batch_ratios": list(batch_ratios),
+            "loss_ratio": losses["diag"] / losses["exact"],
             "sigma2_ratio": ratio,
-            "m_star_ratio": m_ratio,
-            "share_m_star_one": at_one,
-            "share_m_star_max": at_max,
         },
     )
 
@@ -562,10 +665,12 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
     statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
     "training loss as the exact covariance.",
     paper_value="trends 'almost the same' (UCI, 14 epochs)",
-    expect="not reproducible at this scale",
+    expect="refuted at this scale",
 )
 def check_diagonal() -> Outcome:
-    return _diagonal_outcome(QUICK, lr=0.05)
+    # lr 0.2: at 0.05 σ² never changes a decision on this data (identical runs, no power); at 0.2 the exact
+    # rule grows the batch on a quarter of the updates, so the two σ² estimates can be told apart
+    return _diagonal_outcome(QUICK, lr=DIAGONAL_LR)
 
 
 # ------------------------------------------------------------------ appendix B: Gaussian decrease
@@ -602,14 +707,13 @@ def _gaussian_outcome(result: dict[str, Any], data: str) -> Outcome:
     d = np.asarray(result["decreases"])
     p_shapiro = float(scipy_stats.shapiro(d).pvalue)
     skew, kurt = float(scipy_stats.skew(d)), float(scipy_stats.kurtosis(d))
-    verdict = "confirmed" if p_shapiro >= NORMALITY_ALPHA else "refuted"
+    verdict = judge.p_value(p_shapiro, NORMALITY_ALPHA)
     return Outcome(
         ours=f"Shapiro-Wilk p = {p_shapiro:.3g}, skew {skew:.2f}, excess kurtosis {kurt:.2f}",
         verdict=verdict,
         evidence=f"{len(d)} random batches of 100 at a fixed point (10 momentum updates, lr {result['lr']}, "
         f"rho 0.9), decrease of the full training objective: mean {result['empirical_mean']:.4g}, std "
-        f"{result['empirical_std']:.4g}; Gaussian if Shapiro-Wilk p >= {NORMALITY_ALPHA}. The first-"
-        "order model needs a small step: at lr 0.1 after 3 epochs we measured skew 1.4 (p < 1e-16).",
+        f"{result['empirical_std']:.4g}; Gaussian if Shapiro-Wilk p >= {NORMALITY_ALPHA}.",
         corrected="" if verdict == "confirmed" else f"not Gaussian at this step size (p = {p_shapiro:.2g})",
         data=data,
         numbers={"shapiro_p": p_shapiro, "skew": skew, "excess_kurtosis": kurt},
@@ -630,12 +734,9 @@ def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
 
     population_ok = close(population_std_ratio) and close(population_mean_ratio)
     plug_in_ok = close(ratios["exact"]) and close(batch_mean_ratio)
-    if plug_in_ok:
-        verdict = "confirmed"
-    elif population_ok:
-        verdict = "partly"
-    else:
-        verdict = "refuted"
+    # the claim is about the estimate the algorithm computes (one batch, eq. 4); the population values are
+    # the model itself, the part that can hold when the estimate does not
+    verdict = judge.graded(plug_in_ok, population_ok)
     return Outcome(
         ours=f"std measured/estimated: eq.4 plug-in {ratios['exact']:.2f}, population {population_std_ratio:.2f}, "
         f"code (diag, /m_α) {ratios['code_diag']:.1f}",
@@ -650,13 +751,9 @@ def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
         f"{population_mean_ratio:.3f}), std {result['population_std']:.4g} (ratio "
         f"{population_std_ratio:.3f}). The paper's own numbers give a std ratio of "
         f"{PAPER_APPB_STD_RATIO:.1f}.",
-        corrected=""
-        if verdict == "confirmed"
-        else "The Gaussian model is right with the population values (f and fᵀΣf predict the measured mean and std "
-        f"to {abs(1 - population_mean_ratio):.0%} and {abs(1 - population_std_ratio):.0%}), but the one-batch "
-        "plug-in estimate the algorithm uses is biased: E[f̂ᵀf̂] = fᵀf + tr(Σ)/m overstates the mean "
-        f"{1 / batch_mean_ratio:.1f}x and f̂ᵀΣ̂f̂ the std {1 / ratios['exact']:.1f}x. "
-        + _code_reading_text(ratios),
+        corrected=_estimate_correction(
+            verdict, population_mean_ratio, population_std_ratio, batch_mean_ratio, ratios
+        ),
         data=data,
         numbers={
             "std_ratios": ratios,
@@ -665,6 +762,32 @@ def _estimate_outcome(result: dict[str, Any], data: str) -> Outcome:
             "batch_mean_ratio": batch_mean_ratio,
         },
     )
+
+
+def _off_by(ratio: float) -> str:
+    """measured/estimated -> 'is 3.8x too large' or 'is 1.3x too small'."""
+    return f"is {1 / ratio:.1f}x too large" if ratio < 1 else f"is {ratio:.1f}x too small"
+
+
+def _estimate_correction(
+    verdict: str, pop_mean: float, pop_std: float, batch_mean: float, ratios: dict[str, float]
+) -> str:
+    """The corrected statement, built only from the measured ratios (measured/estimated)."""
+    if verdict == "confirmed":
+        return ""
+    plug_in = (
+        f"the one-batch plug-in estimate the algorithm uses (f̂ᵀμ_P and eq. 4's f̂ᵀΣ̂f̂) {_off_by(batch_mean)} "
+        f"for the mean and {_off_by(ratios['exact'])} for the std"
+    )
+    population = (
+        f"the population values (full-data f and fᵀΣf) are off by {abs(1 - pop_mean):.0%} (mean) and "
+        f"{abs(1 - pop_std):.0%} (std)"
+    )
+    if verdict == "partly":
+        head = f"Eq. 3's mean and std hold with the population values: {population}; but {plug_in}. "
+    else:
+        head = f"Neither estimate is within x{CLOSE_RATIO:g}: {population}; {plug_in}. "
+    return head + _code_reading_text(ratios)
 
 
 #: The original code's reading (diagonal σ² divided again by m_α) "matches" the paper's std ratio when the
@@ -772,7 +895,7 @@ def check_lr_robustness_full() -> Outcome:
     where="App. C, Fig. 7",
     kind="training",
     tier="full",
-    miniature=lambda: _diagonal_outcome(MINIATURE, lr=0.05),
+    miniature=lambda: _diagonal_outcome(MINIATURE, lr=DIAGONAL_LR),
     statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
     "training loss as the exact covariance.",
     paper_value="trends 'almost the same' (UCI, 14 epochs)",

@@ -9,15 +9,6 @@ from paper_checks.registry import register_needs
 _SWEEP = "python -m realnets sweep --device cuda --seeds 0,1,2 --batch-sizes 16,32,...,16384"
 for _id, _where, _statement, _value, _needs, _cmd in [
     (
-        "002.fig1-real-nets",
-        "Sec. 4.1, Fig. 1",
-        "On real nets the speed-up is linear, then sublinear, then flat "
-        "(ResNet-34 on CIFAR-10: linear to ~2048).",
-        "plateau past ~2048",
-        "ResNet-34/CIFAR-10 batch sweeps",
-        _SWEEP + " --dataset cifar10 --model resnet34 --strategies lsr",
-    ),
-    (
         "002.lstm-drn-plateaus",
         "Sec. 4.1, Fig. 1",
         "The LSTM and DRN speed-up curves plateau near batch 32 and 64.",
@@ -42,22 +33,6 @@ for _id, _where, _statement, _value, _needs, _cmd in [
         "architecture-dependent curves",
         "several architectures on CIFAR-10",
         _SWEEP + " --model resnet18|resnet34|vgg --strategies lsr",
-    ),
-    (
-        "002.fig4-real-nets",
-        "Sec. 4.3, Fig. 4",
-        "On 25/50/100% of CIFAR-10 and SVHN the speed-up curves plateau at the same batch.",
-        "same plateau (~128) for 25/50/100%",
-        "ResNet-34 sweeps on data fractions",
-        _SWEEP + " --data-fraction 0.25,0.5,1 --strategies lsr",
-    ),
-    (
-        "002.fig5-test-loss",
-        "App., Fig. 5",
-        "Test-loss contours of BLR and LSR show the same diminishing returns as the training losses.",
-        "same shape on test losses",
-        "batch sweeps with test losses",
-        _SWEEP + " --strategies blr,lsr --loss-source epoch",
     ),
     (
         "002.training-longer-does-not-help",

@@ -68,7 +68,7 @@ def check_theorem1_bound() -> Outcome:
     recursive = convergence.abs_bound_recursive(schedule, **params)
     agree = bool(np.allclose(closed, recursive, rtol=1e-12, atol=0.0))
     failed = [name for name, ok in steps.items() if not ok]
-    verdict = "confirmed" if not failed and agree else "refuted"
+    verdict = judge.holds(not failed and agree)
     return Outcome(
         ours="Δ_{t+1} ≤ (1−b_tη₀c)Δ_t + LMη₀²b_t/2 ⇒ Δ_T ≤ F + ∏(1−b_kη₀c)(Δ₀−F), F = η₀LM/(2c)",
         verdict=verdict,
@@ -117,9 +117,7 @@ def check_step_size_condition() -> Outcome:
     tight_at_one = _quadratic_threshold(sp.Integer(1))
     at_b = _quadratic_threshold(convergence.b_sym)
     is_tight = sp.simplify(tight_at_one - 1 / M_G) == 0
-    verdict = (
-        "confirmed" if sufficient else "refuted"
-    )  # tightness is extra information, not part of the claim
+    verdict = judge.holds(sufficient)  # tightness is extra information, not part of the claim
     return Outcome(
         ours="sufficient; tight at b = 1 (η_tλ ≤ 1/M_G exactly), conservative for b > 1",
         verdict=verdict,
@@ -162,7 +160,8 @@ def check_adaptive_faster() -> Outcome:
     floors_equal = convergence.fixed_point_expr().diff(convergence.b_sym) == 0
     fewer_steps = 0 < steps_g < steps_f
     per_sample_gain = steps_f / samples_g  # fixed b = 1 uses one sample per step
-    verdict = "refuted" if not fewer_steps else ("partly" if floors_equal else "confirmed")
+    # whole claim: faster, and (as "converges faster" implies) to a better limit; the part: fewer updates
+    verdict = judge.graded(fewer_steps and not floors_equal, fewer_steps)
     return Outcome(
         ours=f"to contract the gap by 1e3: {steps_g} vs {steps_f} steps, {samples_g:.0f} vs {steps_f} samples",
         verdict=verdict,
@@ -170,9 +169,13 @@ def check_adaptive_faster() -> Outcome:
         f"fewer updates, but only {per_sample_gain:.4f}x fewer samples (log(1−x)/x decreases, so the "
         "per-sample gain is second order in bη₀c). The fixed point η₀LM/(2c) of the recursion does "
         "not depend on b_t (sympy): the growing batch reaches the same noise floor, sooner in updates.",
-        corrected="Faster per update (∏(1−b_tη₀c) ≤ (1−b₀η₀c)^T for b_t ≥ b₀), not per sample (same "
-        "contraction per sample up to O(bη₀c)), and to the same floor η₀LM/(2c): the gain is fewer, "
-        "larger steps, not a better limit.",
+        corrected=""
+        if verdict == "confirmed"
+        else "Faster per update (∏(1−b_tη₀c) ≤ (1−b₀η₀c)^T for b_t ≥ b₀), not per sample (here "
+        f"{per_sample_gain:.4f}x fewer samples), and to the same floor η₀LM/(2c): the gain is fewer, larger "
+        "steps, not a better limit."
+        if verdict == "partly"
+        else f"Not faster here: {steps_g} updates with the growing batch against {steps_f} with b = 1.",
         numbers={"steps_growing": steps_g, "steps_fixed": steps_f, "samples_growing": samples_g},
     )
 
@@ -201,7 +204,7 @@ def check_ring_allreduce() -> Outcome:
     t_comm, procs = SEED003_TABLE3["BL"]["t_comm"], SEED003_I3_IMAGENET["processes"]
     beta_max = t_comm / (2 * (procs - 1) / procs * RESNET18_BITS)
     alpha_max = t_comm / (2 * (procs - 1))
-    verdict = "confirmed" if matches and ratio_limit == 1 else "refuted"
+    verdict = judge.holds(matches and ratio_limit == 1)
     return Outcome(
         ours="Σ of 2(p−1) steps of α + (n/p)β = 2(p−1)α + 2(p−1)nβ/p; ratio to 2pα + 2nβ → 1",
         verdict=verdict,
@@ -242,7 +245,7 @@ def check_table3_bl() -> Outcome:
     exact_n = comm.training_time(_bl_iterations(IMAGENET_TRAIN_EXACT), row["t_comp"], row["t_comm"])
     return Outcome(
         ours=f"{iters:.0f} updates × 0.037 s = {ours:.0f} s",
-        verdict="confirmed" if ok else "refuted",
+        verdict=judge.holds(ok),
         evidence=f"FIT, not a test: BL's global batch is not printed and 256 is the standard value that reproduces "
         "this total (see 003.table3-per-core-batch); the out-of-sample check is GG's total (003.table3-gg-total). "
         f"90 epochs × 1.28M/256 = {iters:.0f} updates; the printed T_comp and T_comm (±0.0005 s "
@@ -272,7 +275,7 @@ def check_table3_gg() -> Outcome:
     via_bl = iters * per_update_from_bl
     return Outcome(
         ours=f"{iters:.0f} updates × 0.037 s = {ours:.0f} s",
-        verdict="confirmed" if ok else "refuted",
+        verdict=judge.holds(ok),
         evidence="OUT-OF-SAMPLE: the batch 256 was fitted to BL's total; GG's total is not used in that fit. "
         f"Batches 256, 2560, 25600, 256000 for 30, 30, 20, 10 epochs of 1.28M images: "
         f"150000 + 15000 + 1000 + 50 = {iters:.0f} updates; rounding range [{low:.0f}, {high:.0f}] s holds 6150. "
@@ -307,15 +310,16 @@ def check_table3_per_core_batch() -> Outcome:
     consistent = batch_range[0] <= stated_batch <= batch_range[1]
     return Outcome(
         ours=f"BL total implies a global batch of {implied_batch:.0f}, not {stated_batch}",
-        verdict="confirmed" if consistent else "refuted",
+        verdict=judge.holds(consistent),
         evidence=f"16666 s / 0.037 s = {implied_updates:.0f} updates = 90 × 1.28M / {implied_batch:.1f} "
         f"(range {batch_range[0]:.0f}-{batch_range[1]:.0f} from the rounding of T_comp, T_comm). A global batch "
         f"of 512 × 16 = {stated_batch} gives {stated_updates:.0f} updates and {stated_total:.0f} s. "
         "The totals charge every update the same T_comp whatever its batch size (GG's 256000 batches cost "
         "as much as BL's 256), so the time model is per update, not per image.",
-        corrected="The BL and GG totals follow from a global batch of 256 (0.5 image per process at p = 512) and a "
-        "batch-independent per-update cost; at 16 images per core on 512 processes (batch 8192) BL would "
-        f"take {stated_updates:.0f} updates, about {stated_total:.0f} s.",
+        corrected=f"The BL total implies a global batch of {implied_batch:.0f} ({implied_batch / info['processes']:.2g} "
+        f"image per process at p = {info['processes']}) with a batch-independent per-update cost; at "
+        f"{info['batch_per_core_sgd']} images per core on {info['processes']} processes (batch {stated_batch}) BL "
+        f"would take {stated_updates:.0f} updates, about {stated_total:.0f} s.",
         numbers={"implied_batch": implied_batch, "stated_batch": stated_batch},
     )
 
@@ -397,7 +401,7 @@ def check_table5_bl_iterations() -> Outcome:
     ok = floored_once == SEED003_C1_CIFAR10_ITERS
     return Outcome(
         ours="⌊90·50000/b⌋ for every row",
-        verdict="confirmed" if ok else "refuted",
+        verdict=judge.holds(ok),
         evidence="the BL counts are the exact sample budget floored once (35156.25 → 35156), not "
         f"⌊N/b⌋ per epoch, which would give {[int(v) for v in per_epoch.values()]}.",
         corrected="" if ok else f"⌊90·50000/b⌋ = {floored_once}",

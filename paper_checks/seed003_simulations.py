@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 from sim import convex, least_squares
 from theory import convergence
@@ -62,7 +63,7 @@ def _bound_outcome(runs: int, seed: int, digits_rows: int) -> Outcome:
         "ridge": _bound_check(ridge, 32, 120, runs, seed),
         "logistic": _bound_check(logistic, 64, 40, runs, seed),
     }
-    verdict = "confirmed" if all(r[0] for r in results.values()) else "refuted"
+    verdict = judge.holds(all(r[0] for r in results.values()))
     parts = []
     for name, problem in (("ridge", ridge), ("logistic", logistic)):
         holds, slack, worst_z, run, bound = results[name]
@@ -150,12 +151,10 @@ def _growing_outcome(runs: int, seed: int) -> Outcome:
     r = _growing_vs_fixed(_ridge(), 2, 32, 120, runs, seed)
     fewer_updates = 0 < r["steps_growing"] < r["steps_fixed"] or r["steps_fixed"] < 0
     per_sample_better = r["z"] > 3.0
-    if not fewer_updates:
-        verdict = "refuted"
-    elif per_sample_better and r["ratio"] >= PER_SAMPLE_GAIN:
-        verdict = "confirmed"
-    else:
-        verdict = "partly"
+    # whole claim: faster per sample too (a real gain, beyond 3 se); the part: fewer updates
+    verdict = judge.graded(
+        fewer_updates and per_sample_better and r["ratio"] >= PER_SAMPLE_GAIN, fewer_updates
+    )
     return Outcome(
         ours=f"{r['steps_growing']} vs {r['steps_fixed']} updates; per sample ahead by x{r['ratio']:.3f} "
         f"({r['z']:.1f} se)",
@@ -167,9 +166,14 @@ def _growing_outcome(runs: int, seed: int) -> Outcome:
         f"{r['fixed_gap']:.3g}: x{r['ratio']:.3f} higher ({r['z']:.1f} se). Per-sample gain counts as real "
         f"above x{PER_SAMPLE_GAIN}. At the end of the budget: growing {r['final_growing']:.3g}, fixed "
         f"{r['final_fixed']:.3g}.",
-        corrected="Faster per update by a large factor; per sample only marginally (the contraction per "
-        "sample differs at second order in b·eta0·c); the bound's floor is the same for both (the actual floor "
-        "is higher at large steps, see 003.noise-floor-sim).",
+        corrected={
+            "confirmed": "",
+            "partly": f"Faster per update ({r['steps_growing']} vs {r['steps_fixed']} updates to the same gap); per "
+            f"sample the fixed batch is only x{r['ratio']:.3f} higher ({r['z']:.1f} se), below the x{PER_SAMPLE_GAIN} "
+            "counted as a real gain (the contraction per sample differs at second order in b·eta0·c).",
+            "refuted": f"Not faster: the growing batch needs {r['steps_growing']} updates, the fixed one "
+            f"{r['steps_fixed']}.",
+        }[verdict],
         data=f"synthetic ridge regression (N = 500, d = 5, label noise 0.5), {runs} runs per schedule, "
         f"seeds {seed} and {seed + 1}",
         numbers=r,
@@ -233,19 +237,26 @@ def check_noise_floor() -> Outcome:
     # two parts: the bound's floor is batch-independent and holds (both stationary gaps below it, Z se), and
     # the actual noise level is the same for both batches
     below_bound = all(mean <= bound_floor + Z * se for mean, se in floors.values())
-    verdict = "confirmed" if same and below_bound else ("partly" if same or below_bound else "refuted")
+    verdict = judge.graded(same and below_bound, same or below_bound)
     return Outcome(
         ours=f"stationary gap x{ratio:.2f} higher at b = 64 than at b = 4 ({z:.1f} se)",
         verdict=verdict,
         evidence=f"Logistic regression on digits, eta0 = 1/(L M_G 64), started at theta*: stationary E[L−L*] = "
         f"{small:.4g}±{se_small:.1g} with b = 4 (eta = 4 eta0) after {FLOOR_STEPS[4]} steps, {large:.4g}±"
-        f"{se_large:.1g} with b = 64 (eta = 1/L) after {FLOOR_STEPS[64]} steps. Both lie below the bound's "
-        f"floor {bound_floor:.3g}, which is the same for every b, but the actual floors differ: SGD's "
-        "stationary variance per curvature lambda is proportional to eta/(b(2 − eta·lambda)), so at a fixed "
-        "eta/b it grows with eta once eta·lambda is not small.",
-        corrected="The bound's floor eta0 L M/(2c) is batch-independent, and so is the true noise level to "
-        "first order in eta·lambda; at the largest steps the theorem allows (eta up to 1/(L M_G)) the "
-        f"stationary gap is higher, here x{ratio:.2f} at b = 64.",
+        f"{se_large:.1g} with b = 64 (eta = 1/L) after {FLOOR_STEPS[64]} steps. Below the bound's floor "
+        f"{bound_floor:.3g} (the same for every b) within {Z:g} se: {below_bound}. The two floors are the same "
+        f"(not both > {FLOOR_EXCESS}x and > 3 se apart): {same}. SGD's stationary variance per curvature lambda "
+        "is proportional to eta/(b(2 − eta·lambda)), so at a fixed eta/b it grows with eta once eta·lambda is "
+        "not small.",
+        corrected=""
+        if verdict == "confirmed"
+        else (
+            "The bound's floor eta0 L M/(2c) is batch-independent and holds, but the noise level is not the "
+            f"same: the stationary gap is x{ratio:.2f} higher at b = 64 ({z:.1f} se)"
+            if below_bound
+            else f"The measured stationary gaps exceed the bound's floor {bound_floor:.3g}"
+            + ("" if same else f", and differ by x{ratio:.2f} between b = 4 and b = 64 ({z:.1f} se)")
+        ),
         data="scikit-learn 8x8 digits, first 600 rows (real data), L2-regularised logistic regression "
         "(lambda = 0.05), 200 runs per batch size, seeds 4 and 64",
         numbers={

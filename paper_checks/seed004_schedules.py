@@ -87,9 +87,11 @@ def check_imagenet_updates() -> Outcome:
     )
     return Outcome(
         ours=", ".join(f"N = {n:,}: {d:,.0f} → {g:,.0f}" for n, (d, g) in counts.items()),
-        verdict="confirmed" if ok else "refuted",
+        verdict=judge.holds(ok),
         evidence="decaying lr: 90 epochs at B = 8192; increasing batch: 30 epochs at 8192, 60 at 81,920 "
-        "(the lr decays at 60 and 80). Rounded to the nearest thousand both give 14,000 and 6,000.",
+        "(the lr decays at 60 and 80). Rounded to the nearest thousand: "
+        + ", ".join(f"N = {n:,}: {round(d, -3):,.0f} → {round(g, -3):,.0f}" for n, (d, g) in counts.items())
+        + f" (printed {PRINTED_UPDATES[0]:,} → {PRINTED_UPDATES[1]:,}).",
         corrected="" if ok else f"the schedule gives {counts}",
         numbers={str(n): c for n, c in counts.items()},
     )

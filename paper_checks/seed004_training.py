@@ -18,6 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from paper_checks import judge
 from paper_checks.registry import Outcome, claim
 
 # Largest per-evaluation Welch z allowed for "indistinguishable": two-sided 4.7e-4 per evaluation, so about
@@ -116,9 +117,8 @@ def _verdict(results: dict) -> tuple[str, dict]:
     same = numbers["z_increase_vs_decay"] < Z and numbers["z_hybrid_vs_decay"] < Z
     powered = numbers["z_control_vs_decay"] >= Z
     fewer = numbers["update_ratio"] >= MIN_UPDATE_RATIO
-    if not powered:
-        return "not reproducible at this scale", numbers
-    return ("confirmed" if same and fewer else "refuted"), numbers
+    # without a detectable effect of the control (no decay at all) the comparison has no power
+    return judge.graded(same and fewer, False, powerless=not powered), numbers
 
 
 def _outcome(setup: dict, data: str) -> Outcome:

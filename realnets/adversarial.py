@@ -21,10 +21,13 @@ so that BatchNorm statistics are not polluted) and *replaces* those samples by t
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+
+from realnets.objectives import InputTransform, register_transform
 
 __all__ = ["CLIP_MODES", "FGSMTransform", "fgsm"]
 
@@ -104,7 +107,7 @@ def fgsm(
     return adv.detach()
 
 
-class FGSMTransform:
+class FGSMTransform(InputTransform):
     r"""Replace the first :math:`k = \max(\lfloor b_0\gamma\rfloor, 1)` rows of a batch by their FGSM versions.
 
     Seed 003's ABSA (Alg. 1; HessianFlow ``absa.py``) trains on a batch whose first :math:`k` samples are
@@ -119,14 +122,24 @@ class FGSMTransform:
             :math:`k` is capped at the batch size.
         clip, data_min, data_max: as in :func:`fgsm` (the "tensor" clip uses the min/max of the k rows).
 
-    Differences from the original driver, on purpose: it only perturbs when :math:`b_0\gamma > 1` (so
-    :math:`0 < b_0\gamma \le 1` gives no adversarial row there, one here), and with gradient accumulation over
-    :math:`r` base batches it perturbs the first :math:`k` rows of *each* base batch (:math:`rk` in all); here
-    pass ``b0`` and apply the transform per base batch to reproduce that.
+    ``per_base_batch=True`` (with ``b0``): the batch is read as consecutive base batches of :math:`b_0` rows (the
+    :math:`r` accumulated mini-batches of ABSA, HessianFlow ``absa.py``) and the first :math:`k` rows of *each*
+    are replaced (:math:`rk` in all for :math:`r b_0` rows; a trailing partial base batch of :math:`m` rows gets
+    :math:`\min(k, m)`); the ``"tensor"`` clip then uses each base batch's own :math:`k` rows, as the original
+    perturbs one mini-batch at a time. One forward and one backward serve all of them (in eval mode each row's
+    input gradient depends on that row only).
+
+    Difference from the original driver, on purpose: it only perturbs when :math:`b_0\gamma > 1` (so
+    :math:`0 < b_0\gamma \le 1` gives no adversarial row there, one here).
 
     ``cost`` counts the passes made: ``{"fwd": .., "bwd": .., "rows": ..}`` (one forward and one backward to the
-    input per :meth:`apply` with :math:`k > 0`, and the rows perturbed).
+    input per :meth:`apply` with :math:`k > 0`, and the rows perturbed); :meth:`apply` returns the passes of that
+    call with the batch (the :class:`~realnets.objectives.InputTransform` protocol; registered as ``"fgsm"``).
+    ``timed=True`` adds the wall seconds spent in :meth:`apply` to :attr:`seconds` (synchronising a CUDA device
+    around the call so the figure is real).
     """
+
+    name = "fgsm"
 
     def __init__(
         self,
@@ -137,13 +150,19 @@ class FGSMTransform:
         clip: str | None = "tensor",
         data_min: float | Tensor | None = None,
         data_max: float | Tensor | None = None,
+        per_base_batch: bool = False,
+        timed: bool = False,
     ) -> None:
         self.gamma = gamma
         self.eps = _check_eps(eps)
         if b0 is not None and (isinstance(b0, bool) or not isinstance(b0, int) or b0 < 1):
             raise ValueError(f"Invalid b0: {b0!r} (expected an integer >= 1 or None)")
+        if per_base_batch and b0 is None:
+            raise ValueError("Invalid per_base_batch: True (expected b0 with it)")
         _check_clip(clip, data_min, data_max)
         self.b0, self.clip, self.data_min, self.data_max = b0, clip, data_min, data_max
+        self.per_base_batch = bool(per_base_batch)
+        self.timed, self.seconds = bool(timed), 0.0
         self.cost = {"fwd": 0, "bwd": 0, "rows": 0}
 
     @property
@@ -166,25 +185,78 @@ class FGSMTransform:
         b0 = batch_size if self.b0 is None else self.b0
         return min(max(math.floor(b0 * self._gamma), 1), batch_size)
 
-    def apply(self, model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor:
-        """The batch with its first :meth:`rows` rows replaced by FGSM inputs; the other rows are ``x``'s own."""
-        k = self.rows(x.shape[0])
+    def row_index(self, batch_size: int) -> Tensor:
+        """The rows replaced in a batch of ``batch_size``: the first :meth:`rows` of it, or with
+        ``per_base_batch`` the first :math:`\\min(k, m)` of each consecutive base batch of :math:`m \\le b_0` rows."""
+        if not self.per_base_batch:
+            return torch.arange(self.rows(batch_size))
+        k = self.rows(self.b0)
         if k == 0:
+            return torch.zeros(0, dtype=torch.long)
+        starts = torch.arange(0, batch_size, self.b0)
+        offsets = torch.arange(k)
+        index = (starts[:, None] + offsets[None, :]).reshape(-1)
+        return index[index < batch_size]
+
+    def apply(self, model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, int]]:
+        """``(x', passes)``: the batch with the rows of :meth:`row_index` replaced by FGSM inputs (the other rows
+        are ``x``'s own, the very tensor when nothing is replaced) and ``{"fwd": .., "bwd": ..}`` of this call."""
+        before = (self.cost["fwd"], self.cost["bwd"])
+        if self.timed:
+            _synchronize(x.device)
+            start = time.perf_counter()
+        out = self._replace(model, loss_fn, x, y)
+        if self.timed:
+            _synchronize(x.device)
+            self.seconds += time.perf_counter() - start
+        return out, {"fwd": self.cost["fwd"] - before[0], "bwd": self.cost["bwd"] - before[1]}
+
+    def _replace(self, model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor:
+        if not self.per_base_batch:
+            k = self.rows(x.shape[0])
+            if k == 0:
+                return x
+            adv = self._fgsm(model, loss_fn, x[:k], y[:k], self.clip)
+            self._count(k)
+            return torch.cat([adv.to(x.dtype), x[k:]])
+        index = self.row_index(x.shape[0]).to(x.device)
+        if index.numel() == 0:
             return x
-        adv = fgsm(
-            model,
-            loss_fn,
-            x[:k],
-            y[:k],
-            self.eps,
-            clip=self.clip,
-            data_min=self.data_min,
-            data_max=self.data_max,
-        )
+        rows = x[index]
+        clip = None if self.clip == "tensor" else self.clip
+        adv = self._fgsm(model, loss_fn, rows, y[index], clip)
+        if self.clip == "tensor":  # each base batch's own min and max, as when perturbed one at a time
+            chunk = index // self.b0
+            shape = (-1,) + (1,) * (rows.dim() - 1)
+            flat = rows.reshape(rows.shape[0], -1)
+            count = int(chunk.max()) + 1
+            lo = torch.full((count,), float("inf"), dtype=rows.dtype, device=rows.device)
+            hi = torch.full((count,), float("-inf"), dtype=rows.dtype, device=rows.device)
+            lo = lo.scatter_reduce(0, chunk, flat.min(dim=1).values, reduce="amin")
+            hi = hi.scatter_reduce(0, chunk, flat.max(dim=1).values, reduce="amax")
+            adv = torch.maximum(torch.minimum(adv, hi[chunk].reshape(shape)), lo[chunk].reshape(shape))
+        self._count(int(index.numel()))
+        out = x.clone()
+        out[index] = adv.to(x.dtype)
+        return out
+
+    def _fgsm(self, model, loss_fn, x, y, clip):
+        return fgsm(model, loss_fn, x, y, self.eps, clip=clip, data_min=self.data_min, data_max=self.data_max)
+
+    def _count(self, rows: int) -> None:
         if self.eps > 0:
             self.cost["fwd"] += 1
             self.cost["bwd"] += 1
-        self.cost["rows"] += k
-        return torch.cat([adv.to(x.dtype), x[k:]])
+        self.cost["rows"] += rows
 
-    __call__ = apply
+    def __call__(self, model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor:
+        """The transformed batch only (:meth:`apply` without the pass counts)."""
+        return self.apply(model, loss_fn, x, y)[0]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+register_transform("fgsm", FGSMTransform)

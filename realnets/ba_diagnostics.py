@@ -86,6 +86,7 @@ def loss_decrease_distribution(
     seed: int = 0,
     buffer: list[Tensor] | None = None,
     rho: float = 0.0,
+    report: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Appendix B of seed 000: the decrease of the full objective over ``repeats`` random batches.
 
@@ -101,6 +102,8 @@ def loss_decrease_distribution(
     default). Also the "population" prediction from the full-data gradient
     :math:`f` and the full-data :math:`f^\\top\\Sigma f` (with the finite-population factor
     :math:`(N-m)/(N-1)` of sampling without replacement).
+
+    ``report(done, repeats)``, when given, is called after every batch (progress of a long measurement).
 
     Returns:
         dict with ``decreases`` (list), ``empirical_mean``, ``empirical_std``, the per-batch predictions
@@ -134,7 +137,7 @@ def loss_decrease_distribution(
             "predicted_std_code_diag",
         )
     }
-    for _ in range(repeats):
+    for done in range(1, repeats + 1):
         idx = torch.randperm(n, generator=generator)[:batch_size].to(x.device)
         exact.reset()
         diag.reset()
@@ -150,6 +153,8 @@ def loss_decrease_distribution(
         rows["predicted_std_diag"].append(lr * math.sqrt(s_diag.sigma2 / batch_size))
         rows["predicted_std_code"].append(lr * math.sqrt(s_exact.sigma2 / batch_size / batch_size))
         rows["predicted_std_code_diag"].append(lr * math.sqrt(s_diag.sigma2 / batch_size / batch_size))
+        if report is not None:
+            report(done, repeats)
     result: dict[str, Any] = dict(rows)
     decreases = np.asarray(rows["decreases"])
     result.update(
@@ -215,6 +220,7 @@ def ba_trace(
     budget_samples: int,
     seed: int = 0,
     full_every: int = 1,
+    report: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """A BA run (the policy and statistic of the engine, without the engine's files) with diagnostics.
 
@@ -231,6 +237,7 @@ def ba_trace(
         budget_samples: samples to consume.
         seed: the sampler's permutations (the model's initial weights are the caller's).
         full_every: evaluate the full objective every this many updates (0: never).
+        report: called as ``report(samples drawn, budget_samples)`` after every update (progress).
 
     Returns:
         ``{"steps": [per-update dicts], "algo": ..., "hp": ..., "n_train": ...}``.
@@ -275,6 +282,8 @@ def ba_trace(
         if "full_before" in record:
             record["full_after"] = full_loss(model, loss_fn, x, y)
         steps.append(record)
+        if report is not None:
+            report(sampler.drawn, budget_samples)
     return {"steps": steps, "algo": algo, "hp": dict(hp or {}), "n_train": n}
 
 
@@ -329,20 +338,37 @@ def _predictions(policy, state, batch, info, model, loss_fn, xb, yb) -> dict[str
 
 # --------------------------------------------------------------------------------------------- figures
 def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Path:
-    """Histogram of the measured decreases with the Gaussians of the three predictions (appendix B, fig. 6)."""
+    """Histogram of the measured decreases with the Gaussians of the predictions (seed 000, appendix B), with a
+    title and a caption that says what the offset between the plug-in and the population curves is."""
     from realnets.plots import _pyplot, save_figure
 
     plt = _pyplot()
 
-    decreases = np.asarray(result["decreases"])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    raw = np.asarray(result["decreases"], dtype=float)
+    # Plain tick labels: DeltaF in units of 10^k nats (k from the data), not matplotlib's offset texts.
+    k = int(math.floor(math.log10(max(np.abs(raw).max(), 1e-300))))
+    unit = 10.0**k
+    decreases = raw / unit
+    fig, ax = plt.subplots(figsize=(8, 5.6), constrained_layout=True)
     ax.hist(decreases, bins=40, density=True, alpha=0.5, label=f"measured ({len(decreases)} batches)")
-    plug_in = result["predicted_mean_median"]
+    plug_in = result["predicted_mean_median"] / unit
     curves = (
-        ("population f, fᵀΣf", result["population_mean"], result["population_std"]),
-        ("one-batch plug-in, exact σ² (eq. 4)", plug_in, result["predicted_std_exact_median"]),
-        ("one-batch plug-in, diagonal σ²", plug_in, result["predicted_std_diag_median"]),
-        ("original code (diagonal, /m_α)", plug_in, result["predicted_std_code_diag_median"]),
+        (
+            r"population: full-data $f$ and $f^\top\Sigma f$",
+            result["population_mean"] / unit,
+            result["population_std"] / unit,
+        ),
+        (
+            r"one-batch plug-in $\hat f$, exact $\sigma^2$ (eq. 4)",
+            plug_in,
+            result["predicted_std_exact_median"] / unit,
+        ),
+        (
+            r"one-batch plug-in $\hat f$, diagonal $\sigma^2$",
+            plug_in,
+            result["predicted_std_diag_median"] / unit,
+        ),
+        (r"original code (diagonal, $/m_\alpha$)", plug_in, result["predicted_std_code_diag_median"] / unit),
     )
     low = min([decreases.min()] + [m - 3 * sd for _, m, sd in curves])
     high = max([decreases.max()] + [m + 3 * sd for _, m, sd in curves])
@@ -350,33 +376,91 @@ def plot_decrease_distribution(result: Mapping[str, Any], out: str | Path) -> Pa
     for label, mean, std in curves:
         ax.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi)), label=label)
     ax.set_ylim(0, 1.3 * np.histogram(decreases, bins=40, density=True)[0].max())
-    ax.set_xlabel("decrease of the full objective F(theta') - F(theta)")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=7)
+    scale = f"$10^{{{k}}}$ nats" if k else "nats"
+    ax.set_xlabel(f"one-step change of the full loss $\\Delta F = F(\\theta') - F(\\theta)$ ({scale})")
+    ax.set_ylabel(f"probability density (per {scale} of $\\Delta F$)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(
+        f"Seed 000 appendix B: is $\\Delta F$ Gaussian as BA assumes?\n"
+        f"{result.get('repeats', len(decreases))} random batches of $m$ = {result.get('batch_size', '?')} "
+        f"at one point of training, $\\eta$ = {result.get('lr', float('nan')):g}",
+        fontsize=10,
+    )
+    fig.text(0.01, 0.005, _appendix_b_caption(result), ha="left", va="bottom", fontsize=8, wrap=True)
+    fig.get_layout_engine().set(rect=(0, 0.13, 1, 0.87))
     return save_figure(fig, out)
 
 
+def _appendix_b_caption(result: Mapping[str, Any]) -> str:
+    """What the figure shows, in numbers: the offset between the plug-in and the population means."""
+    plug_in, population = result["predicted_mean_median"], result["population_mean"]
+    measured, spread = result["empirical_mean"], result["empirical_std"]
+    return (
+        f"Offset: the plug-in curves are centred at $-\\eta\\,\\hat f^\\top\\hat f$ = {plug_in:.3g} (median over "
+        f"batches), the population curve at $-\\eta\\,f^\\top f$ = {population:.3g}; measured mean {measured:.3g} "
+        f"(std {spread:.3g}).\nThe offset {plug_in - population:.3g} is the batch's own noise: "
+        f"$E\\|\\hat f\\|^2 = \\|f\\|^2 + \\mathrm{{tr}}\\,\\Sigma/m$, so the one-batch estimate of the mean "
+        f"decrease is too large by about $\\eta\\,\\mathrm{{tr}}\\,\\Sigma/m$;\n"
+        "the widths compare the estimated $\\sigma^2$ (exact, diagonal, the original code's) with the "
+        "measured spread."
+    )
+
+
 def plot_trace(trace: Mapping[str, Any], out: str | Path) -> Path:
-    """Batch size and m* (exact and diagonal), and predicted against realised next loss, along a BA run."""
+    """Along a BA run (seed 000, appendix C): the batch size with :math:`m^*` from the exact and the diagonal
+    :math:`\\sigma^2`; :math:`\\sigma^2` exact against diagonal on the same batches; and eq. 7's predicted
+    :math:`\\mathbb E_m[s_{t+1}]` against the realised loss on the same batch after the update."""
     from realnets.plots import _pyplot, save_figure
 
     plt = _pyplot()
+    import matplotlib
+    import matplotlib.ticker
 
     steps = [s for s in trace["steps"] if "predicted_next" in s]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    t = np.arange(len(steps))
-    left.plot(t, [s["batch_size"] for s in steps], lw=0.8, label="batch size")
-    left.plot(t, [s["m_star"] for s in steps], lw=0.6, label="m* (exact)")
-    left.plot(t, [s["m_star_diag"] for s in steps], lw=0.6, label="m* (diagonal)")
-    left.set_yscale("log")
-    left.set_xlabel("update")
-    left.legend(fontsize=7)
-    right.scatter([s["predicted_next"] for s in steps], [s["batch_after"] for s in steps], s=4)
-    low = min(s["batch_after"] for s in steps)
-    high = max(s["predicted_next"] for s in steps)
-    right.plot([low, high], [low, high], color="k", lw=0.5)
-    right.set_xlabel("predicted E_m[s_{t+1}] (eq. 7)")
-    right.set_ylabel("loss on the same batch after the update")
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    t = np.arange(1, len(steps) + 1)
+    batch = [s["batch_size"] for s in steps]
+    if len(batch) >= 2 and batch[-1] < batch[-2]:  # the budget's leftover samples: no decision of BA
+        batch[-1] = batch[-2]
+    left.plot(t, batch, lw=1.2, drawstyle="steps-post", label="batch size $m$ used")
+    left.plot(t, [s["m_star"] for s in steps], lw=0.8, label=r"$m^*$ from exact $\sigma^2$ (eq. 4)")
+    left.plot(t, [s["m_star_diag"] for s in steps], lw=0.8, ls="--", label=r"$m^*$ from diagonal $\sigma^2$")
+    left.set_yscale("log", base=2)
+    left.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    left.set_title("batch size and the Gaussian-walk optimum $m^*$")
+    left.set_xlabel("update $t$")
+    left.set_ylabel("samples")
+    left.legend(fontsize=8)
+    exact = np.asarray([s["sigma2"] for s in steps], dtype=float)
+    diag = np.asarray([s["sigma2_diag"] for s in steps], dtype=float)
+    middle.plot(t, exact, lw=0.9, label=r"exact $\sigma_t^2$ (eq. 4)")
+    middle.plot(t, diag, lw=0.9, ls="--", label=r"diagonal $\sigma_t^2$")
+    positive = np.concatenate([exact[exact > 0], diag[diag > 0]])
+    if positive.size and positive.max() / positive.min() > 20:
+        middle.set_yscale("log")
+    ratio = np.median(diag[exact > 0] / exact[exact > 0]) if np.any(exact > 0) else float("nan")
+    middle.set_title(f"$\\sigma^2$ exact against diagonal (median ratio diag/exact {ratio:.3g})")
+    middle.set_xlabel("update $t$")
+    middle.set_ylabel(r"$\sigma_t^2 = \hat f^\top\hat\Sigma\hat f$ (nats$^2/\eta^2$)")
+    middle.legend(fontsize=8)
+    right.scatter([s["predicted_next"] for s in steps], [s["batch_after"] for s in steps], s=6)
+    low = min(min(s["batch_after"] for s in steps), min(s["predicted_next"] for s in steps))
+    high = max(max(s["batch_after"] for s in steps), max(s["predicted_next"] for s in steps))
+    right.plot([low, high], [low, high], color="k", lw=0.6, label="equality")
+    right.set_title("eq. 7: predicted against realised next loss")
+    right.set_xlabel(r"predicted $\mathbb{E}_m[s_{t+1}]$ (eq. 7, nats)")
+    right.set_ylabel("loss on the same batch after the update (nats)")
+    right.legend(fontsize=8)
+    for ax in (left, middle, right):
+        ax.grid(alpha=0.3)
+    name = {"ba-sgd": "BA-SGD", "ba-momentum": "BA-Momentum"}.get(trace.get("algo"), trace.get("algo"))
+    lr = (trace.get("hp") or {}).get("lr")
+    fig.suptitle(
+        f"Seed 000 appendix C: a {name} run traced"
+        + (f" ($\\eta$ = {lr:g})" if isinstance(lr, (int, float)) else "")
+        + f", {len(steps)} updates on {trace.get('n_train', '?')} training samples"
+    )
     return save_figure(fig, out)
 
 
@@ -393,10 +477,12 @@ def write_diagnostics(
     seed: int = 0,
     repeats: int = 500,
     data_dir: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Path]:
     """Appendix B after 10 SGD steps (learning rate ``lr``), and a traced BA run (``trace_lr``), to ``out_dir``.
 
     Files: ``appendix_b.png``, ``trace.png`` and ``ba_diagnostics.json`` (every number of both experiments).
+    ``progress``: a line on stderr every 10 seconds and at the end of each experiment.
     """
     import json
 
@@ -422,7 +508,9 @@ def write_diagnostics(
         optimizer.zero_grad(set_to_none=True)
         loss_fn(net(x[idx]), y[idx]).mean().backward()
         optimizer.step()
-    appendix_b = loss_decrease_distribution(net, loss_fn, x, y, lr=lr, repeats=repeats, seed=seed)
+    appendix_b = loss_decrease_distribution(
+        net, loss_fn, x, y, lr=lr, repeats=repeats, seed=seed, report=_reporter("appendix B: batch", progress)
+    )
     trace = ba_trace(
         fresh_model(),
         loss_fn,
@@ -432,6 +520,7 @@ def write_diagnostics(
         hp={"lr": trace_lr},
         budget_samples=round(epochs * x.shape[0]),
         seed=seed,
+        report=_reporter("trace: sample", progress),
     )
     paths = {
         "appendix_b": plot_decrease_distribution(appendix_b, out / "appendix_b.png"),
@@ -448,6 +537,32 @@ def write_diagnostics(
     }
     paths["json"].write_text(json.dumps(summary, indent=1, default=float) + "\n")
     return paths
+
+
+def _reporter(what: str, enabled: bool, every_s: float = 10.0, clock=None):
+    """``report(done, total)`` writing ``what done/total (pct), elapsed`` to stderr every ``every_s`` seconds
+    and once at the end (None when not ``enabled``)."""
+    import sys
+    import time
+
+    if not enabled:
+        return None
+    clock = clock or time.monotonic
+    start = clock()
+    last = [start]
+
+    def report(done: int, total: int) -> None:
+        now = clock()
+        finished = done >= total
+        if now - last[0] >= every_s or finished:
+            last[0] = now
+            print(
+                f"{what} {done}/{total} ({100 * done / total:.0f}%), {now - start:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import torch
 __all__ = [
     "CHECKPOINT_NAME",
     "FORMAT_VERSION",
+    "check_run_state",
     "load_checkpoint",
     "rng_states",
     "save_checkpoint",
@@ -77,6 +78,63 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"Invalid checkpoint: {str(path)!r} (expected format version {FORMAT_VERSION})")
     return payload
+
+
+# The engine's run state (see realnets.engine.loop.Run.checkpoint): key -> (check, what is expected).
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _tensor_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+_RUN_STATE = {
+    "config": (lambda v: isinstance(v, dict), "a table of settings"),
+    "model": (_tensor_dict, "a state_dict of tensors"),
+    "optimizer": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("param_groups"), list) and "state" in v,
+        "an optimizer state_dict",
+    ),
+    "policy_state": (lambda v: True, "the algorithm's state"),
+    "step": (_count, "an integer >= 0"),
+    "samples": (_count, "an integer >= 0"),
+    "evals_done": (_count, "an integer >= 0"),
+    "metric_lines": (_count, "an integer >= 0"),
+    "elapsed": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+        "a number of seconds >= 0",
+    ),
+    "totals": (
+        lambda v: isinstance(v, dict) and all(_count(v.get(k)) for k in ("fwd", "bwd")),
+        "fwd/bwd counts",
+    ),
+    "rng": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in v.values())
+            and "torch" in v
+        ),
+        "the torch RNG states (uint8 tensors)",
+    ),
+}
+
+
+def check_run_state(payload: dict[str, Any], path: str | os.PathLike) -> None:
+    """Refuse a checkpoint that :func:`load_checkpoint` could read but whose run state is incomplete or of the
+    wrong types (a damaged or hand-edited file), in one line naming the file and the key, before a resume
+    touches the run directory.
+
+    Raises:
+        ValueError: ``Invalid checkpoint: '<path>' (<key>: expected ...)``.
+    """
+    for key, (ok, expected) in _RUN_STATE.items():
+        if key not in payload:
+            raise ValueError(
+                f"Invalid checkpoint: {str(path)!r} (expected a full run state; missing {key!r})"
+            )
+        if not ok(payload[key]):
+            raise ValueError(f"Invalid checkpoint: {str(path)!r} ({key}: expected {expected})")
 
 
 def rng_states(device: torch.device) -> dict[str, Any]:

@@ -91,6 +91,8 @@ _RUN_FLAGS = (
     ("--batch-size", "batch_size", int, "(initial) batch size (default: the algorithm's)"),
     ("--out-dir", "out_dir", str, "run directory (default: runs/<algo>-<model>-<dataset>-seed<seed>)"),
     ("--checkpoint-every", "checkpoint_every", int, "checkpoint every N epochs, 0: end only (default: 1)"),
+    ("--eval-every", "eval_every", int, "also evaluate the full losses every N updates (default: off)"),
+    ("--stride-probe", "stride_probe", int, "log per-update strides; radii every N updates (default: off)"),
     ("--grad-clip", "grad_clip", float, "clip the global gradient L2 norm to X (default: off)"),
     (
         "--val-fraction",
@@ -132,7 +134,8 @@ _HP_FLAGS = (
         "--milestones",
         "milestones",
         str,
-        "epochs of the schedule steps, e.g. 6,12,16 (default: the algorithm's)",
+        "epochs of the schedule steps, e.g. 6,12,16, or fractions of the budget, e.g. 30%%,60%%,80%% "
+        "(default: the algorithm's)",
     ),
     ("--factor", "factor", float, "schedule factor per milestone (default: 5)"),
     ("--m0", "m0", int, "BA-SGD/BA-Momentum sampling step m0 (default: 32)"),
@@ -294,6 +297,23 @@ def _check_folder(name: str, path: str | None, writable: bool = True) -> None:
         )
     if writable and not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"Invalid {name}: {path!r} (expected a writable folder; {str(existing)!r} is not)")
+    if writable:
+        _probe_writable(name, path, existing)
+
+
+def _probe_writable(name: str, path: str, folder) -> None:
+    """Create and remove a temporary folder in ``folder``: os.access says yes to root everywhere, also on a
+    read-only mount or in /proc, where the run would fail after its data is loaded."""
+    import os
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".realnets-probe-", dir=folder))
+    except OSError as error:
+        raise ValueError(
+            f"Invalid {name}: {path!r} (expected a writable folder; {str(folder)!r} is not: "
+            f"{error.strerror or error})"
+        ) from None
 
 
 def _name_limits(folder) -> tuple[int, int]:
@@ -311,12 +331,17 @@ def _check_output_file(name: str, path: str) -> None:
     import os
     from pathlib import Path
 
+    if not path.strip():
+        raise ValueError(f"Invalid {name}: {path!r} (expected a non-empty file path)")
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"Invalid {name}: {path!r} (expected a file path, not a folder)")
+    if target.exists() and not target.is_file():  # /dev/full, a pipe: the write would vanish or fail late
+        raise ValueError(f"Invalid {name}: {path!r} (expected a regular file path)")
     parent = target.absolute().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"Invalid {name}: {path!r} (expected a path in an existing, writable folder)")
+    _probe_writable(name, path, parent)
 
 
 def _check_resume_flags(args: argparse.Namespace) -> None:
@@ -366,6 +391,7 @@ def _add_train(subparsers) -> None:
 def _resolved_config(config) -> dict[str, Any]:
     import torch
 
+    from realnets.engine import default_run_dir
     from realnets.registry import get_algorithm, resolve_hparams
 
     info = get_algorithm(config.algo)
@@ -374,7 +400,7 @@ def _resolved_config(config) -> dict[str, Any]:
     return {
         **config.to_dict(),
         "hp": resolve_hparams(info, config.algo_overrides()),
-        "out_dir": str(config.run_dir()),
+        "out_dir": str(default_run_dir(config)),  # a default name that is taken gets -2, -3, ...
     }
 
 
@@ -411,12 +437,11 @@ def _checkpoint_config(path: str, device: str | None):
     """The configuration stored in the checkpoint at ``path`` (what ``--resume`` would continue)."""
     from pathlib import Path
 
-    from realnets.checkpoint import load_checkpoint
+    from realnets.checkpoint import check_run_state, load_checkpoint
     from realnets.config import make_config
 
     payload = load_checkpoint(path)
-    if not isinstance(payload.get("config"), dict):
-        raise ValueError(f"Invalid checkpoint: {path!r} (expected a full run state; missing 'config')")
+    check_run_state(payload, path)
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     return make_config(payload["config"], {"out_dir": str(run_dir)}, {"device": device} if device else {})
 
@@ -424,8 +449,12 @@ def _checkpoint_config(path: str, device: str | None):
 def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from realnets import distributed
     from realnets.config import make_config
     from realnets.engine import train
+
+    if distributed.requested() and not distributed.current().active:  # under torchrun: join the group first
+        return distributed.launch_cli(_cmd_train, args)
 
     if args.resume is not None:
         _check_resume_flags(args)
@@ -445,7 +474,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _check_amp_device(config)
         _check_folder("out_dir", str(config.run_dir()))
         _check_folder("data_dir", config.data_dir, writable=False)  # read-only is fine once downloaded
-        _set_active_run(config.run_dir())
+        from realnets.engine import default_run_dir
+
+        _set_active_run(default_run_dir(config))  # Ctrl-C names this run, not an earlier one of the same name
         result = train(config, plots=args.plots)
     if result.status != "finished":
         print(f"realnets: {result.message}", file=sys.stderr)
@@ -455,13 +486,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _resume(path: str, device: str | None, plots: bool):
+    from realnets.checkpoint import check_run_state, load_checkpoint
     from realnets.engine import resume
 
+    check_run_state(load_checkpoint(path), path)  # a damaged run state: one line, before any file is touched
     try:
         return resume(path, device=device, plots=plots)
     except KeyError as error:  # a file of the right format version that lacks part of the run state
         raise ValueError(
             f"Invalid checkpoint: {path!r} (expected a full run state; missing {error})"
+        ) from None
+    except RuntimeError as error:  # weights of another model than the one its config builds
+        if "state_dict" not in str(error):
+            raise
+        first = str(error).strip().splitlines()
+        detail = " ".join(first[1].split()) if len(first) > 1 else first[0]
+        raise ValueError(
+            f"Invalid checkpoint: {path!r} (its weights do not fit its model: {detail[:160]})"
         ) from None
 
 
@@ -476,6 +517,11 @@ def _print_summary(summary: dict[str, Any], run_dir) -> None:
     print(
         f"  train loss {summary['final_train_loss']:.4g}  test loss {summary['final_test_loss']:.4g}{acc_text}"
     )
+    best = summary.get("best_checkpoint")
+    if best:
+        shown = f"{100 * best['value']:.2f}%" if best["metric"].endswith("_acc") else f"{best['value']:.4g}"
+        name = best["metric"].replace("_", " ")
+        print(f"  best.pt: epoch {best['epoch']:.2f}, {name} {shown} (checkpoint.pt: the last state)")
     print(f"  run directory: {run_dir}")
 
 
@@ -593,7 +639,8 @@ def _add_compare(subparsers) -> None:
         default=None,
         help="a named grid instead of --algos: seed000 (seed 000's twelve "
         "algorithms: BA, Mini-32/64/128/256 and Manual, for SGD and momentum, all at lr 0.01 unless "
-        "--lr is given)",
+        "--lr is given), or seed000-lr (seed 000's fig. 4: BA-Momentum and Mini-32-Momentum at lr 0.005, "
+        "0.01, 0.02 and 0.05)",
     )
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     _add_run_options(
@@ -688,12 +735,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from realnets.plots import expand_run_dirs, load_metrics, load_summary, plot_runs
 
+    _check_run_dir_args(args.run_dirs)
     runs = expand_run_dirs(args.run_dirs)  # a bad run directory is the likelier mistake, so it is named first
     for run_dir in runs:
         load_metrics(run_dir)
         load_summary(run_dir)
     # One folder (a run, or a compare grid): the figure goes into it; several: compare.png here.
-    out = args.out or (Path(args.run_dirs[0]) / "plots.png" if len(args.run_dirs) == 1 else "compare.png")
+    default = Path(args.run_dirs[0]) / "plots.png" if len(args.run_dirs) == 1 else "compare.png"
+    out = args.out if args.out is not None else default
     _check_output_file("out", str(out))
     print(plot_runs(runs, out))
     return 0
@@ -706,12 +755,19 @@ def _add_export(subparsers) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def _check_run_dir_args(run_dirs: Sequence[str]) -> None:
+    """An empty RUN_DIR would read as the current folder (every run below it), not as a mistake."""
+    if any(not run_dir.strip() for run_dir in run_dirs):
+        raise ValueError("Invalid run directory: '' (expected a run directory or a compare folder)")
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from realnets.export import metrics_to_csv
     from realnets.plots import expand_run_dirs, load_metrics
 
     if not args.csv:
         raise UsageError("Invalid export: no format given (expected --csv)")
+    _check_run_dir_args(args.run_dirs)
     runs = expand_run_dirs(args.run_dirs)
     for run_dir in runs:  # every file is checked before any is written
         load_metrics(run_dir)
@@ -778,8 +834,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from realnets import bench
     from realnets.bench import format_results, run_bench
 
-    sections = args.sections.split(",") if args.sections else None
-    if args.out:
+    sections = args.sections.split(",") if args.sections is not None else None  # '' is no section, not all
+    if args.out is not None:
         _check_output_file("out", args.out)
     bench._import_section_modules()
     names = sections or list(bench.SECTIONS)
@@ -788,7 +844,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"Invalid section: {unknown[0]!r} (expected one of {', '.join(bench.SECTIONS)})")
     rows: list[dict[str, Any]] = []
     for index, name in enumerate(names):  # each section's rows as soon as it returns
-        section_rows = run_bench(sections=[name], device=args.device, repeats=args.repeats, out=None)
+        section_rows = run_bench(
+            sections=[name],
+            device=args.device,
+            repeats=args.repeats,
+            out=None,
+            report=lambda text: print(text, file=sys.stderr, flush=True),
+        )
         table = format_results(section_rows).splitlines()
         print("\n".join(table if index == 0 else table[1:]), flush=True)
         rows += section_rows
@@ -867,10 +929,21 @@ def _exit_status(error: BaseException) -> int | None:
     return None
 
 
+# Commands that write files and do not join a process group: refused under torchrun (WORLD_SIZE > 1).
+_ONE_PROCESS = ("compare", "sweep", "bench", "cost", "plot", "export")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    import os
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] in _ONE_PROCESS and os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1"):
+            raise UsageError(  # under torchrun every rank would write the same files
+                f"Invalid launch: realnets {argv[0]} runs in one process (WORLD_SIZE="
+                f"{os.environ['WORLD_SIZE']}; expected `realnets train` under torchrun)"
+            )
         if argv and argv[0] in _DELEGATED:  # their modules parse their own flags
             return _run_delegated(argv[0], argv[1:])
         args = build_parser().parse_args(argv)

@@ -98,7 +98,9 @@ def _costs(workers, n_bytes, alpha, beta, gamma) -> tuple[int, float, float, flo
 
 
 # --------------------------------------------------------------------------------------- all-reduces
-def ring_allreduce_time(workers: int, n_bytes: float, alpha: float, beta: float, gamma: float = 0.0) -> float:
+def ring_allreduce_time(
+    *, workers: int, n_bytes: float, alpha: float, beta: float, gamma: float = 0.0
+) -> float:
     r"""Ring all-reduce: :math:`2(P-1)\alpha + 2\frac{P-1}{P}n\beta + \frac{P-1}{P}n\gamma` (Thakur et al. 2005).
 
     Args:
@@ -174,7 +176,7 @@ def allreduce_time(
     """The all-reduce time of ``algorithm`` (one of :data:`ALGORITHMS`)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"Invalid algorithm: {algorithm!r} (expected one of {', '.join(ALGORITHMS)})")
-    return ALGORITHMS[algorithm](workers, n_bytes, alpha, beta, gamma)
+    return ALGORITHMS[algorithm](workers=workers, n_bytes=n_bytes, alpha=alpha, beta=beta, gamma=gamma)
 
 
 # ---------------------------------------------------------------------------------- compute per sample

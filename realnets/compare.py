@@ -18,6 +18,7 @@ The whole grid is validated (every spec, every hyperparameter, every seed) befor
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -46,7 +47,10 @@ __all__ = [
 
 #: Named grids. ``seed000``: the twelve algorithms of seed 000, sec. 4.2 (BA, Mini-32/64/128/256 and Manual,
 #: each for SGD and momentum; Manual doubles the batch from 32 every quarter of the budget up to 256).
-PRESETS = ("seed000",)
+#: ``seed000-lr``: seed 000's fig. 4, BA-Momentum against Mini-32-Momentum at each learning rate of sec. 4.3
+#: (:data:`SEED000_FIG4_LRS`); the loss and batch-size panels are the compare figure's.
+PRESETS = ("seed000", "seed000-lr")
+SEED000_FIG4_LRS = (0.005, 0.01, 0.02, 0.05)
 #: The one learning rate of each preset when ``--lr`` is not given. Seed 000 sec. 4.2 names no rate for its
 #: twelve methods and compares BA-Momentum with Mini-32-Momentum at equal rates in sec. 4.3 (0.005, 0.01,
 #: 0.02, 0.05); every row therefore uses the same rate, 0.01 (a rate of sec. 4.3 at which both behave).
@@ -57,6 +61,12 @@ def preset_algos(name: str, budget_epochs: float) -> list[str]:
     """The algorithm specs of preset ``name`` (see :data:`PRESETS`) for a budget of ``budget_epochs``."""
     if name not in PRESETS:
         raise ValueError(f"Invalid preset: {name!r} (expected one of {', '.join(PRESETS)})")
+    if name == "seed000-lr":
+        return [
+            spec
+            for lr in SEED000_FIG4_LRS
+            for spec in (f"ba-momentum:lr={lr:g}", f"momentum:batch_size=32:lr={lr:g}")
+        ]
     quarter = f"{budget_epochs / 4:g}"
     specs = []
     for ba, fixed, optimizer in (("ba-sgd", "sgd", "sgd"), ("ba-momentum", "momentum", "momentum")):
@@ -189,9 +199,21 @@ def plan_grid(
         )
         for a in algos
     ]
+    seen: dict[str, str] = {}
+    for spec, (name, hp_) in zip(algos, resolved):  # e.g. sgd;sgd:lr=0.05 when 0.05 is sgd's default
+        key = json.dumps([name, hp_], sort_keys=True, default=str)
+        if key in seen:
+            raise ValueError(
+                f"Invalid algos: {seen[key]!r} and {spec!r} are the same run (expected distinct settings; "
+                f"the second repeats every hyperparameter of the first)"
+            )
+        seen[key] = spec
     differing = [k for k in differing_keys(resolved) if k != "seed"]
+    # Batch size and optimizer that differ between rows: named by seed 000's labels (Mini-32-SGD), so they are
+    # added to the others' (increase-batch (batch_size=128, optimizer=momentum)).
+    unstated = [k for k in _UNSTATED_KEYS if len({json.dumps(hp_.get(k)) for _, hp_ in resolved}) > 1]
     labels = {
-        a: _display(name, hp_, [k for k in keys if k != "seed"])
+        a: _display(name, hp_, [k for k in keys if k != "seed"] + ([] if _named(name, hp_) else unstated))
         for a, (name, hp_), keys in zip(algos, resolved, entry_keys(resolved))
     }
     slugs: dict[str, str] = {}
@@ -221,11 +243,57 @@ def plan_grid(
     }
 
 
+def check_runnable(plan: Mapping[str, Any]) -> None:
+    """Build every spec's run once on the real model and data, statistics included, writing nothing.
+
+    :func:`plan_grid` checks the settings without data; what depends on the model (a full-covariance statistic
+    of a large model, BatchNorm under per-sample statistics, a layer-wise optimizer) is refused here, so a grid
+    never stops at its 7th run after six have trained. The data is loaded once for the whole grid.
+
+    Raises:
+        ValueError: the first spec that cannot run, in one line.
+    """
+    import torch
+
+    import realnets.data as data
+    from realnets.engine.loop import Run, resolve_device
+
+    first: dict[str, TrainConfig] = {}
+    for (spec, _seed), config in plan["configs"].items():
+        first.setdefault(spec, config)
+    real_load, loaded = data.load_dataset, {}
+
+    def load_once(*args, **kwargs):
+        key = repr((args, sorted(kwargs.items())))
+        if key not in loaded:
+            loaded[key] = real_load(*args, **kwargs)
+        return loaded[key]
+
+    data.load_dataset = load_once
+    try:
+        for config in first.values():
+            device = resolve_device(config.device)
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                Run(config, device, config.run_dir()).trainer.check_statistics()
+    finally:
+        data.load_dataset = real_load
+
+
+_UNSTATED_KEYS = ("batch_size", "optimizer")
+
+
+def _named(name: str, hp: Mapping[str, Any]) -> bool:
+    """Whether seed 000's label of the algorithm states its batch size and optimizer (BA-, Mini-, Manual-)."""
+    return algo_label(name, hp) != name
+
+
 def _display(name: str, hp: Mapping[str, Any], differing: Sequence[str]) -> str:
     label = algo_label(name, hp)
     stated = {"batch_size"} if label.startswith("Mini-") else set()
     shown = [
-        f"{k}={format_value(hp[k])}" for k in differing if k in hp and k not in stated and hp[k] is not None
+        f"{k}={format_value(hp[k])}"
+        for k in dict.fromkeys(differing)
+        if k in hp and k not in stated and hp[k] is not None
     ]
     return f"{label} ({', '.join(shown)})" if shown else label
 
@@ -254,6 +322,7 @@ def run_compare(
         ``{"rows": per-algorithm summaries, "json": path, "figure": path, "differing": keys}``.
     """
     plan = plan_grid(algos, seeds, layers, out_dir, preset)
+    check_runnable(plan)
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     results = {}
     total = len(plan["configs"])
@@ -263,6 +332,8 @@ def run_compare(
     rows = summarize(algos, seeds, results, plan["labels"], plan["hparams"], plan["differing"])
     base, grid_dir = plan["base"], plan["grid_dir"]
     grid_dir.mkdir(parents=True, exist_ok=True)
+    for row in rows:  # relative to the grid folder, in table order (``realnets plot GRID`` keeps it)
+        row["run_dirs"] = [os.path.relpath(results[(row["spec"], s)].run_dir, grid_dir) for s in seeds]
     json_path = grid_dir / "compare.json"
     _write_json_atomic(
         json_path,
@@ -343,7 +414,15 @@ def summarize(
 
 
 def _cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) -> str:
-    return "-" if mean is None else f"{scale * mean:{fmt}} ± {scale * std:{fmt}}"
+    """``mean ± std``, both to the decimal of the spread's second significant digit (``2.2660 ± 0.0034``,
+    not ``2.266 ± 0.003379``); ``fmt`` when there is no spread."""
+    if mean is None:
+        return "-"
+    mean, std = scale * mean, scale * (std or 0.0)
+    if std > 0 and math.isfinite(std) and math.isfinite(mean):
+        decimals = max(0, 1 - math.floor(math.log10(std)))
+        return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+    return f"{mean:{fmt}} ± {std:{fmt}}"
 
 
 def _hp_cell(row: Mapping[str, Any], key: str) -> str:
@@ -365,6 +444,10 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for r in rows for k in r.get("differing", {})))
     if "lr" not in keys:
         keys.insert(0, "lr")
+    # every hyperparameter that differs between rows, also where the labels state it for some of them
+    keys += [
+        k for k in (*_UNSTATED_KEYS, "momentum") if k not in keys and len({_hp_cell(r, k) for r in rows}) > 1
+    ]
     seeds = max((r["seeds"] for r in rows), default=0)
     width = max([len("algorithm")] + [len(str(r["algo"])) for r in rows])
     key_width = {

@@ -104,6 +104,11 @@ class TrainConfig:
         dataset_options: options passed to ``load_dataset`` (``num_train`` of the synthetic sets, ...).
         out_dir: the run directory (None: ``runs/<algo>-<model>-<dataset>-seed<seed>``).
         checkpoint_every: write a checkpoint every this many epochs (0: only at the end).
+        eval_every: also evaluate the full training and test loss every this many updates (records of kind
+            ``eval`` in ``metrics.jsonl``; None: only at epoch ends). Seed 002 logs losses at fixed update
+            intervals.
+        stride_probe: log seed 001's per-update strides (:class:`realnets.probes.magnitudes.StrideProbe`)
+            in every step record, with the curvature radii on every this-many updates (0: off).
         eval_batch_size: chunk size for the per-epoch full-data evaluation.
         progress: show progress on stderr (a bar on a terminal, one line per epoch otherwise).
         amp: mixed precision on CUDA: ``off``, ``bf16`` or ``fp16`` (autocast; fp16 with a grad scaler).
@@ -111,6 +116,8 @@ class TrainConfig:
         grad_clip: clip the global gradient L2 norm to this value (None: off).
         augment: CIFAR random crop (4-pixel zero padding) and horizontal flip of each drawn batch.
         val_fraction: fraction of the training set held out for validation (0: none).
+        train_fraction: train on this fraction of the training set, a stratified subset seeded by the run
+            seed (1: all; seed 002's data fractions, ``realnets sweep --data-fraction``).
         threads: ``torch.set_num_threads`` for the run (None: :func:`default_threads`).
         overwrite: allow training into an existing run directory (replacing it).
         sampling: ``epoch`` (each sample once per epoch, the permutations of the engine) or ``fresh``
@@ -132,6 +139,8 @@ class TrainConfig:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     out_dir: str | None = None
     checkpoint_every: int = 1
+    eval_every: int | None = None
+    stride_probe: int = 0
     eval_batch_size: int = 2048
     progress: bool = True
     amp: str = "off"
@@ -139,18 +148,24 @@ class TrainConfig:
     grad_clip: float | None = None
     augment: bool = False
     val_fraction: float = 0.0
+    train_fraction: float = 1.0
     threads: int | None = None
     overwrite: bool = False
     sampling: str = "epoch"
     tensorboard: bool = False
 
     def algo_overrides(self) -> dict[str, Any]:
-        """The hyperparameter overrides for the algorithm factory (``lr``/``batch_size`` folded in)."""
+        """The hyperparameter overrides for the algorithm factory (``lr``/``batch_size`` folded in; schedule
+        points given as fractions of the budget, ``milestones = "30%,60%,80%"``, resolved to epochs)."""
+        from realnets.algorithms.schedules import resolve_budget_fractions
+
         overrides = dict(self.hp)
         if self.lr is not None:
             overrides["lr"] = self.lr
         if self.batch_size is not None:
             overrides["batch_size"] = self.batch_size
+        if isinstance(self.budget_epochs, (int, float)) and self.budget_epochs > 0:
+            overrides = resolve_budget_fractions(overrides, float(self.budget_epochs))
         return overrides
 
     def run_dir(self) -> Path:
@@ -306,6 +321,18 @@ def _validate(c: TrainConfig) -> None:
         "an integer >= 0",
     )
     _check(
+        _is_int(c.stride_probe) and c.stride_probe >= 0,
+        "stride_probe",
+        c.stride_probe,
+        "an integer >= 0 (updates between curvature radii; 0: no stride probe)",
+    )
+    _check(
+        c.eval_every is None or (_is_int(c.eval_every) and c.eval_every >= 1),
+        "eval_every",
+        c.eval_every,
+        "an integer >= 1 (updates between evaluations)",
+    )
+    _check(
         _is_int(c.eval_batch_size) and c.eval_batch_size >= 1,
         "eval_batch_size",
         c.eval_batch_size,
@@ -340,6 +367,12 @@ def _validate(c: TrainConfig) -> None:
         "val_fraction",
         c.val_fraction,
         f"a number >= 0 and <= {MAX_VAL_FRACTION}",
+    )
+    _check(
+        _is_number(c.train_fraction) and 0 < c.train_fraction <= 1,
+        "train_fraction",
+        c.train_fraction,
+        "a number > 0 and <= 1",
     )
     _check(
         c.threads is None or (_is_int(c.threads) and 1 <= c.threads <= MAX_THREADS),

@@ -6,15 +6,18 @@ each epoch, log scale); batch size per update is its fig. 3. Matplotlib runs hea
 
 Conventions of every figure: test accuracy in percent; the legend names the algorithm in seed 000's words
 (``BA-SGD``, ``Mini-32-Momentum``, ``Manual-SGD``) plus every hyperparameter that differs between the runs
-shown; a diverged run is drawn up to its last finite value and ends in a cross; the final, partial batch of
-a budget (the samples left over) is not drawn, since it is no decision of the algorithm; shaded bands say
-what they are in the legend.
+shown (and the run settings that differ, e.g. ``val_fraction``); a diverged run is drawn up to its last
+finite value, carried by a dotted line to where it diverged, and ends in a cross; a batch cut short (the
+budget's leftover samples, or a batch capped where an epoch ends) is not drawn, since it is no decision of
+the algorithm; runs that differ only in their seed are one line (the mean) with a min-max band, and the
+legend says so.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +144,7 @@ def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
         found = sorted(
             {p.parent for pattern in ("*/metrics.jsonl", "*/*/metrics.jsonl") for p in path.glob(pattern)}
         )
+        found = _grid_order(path, found)
         if not path.is_dir() or not found:
             raise ValueError(
                 f"Invalid run directory: {str(raw)!r} (expected a folder with metrics.jsonl, or a "
@@ -148,6 +152,17 @@ def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
             )
         runs += found
     return list(dict.fromkeys(runs))
+
+
+def _grid_order(grid: Path, found: list[Path]) -> list[Path]:
+    """The runs of a compare folder in the order of its table (``compare.json``), others after them."""
+    try:
+        rows = json.loads((grid / "compare.json").read_text(encoding="utf-8")).get("rows", [])
+        listed = [grid / d for row in rows for d in row.get("run_dirs", [])]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return found
+    ordered = [p for p in listed if p in found]
+    return ordered + [p for p in found if p not in ordered]
 
 
 def _pyplot():
@@ -252,6 +267,22 @@ _SYMBOLS = {"lr": "η", "momentum": "m", "batch_size": "B", "weight_decay": "wd"
 
 
 # -- data of one run -------------------------------------------------------------------------------
+# Settings of config.json that change the experiment (not the display, the folder or the hardware): shown in a
+# legend when they differ between the runs of a figure.
+_SETTING_KEYS = (
+    "model",
+    "dataset",
+    "budget_epochs",
+    "val_fraction",
+    "grad_clip",
+    "augment",
+    "sampling",
+    "amp",
+    "model_options",
+    "dataset_options",
+)
+
+
 def _run_data(run_dir: Path) -> dict[str, Any]:
     steps, epochs, events = _read_records(run_dir)
     summary = load_summary(run_dir) or {}
@@ -260,7 +291,10 @@ def _run_data(run_dir: Path) -> dict[str, Any]:
     algo = summary.get("algo") or config.get("algo") or run_dir.name
     diverged = any(e.get("event") == "diverged" for e in events) or summary.get("status") == "diverged"
     seed = summary.get("seed", config.get("seed"))
+    settings = {k: v for k, v in config.items() if k in _SETTING_KEYS}
     return {
+        "diverged_at": _divergence_point(steps, events),
+        "settings": settings,
         "dir": run_dir,
         "steps": steps,
         "epochs": epochs,
@@ -283,21 +317,60 @@ def _finite(xs: Sequence[float], ys: Sequence[Any]) -> tuple[list[float], list[f
     return out_x, out_y
 
 
-def _without_final_partial(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the last update when its batch is smaller than the one before: the budget's leftover samples."""
-    if len(steps) >= 2 and steps[-1]["batch_size"] < steps[-2]["batch_size"]:
-        return steps[:-1]
-    return steps
+def _without_cut_batches(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the updates whose batch was cut short, smaller than the one before: the budget's leftover samples
+    (the last update), and a batch capped where an epoch ends (``epoch`` a whole number, e.g. BA-SGD's
+    ``epoch_boundary="cap"``). Neither is a decision of the algorithm; drawn, each would look like a drop
+    in batch size."""
+    kept: list[dict[str, Any]] = []
+    for index, record in enumerate(steps):
+        previous = kept[-1]["batch_size"] if kept else None
+        epoch = record.get("epoch")
+        at_epoch_end = _is_number(epoch) and abs(epoch - round(epoch)) < 1e-9 and round(epoch) > 0
+        last = index == len(steps) - 1
+        if previous is not None and record["batch_size"] < previous and (last or at_epoch_end):
+            continue
+        kept.append(record)
+    return kept
 
 
-def _plot_line(ax, xs, ys, label, diverged: bool, **style):
+_without_final_partial = _without_cut_batches  # the earlier name
+
+
+def _plot_line(ax, xs, ys, label, diverged: bool | float, **style):
+    """A line up to its first non-finite value; ``diverged``: True, or the x where the run diverged (then a
+    dotted line carries the last finite value to it), ends it in a cross."""
     xs, ys = _finite(xs, ys)
     if not xs:
         return None
     (line,) = ax.plot(xs, ys, label=label, **style)
-    if diverged:
-        ax.plot(xs[-1:], ys[-1:], marker="X", markersize=9, color=line.get_color(), linestyle="none")
+    if diverged is not False and diverged is not None:
+        x_end = diverged if _is_number(diverged) and diverged is not True and diverged > xs[-1] else xs[-1]
+        if x_end != xs[-1]:
+            ax.plot([xs[-1], x_end], [ys[-1], ys[-1]], linestyle=":", color=line.get_color(), linewidth=1)
+        ax.plot([x_end], ys[-1:], marker="X", markersize=9, color=line.get_color(), linestyle="none")
     return line
+
+
+def _div_x(seeds: list[dict[str, Any]], key: str, diverged: bool) -> bool | float:
+    """Where the first of ``seeds`` diverged in ``key`` units (epoch or step); True when some seed diverged at
+    an unknown point; False when none did."""
+    points = [
+        r["diverged_at"][key] for r in seeds if r.get("diverged_at") and _is_number(r["diverged_at"][key])
+    ]
+    if points:
+        return min(points)
+    return bool(diverged)
+
+
+def _divergence_point(steps: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict[str, float] | None:
+    """``{"epoch", "step"}`` of a run's divergence (from its ``diverged`` event), None when it did not."""
+    event = next((e for e in events if e.get("event") == "diverged" and _is_number(e.get("step"))), None)
+    if event is None:
+        return None
+    step = next((r for r in steps if r["step"] == event["step"]), None)
+    epoch = step.get("epoch") if step else None
+    return {"step": event["step"], "epoch": epoch if _is_number(epoch) else None}
 
 
 def _decorate(ax, title: str, xlabel: str, ylabel: str, yscale: str | None = None, base: int = 10) -> None:
@@ -329,9 +402,19 @@ def readable_log_ticks(ax, axis: str = "y") -> None:
     ):
         return
     if math.log10(high / low) < 2:
-        plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+        if high / low < 1.02:  # one value (a run that stopped at once): a span where ticks can differ
+            centre = math.sqrt(low * high)
+            low, high = centre / 1.1, centre * 1.1
+            ax.set_ylim(low, high) if axis == "y" else ax.set_xlim(low, high)
+        minor = LogLocator(base=10, subs=(2.0, 3.0, 5.0))
+        target.set_minor_locator(minor)
+        ticks = [
+            v for v in (*target.get_major_locator().tick_values(low, high), *minor.tick_values(low, high))
+        ]
+        ticks = [v for v in ticks if low <= v <= high]
+        digits = next((d for d in range(3, 7) if len({f"{v:.{d}g}" for v in ticks}) == len(set(ticks))), 6)
+        plain = FuncFormatter(lambda value, _: f"{value:.{digits}g}")
         target.set_major_formatter(plain)
-        target.set_minor_locator(LogLocator(base=10, subs=(2.0, 3.0, 5.0)))
         target.set_minor_formatter(plain)
     else:
         target.set_minor_formatter(NullFormatter())
@@ -345,76 +428,116 @@ _X_EPOCH = "epochs (passes over the training set)"
 _X_UPDATES = "updates (parameter steps)"
 
 
+def _palette(n: int) -> list[dict[str, Any]]:
+    """Distinct styles for ``n`` lines: the ten tab10 colours, then again dashed, dotted, dash-dotted."""
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab10"].colors
+    dashes = ("-", "--", ":", "-.")
+    return [{"color": colors[i % 10], "linestyle": dashes[(i // 10) % 4]} for i in range(n)]
+
+
+def _group_seeds(runs: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Runs that differ only in their seed, grouped under one legend label (in order of appearance)."""
+    settings = [run["settings"] for run in runs]
+    differing = [k for k in differing_hparams(settings) if k in _SETTING_KEYS]
+    labels = run_labels([(run["algo"], run["hparams"]) for run in runs])
+    # batch size and optimizer differing between runs: stated by seed 000's names (Mini-32-SGD), not by others
+    unstated = [
+        k for k in ("batch_size", "optimizer") if len({json.dumps(r["hparams"].get(k)) for r in runs}) > 1
+    ]
+    for index, (run, label) in enumerate(zip(runs, labels)):
+        own = [] if algo_label(run["algo"], run["hparams"]) != run["algo"] else unstated
+        shown = {
+            **{k: run["hparams"].get(k) for k in own},
+            **{k: run["settings"].get(k, "-") for k in differing},
+        }
+        details = ", ".join(
+            f"{_SYMBOLS.get(k, k)}={format_value(v)}"
+            for k, v in shown.items()
+            if v is not None and k not in label
+        )
+        if details:
+            labels[index] = f"{label[:-1]}, {details})" if label.endswith(")") else f"{label} ({details})"
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for label, run in zip(labels, runs):
+        groups.setdefault(label, []).append(run)
+    for label, members in list(groups.items()):
+        if len({json.dumps(run["seed"]) for run in members}) < len(members):
+            # the same label and seed twice: no seeds to average; one line per run, named by its folder
+            del groups[label]
+            groups.update({f"{label} [{run['dir']}]": [run] for run in members})
+    return list(groups.items())
+
+
 def plot_runs(run_dirs: Sequence[str | Path], out_path: str | Path) -> Path:
-    r"""One figure of six panels, one line per run: training loss :math:`L(w)` against epochs and against
-    updates, test accuracy (%) against epochs, batch size :math:`B` and learning rate :math:`\eta` per update,
-    and test loss against epochs. ``run_dirs`` may name compare folders (see :func:`expand_run_dirs`)."""
+    r"""One figure of six panels: training loss :math:`L(w)` against epochs and against updates, test accuracy
+    (%) and test loss against epochs, batch size :math:`B` and learning rate :math:`\eta` per update.
+
+    ``run_dirs`` may name compare folders (see :func:`expand_run_dirs`). Runs that differ only in their seed
+    are one line, the mean over seeds, with the min-max band (batch size and learning rate: the first seed);
+    other runs are one line each. The legend, beside the panels, names the algorithm and every
+    hyperparameter that differs between the lines."""
     runs = [_run_data(path) for path in expand_run_dirs(run_dirs)]
+    groups = _group_seeds(runs)
     plt = _pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5), constrained_layout=True)
-    seeds = {run["seed"] for run in runs}
-    extra = ("seed",) if len(seeds) > 1 else ()
-    labels = run_labels([(run["algo"], {**run["hparams"], "seed": run["seed"]}) for run in runs], extra)
-    labels = [label + (" - diverged" if run["diverged"] else "") for label, run in zip(labels, runs)]
+    fig, axes = plt.subplots(2, 3, figsize=(17, 8.5), constrained_layout=True)
     classification = all(run["classification"] for run in runs)
-    for run, label in zip(runs, labels):
-        epochs, steps = run["epochs"], _without_final_partial(run["steps"])
-        div = run["diverged"]
-        line = _plot_line(
+    n_seeds = max(len(seeds) for _, seeds in groups)
+    for (label, seeds), style in zip(groups, _palette(len(groups))):
+        div = any(run["diverged"] for run in seeds)
+        count = f" ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+        shown = label + (count if n_seeds > 1 and len(seeds) != n_seeds else "")
+        shown += " - diverged" if div else ""
+        epochs = [run["epochs"] for run in seeds]
+        by_epoch = [[r["epoch"] for r in ep] for ep in epochs]
+        marker = {"marker": "."} if max(len(ep) for ep in epochs) <= 30 else {}
+        line_style = {**style, **marker}
+        div_epoch, div_step = _div_x(seeds, "epoch", div), _div_x(seeds, "step", div)
+        _band(
             axes[0, 0],
-            [r["epoch"] for r in epochs],
-            [r["train_loss"] for r in epochs],
-            label,
-            div,
-            marker=".",
+            by_epoch,
+            [[r["train_loss"] for r in ep] for ep in epochs],
+            shown,
+            div_epoch,
+            line_style,
         )
-        color = {"color": line.get_color()} if line is not None else {}
-        _plot_line(
+        _band(
             axes[0, 1],
-            [max(r["step"], 1) for r in epochs],
-            [r["train_loss"] for r in epochs],
-            label,
-            div,
-            marker=".",
-            **color,
+            [[max(r["step"], 1) for r in ep] for ep in epochs],
+            [[r["train_loss"] for r in ep] for ep in epochs],
+            shown,
+            div_step,
+            line_style,
         )
-        if run["classification"]:
-            _plot_line(
+        if classification:
+            _band(
                 axes[0, 2],
-                [r["epoch"] for r in epochs],
-                [100 * r["test_acc"] for r in epochs],
-                label,
-                div,
-                marker=".",
-                **color,
+                by_epoch,
+                [[100 * r["test_acc"] for r in ep] for ep in epochs],
+                shown,
+                div_epoch,
+                line_style,
             )
-        _plot_line(
+        _band(
             axes[1, 0],
-            [r["epoch"] for r in epochs],
-            [r.get("test_loss") for r in epochs],
-            label,
-            div,
-            marker=".",
-            **color,
+            by_epoch,
+            [[r.get("test_loss") for r in ep] for ep in epochs],
+            shown,
+            div_epoch,
+            line_style,
         )
-        _plot_line(
-            axes[1, 1],
-            [r["step"] for r in steps],
-            [r["batch_size"] for r in steps],
-            label,
-            False,
-            drawstyle="steps-post",
-            **color,
-        )
-        _plot_line(
-            axes[1, 2],
-            [r["step"] for r in steps],
-            [r["lr"] for r in steps],
-            label,
-            False,
-            drawstyle="steps-post",
-            **color,
-        )
+        steps = _without_cut_batches(seeds[0]["steps"])
+        for ax, key in ((axes[1, 1], "batch_size"), (axes[1, 2], "lr")):
+            _plot_line(
+                ax,
+                [r["step"] for r in steps],
+                [r[key] for r in steps],
+                shown,
+                False,
+                drawstyle="steps-post",
+                **style,
+            )
     unit = _loss_unit(classification)
     _decorate(axes[0, 0], "training loss (whole training set)", _X_EPOCH, f"$L(w)$ ({unit})", "log")
     _decorate(axes[0, 1], "training loss against updates", _X_UPDATES, f"$L(w)$ ({unit})", "log")
@@ -432,26 +555,38 @@ def plot_runs(run_dirs: Sequence[str | Path], out_path: str | Path) -> Path:
             transform=axes[0, 2].transAxes,
         )
     _decorate(axes[1, 0], "test loss", _X_EPOCH, f"test loss ({unit})", "log")
+    first = " (first seed)" if n_seeds > 1 else ""
     _decorate(
         axes[1, 1],
-        "batch size (final partial batch not shown)",
+        f"batch size{first}; batches cut at an epoch end not drawn",
         _X_UPDATES,
         "batch size $B$ (samples)",
         "log",
         base=2,
     )
-    _decorate(axes[1, 2], "learning rate", _X_UPDATES, r"learning rate $\eta$ (per update)", "log")
-    handles, names = axes[0, 0].get_legend_handles_labels()
-    if any(run["diverged"] for run in runs):
-        from matplotlib.lines import Line2D
-
-        handles.append(Line2D([], [], marker="X", color="grey", linestyle="none", markersize=9))
-        names.append("diverged here (last finite value)")
-    # Loss against updates falls from the upper left to the lower right: its lower left is free.
-    axes[0, 1].legend(handles, names, fontsize="small", loc="lower left")
+    _decorate(axes[1, 2], f"learning rate{first}", _X_UPDATES, r"learning rate $\eta$ (per update)", "log")
+    handles, names = axes[1, 1].get_legend_handles_labels()
+    _legend_notes(handles, names, n_seeds, any(run["diverged"] for run in runs))
+    names = [
+        textwrap.fill(name, 46, subsequent_indent="    ") if "\n" not in name else name for name in names
+    ]
+    fig.legend(handles, names, loc="outside right upper", fontsize="small", frameon=False)
     for ax in axes.flat:
         readable_log_ticks(ax, "y")
     return save_figure(fig, out_path, dpi=110)
+
+
+def _legend_notes(handles: list, names: list[str], n_seeds: int, diverged: bool) -> None:
+    """What the bands and crosses of a figure mean, as legend entries."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if n_seeds > 1:
+        handles.append(Patch(color="grey", alpha=0.3))
+        names.append(f"line: mean over seeds;\nband: min-max over {n_seeds} seeds")
+    if diverged:
+        handles.append(Line2D([], [], marker="X", color="grey", linestyle="none", markersize=9))
+        names.append("diverged here (last finite value)")
 
 
 def plot_run(run_dir: str | Path) -> Path:
@@ -519,6 +654,7 @@ def plot_compare(
         for label in names:
             seeds = runs[label]
             div = bool((diverged or {}).get(label)) or any(r["diverged"] for r in seeds)
+            div_epoch, div_step = _div_x(seeds, "epoch", div), _div_x(seeds, "step", div)
             style = {"color": "black", "linewidth": 2.2} if label.startswith("BA") else {}
             shown = label + (" - diverged" if div else "")
             epochs = [r["epochs"] for r in seeds]
@@ -527,7 +663,7 @@ def plot_compare(
                 [[e["epoch"] for e in ep] for ep in epochs],
                 [[e["train_loss"] for e in ep] for ep in epochs],
                 shown,
-                div,
+                div_epoch,
                 style,
             )
             _band(
@@ -535,7 +671,7 @@ def plot_compare(
                 [[max(e["step"], 1) for e in ep] for ep in epochs],
                 [[e["train_loss"] for e in ep] for ep in epochs],
                 shown,
-                div,
+                div_step,
                 style,
             )
             if classification:
@@ -544,7 +680,7 @@ def plot_compare(
                     [[e["epoch"] for e in ep] for ep in epochs],
                     [[100 * e["test_acc"] for e in ep] for ep in epochs],
                     shown,
-                    div,
+                    div_epoch,
                     style,
                 )
         prefix = f"{family}: " if family else ""

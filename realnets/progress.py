@@ -8,9 +8,13 @@ Elsewhere (a log file, a pipe, a batch job's stderr) a redrawn bar piles up into
 progress is written as one complete line per finished epoch, and every ``interval_s`` seconds within a long
 epoch::
 
-    epoch 7/20 (35.0%)  step 4340  loss 0.4102  B 64  lr 0.05  13.1s  ETA 24.3s
+    epoch 7.00/20 (35.0%)  step 4340  loss 0.4102  B 64  lr 0.05  13.1s  ETA 24s  | train loss 0.3987  test acc 91.20%
 
-The engine calls :meth:`Progress.update` after every update and :meth:`Progress.close` at the end. The ETA is
+The engine calls :meth:`Progress.update` after every update, :meth:`Progress.note` when it has synchronised
+the batch losses from the device, :meth:`Progress.epoch_end` with each evaluation (the line of an epoch then
+ends with the full training loss, test loss and accuracy, and the validation metrics when there is a split),
+and :meth:`Progress.close` at the end. ``loss`` is the last synchronised batch loss; ``B`` the batch size the
+algorithm chose (a batch cut short at an epoch end or by the budget is not shown as a change). The ETA is
 the remaining samples at the average rate so far (``wall`` is the run's wall time, resumed runs included;
 the rate is measured from this process's first update, so a resume does not distort it).
 """
@@ -84,6 +88,9 @@ class Progress:
         self._state: dict = {}
         self._written_samples: int | None = None
         self._closed = False
+        self._due: dict | None = None  # line mode: the state of an epoch end whose line awaits epoch_end()
+        self._eval: dict = {}  # the metrics of the last evaluation (epoch_end)
+        self._batch: int | None = None  # the batch size the algorithm chose last
 
     # -- numbers ------------------------------------------------------------------------------------
     def _eta(self, samples: int) -> float:
@@ -92,6 +99,16 @@ class Progress:
         if done <= 0 or elapsed <= 0:
             return math.nan
         return (self.total - samples) * elapsed / done
+
+    def _eval_text(self) -> str:
+        e, parts = self._eval, []
+        for key, name in (("train_loss", "train loss"), ("val_loss", "val loss"), ("test_loss", "test loss")):
+            if isinstance(e.get(key), (int, float)):
+                parts.append(f"{name} {e[key]:.4g}")
+        for key, name in (("val_acc", "val acc"), ("test_acc", "test acc")):
+            if isinstance(e.get(key), (int, float)):
+                parts.append(f"{name} {100 * e[key]:.2f}%")
+        return "  | " + "  ".join(parts) if parts else ""
 
     def _fields(self) -> str:
         s = self._state
@@ -114,16 +131,26 @@ class Progress:
         epochs = self.total / self.n_train
         return (
             f"[{bar}] {100 * done:5.1f}%  epoch {samples / self.n_train:.2f}/{epochs:g}  {self._fields()}  "
-            f"ETA {format_duration(self._eta(samples))}"
+            f"ETA {format_duration(self._eta(samples))}{self._eval_text()}"
         )
 
-    def _line_text(self) -> str:
+    def _line_text(self, evaluated: bool = False) -> str:
         samples = self._state["samples"]
         epochs = self.total / self.n_train
         return (
             f"epoch {samples / self.n_train:.2f}/{epochs:g} ({100 * min(1.0, samples / self.total):.1f}%)  "
             f"{self._fields()}  ETA {format_duration(self._eta(samples))}"
+            + (self._eval_text() if evaluated else "")
         )
+
+    def _shown_batch(self, samples: int, batch_size: int | None) -> int | None:
+        """The batch size to show: a batch cut short where an epoch or the budget ends is no decision of the
+        algorithm, so the previous size stays on display."""
+        cut = samples % self.n_train == 0 or samples >= self.total
+        if batch_size is None or (cut and self._batch is not None and batch_size < self._batch):
+            return self._batch
+        self._batch = batch_size
+        return batch_size
 
     # -- the engine's calls ---------------------------------------------------------------------------
     def update(
@@ -147,15 +174,17 @@ class Progress:
         if self._first_samples is None:  # the rate is measured from the first update of this process
             self._first_samples, self._first_time = samples, self.clock()
         previous = self._state.get("loss")
+        now = self.clock()
+        if self._due is not None:  # the last epoch's line, when no epoch_end() came to complete it
+            self._write_due(now)
         self._state = {
             "samples": samples,
             "step": step,
             "loss": previous if loss is None else loss,
-            "batch_size": batch_size,
+            "batch_size": self._shown_batch(samples, batch_size),
             "lr": lr,
             "wall": wall,
         }
-        now = self.clock()
         completed = samples // self.n_train
         if self.terminal:
             if not self._drawn_once or now - self._last_write >= self.redraw_s:
@@ -163,15 +192,39 @@ class Progress:
             return
         if self._last_epoch is None:
             self._last_epoch = completed
-        if completed > self._last_epoch or now - self._last_write >= self.interval_s:
+        if completed > self._last_epoch or samples >= self.total:
+            # Written by epoch_end() with the evaluation, or at the next update or close() without one.
             self._last_epoch = completed
+            self._due = dict(self._state)
+        elif now - self._last_write >= self.interval_s:
             self._write_line(now)
+
+    def note(self, *, loss: float | None = None) -> None:
+        """The last batch loss, once the engine has synchronised it from the device."""
+        if self.enabled and not self._closed and loss is not None and self._state:
+            self._state["loss"] = loss
+            if self._due is not None:
+                self._due["loss"] = loss
+
+    def epoch_end(self, record: dict) -> None:
+        """An evaluation (an ``epoch`` record of ``metrics.jsonl``): its metrics join the epoch's line (line
+        mode) or the bar."""
+        if not self.enabled or self._closed:
+            return
+        self._eval = dict(record)
+        if self.terminal:
+            if self._state:
+                self._draw_bar(self.clock())
+        elif self._due is not None:
+            self._write_due(self.clock(), evaluated=True)
 
     def close(self) -> None:
         """Draw the final state (the bar ends with a newline; line mode writes the last line)."""
         if not self.enabled or self._closed:
             return
         self._closed = True
+        if self._due is not None:
+            self._write_due(self.clock())
         if not self._state:
             return
         if self.terminal:
@@ -181,14 +234,20 @@ class Progress:
         elif self._written_samples != self._state["samples"]:
             self._write_line(self.clock())
 
+    def _write_due(self, now: float, evaluated: bool = False) -> None:
+        current, self._state = self._state, self._due
+        self._due = None
+        self._write_line(now, evaluated)
+        self._state = current or self._state
+
     def _draw_bar(self, now: float) -> None:
         self._last_write = now
         self.stream.write("\r" + self._bar_text() + "\033[K")
         self.stream.flush()
         self._drawn_once = True
 
-    def _write_line(self, now: float) -> None:
+    def _write_line(self, now: float, evaluated: bool = False) -> None:
         self._last_write = now
         self._written_samples = self._state["samples"]
-        self.stream.write(self._line_text() + "\n")
+        self.stream.write(self._line_text(evaluated) + "\n")
         self.stream.flush()

@@ -7,11 +7,14 @@ so the number of updates falls as :math:`1/m` (``train-longer`` multiplies the b
 Measurement protocol (seed 002, sec. 3 and 4.3):
 
 * the loss curve of a cell is the full training loss at the end of each epoch (``--loss-source epoch``,
-  the engine's exact evaluation) or the mean batch loss over windows of ``--log-every`` updates
+  the engine's exact evaluation), and every ``--eval-every`` updates when given (the paper's fixed update
+  intervals; the engine's ``eval`` records) or the mean batch loss over windows of ``--log-every`` updates
   (``--loss-source step``, finer in updates but noisy and measured in train mode before each update);
 * the threshold :math:`\epsilon` is the lower quartile (``--quantile``) of the logged losses of the largest
   batch size, pooled over its seeds, separately for each strategy and data fraction (the paper's rule;
   ``--threshold`` fixes it instead);
+* ``--data-fraction``: a synthetic dataset draws ``round(f N)`` samples; a real one trains on a stratified
+  subset of ``f`` of its training set, seeded by the run seed (the config's ``train_fraction``);
 * :math:`k(m)` is the first crossing of :math:`\epsilon`, linearly interpolated in updates between the two
   logged points around it (``None`` when never reached: speed-up 0);
 * :math:`s(m; m_0) = k(m_0)/k(m)` per seed, :math:`m_0` the smallest batch size; mean and standard error over
@@ -124,6 +127,7 @@ def _parser() -> _Parser:
         ("--lr", "lr"),
         ("--data-dir", "data_dir"),
         ("--eval-batch-size", "eval_batch_size"),
+        ("--eval-every", "eval_every"),
     ):
         p.add_argument(flag, dest=dest, default=None)
     for flag, dest in (
@@ -233,7 +237,7 @@ def plan_sweep(argv: Sequence[str]) -> SweepPlan:
                     config = make_config(
                         no_hp,
                         layer,
-                        {"seed": seed, "out_dir": str(run_dir), "dataset_options": dataset_options[fraction]},
+                        {"seed": seed, "out_dir": str(run_dir), **dataset_options[fraction]},
                     )
                     _check_build(config)
                     cells.append(
@@ -278,6 +282,7 @@ def _settings_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
         ("budget_epochs", float),
         ("lr", float),
         ("eval_batch_size", int),
+        ("eval_every", int),
     ):
         raw = getattr(args, dest)
         if raw is not None:
@@ -355,9 +360,10 @@ def _check_build(config) -> None:
 
 
 def _fraction_options(base, fractions: Sequence[float]) -> dict[float, dict[str, Any]]:
-    """Dataset options per fraction: ``num_train = round(f N)`` for the datasets that take ``num_train`` (the
-    synthetic ones); other datasets only allow the full set (they have no subset option)."""
-    options = {1.0: dict(base.dataset_options)}
+    """The config layer of each fraction: ``dataset_options.num_train = round(f N)`` for the datasets that take
+    ``num_train`` (the synthetic ones, whose generator then draws fewer samples); for the others (real data)
+    ``train_fraction = f``: the engine trains on a stratified subset seeded by the run seed."""
+    options: dict[float, dict[str, Any]] = {1.0: {"dataset_options": dict(base.dataset_options)}}
     if all(f == 1.0 for f in fractions):
         return options
     from realnets.data import load_dataset
@@ -371,12 +377,10 @@ def _fraction_options(base, fractions: Sequence[float]) -> dict[float, dict[str,
         trial = {**base.dataset_options, "num_train": count}
         try:
             load_dataset(base.dataset, data_dir=base.data_dir, seed=base.seed, **trial)
-        except ValueError:
-            raise ValueError(
-                f"Invalid data fraction: {f:g} (dataset {base.dataset!r} has no num_train option; "
-                "only 1 is possible)"
-            ) from None
-        options[f] = trial
+        except ValueError:  # no num_train option: a subset of the real training set
+            options[f] = {"dataset_options": dict(base.dataset_options), "train_fraction": f}
+        else:
+            options[f] = {"dataset_options": trial}
     return options
 
 
@@ -495,9 +499,17 @@ def loss_curve(run_dir: str | Path, source: str = "epoch", log_every: int = 10) 
     over windows of ``log_every`` updates placed at the window's centre (``source="step"``)."""
     from realnets.plots import load_metrics
 
-    steps, epochs = load_metrics(run_dir)
-    if source == "epoch":
-        return [(float(r["step"]), float(r["train_loss"])) for r in epochs if r.get("train_loss") is not None]
+    if source == "epoch":  # every full evaluation: epoch ends and the ``eval_every`` ones in between
+        records = []
+        for line in (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interruption
+                continue
+            if record.get("kind") in ("epoch", "eval") and record.get("train_loss") is not None:
+                records.append((float(record["step"]), float(record["train_loss"])))
+        return sorted(set(records))
+    steps, _ = load_metrics(run_dir)
     curve = []
     for start in range(0, len(steps) - log_every + 1, log_every):
         window = steps[start : start + log_every]
@@ -559,11 +571,26 @@ def _mean_se(values: Sequence[float]) -> tuple[float | None, float | None]:
     return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
 
 
+def _largest_trained(curves: Mapping[tuple[int, int], Sequence[tuple[float, float]]], sizes, seeds) -> int:
+    """The largest batch size whose runs all trained: every seed's last logged loss finite and below its first.
+
+    The paper takes the threshold from "the largest batch size"; when that run diverged (or never moved) its
+    losses sit at or above the initial loss, every other run "reaches" the threshold at update 0, and the
+    speed-ups say nothing. The largest batch size itself when none trained."""
+
+    def trained(curve) -> bool:
+        finite = [loss for _, loss in curve if math.isfinite(loss)]
+        return len(finite) >= 2 and math.isfinite(curve[-1][1]) and curve[-1][1] < finite[0]
+
+    ok = [b for b in sizes if all(trained(curves[(b, s)]) for s in seeds)]
+    return max(ok) if ok else max(sizes)
+
+
 def analyze(plan: SweepPlan) -> dict[str, Any]:
     """Thresholds, ``k(m)``, speed-ups and regimes of every (strategy, data fraction) group of a run grid."""
     opts = plan.options
     by_key = {(c.strategy, c.fraction, c.batch_size, c.seed): c for c in plan.cells}
-    m0, largest = plan.batch_sizes[0], plan.batch_sizes[-1]
+    m0 = plan.batch_sizes[0]
     groups = []
     for spec in plan.strategies:
         for fraction in plan.fractions:
@@ -575,9 +602,10 @@ def analyze(plan: SweepPlan) -> dict[str, Any]:
                 for s in plan.seeds
             }
             threshold = opts["threshold"]
+            source = _largest_trained(curves, plan.batch_sizes, plan.seeds)
             if threshold is None:
                 threshold = _quantile(
-                    [loss for s in plan.seeds for _, loss in curves[(largest, s)]], opts["quantile"]
+                    [loss for s in plan.seeds for _, loss in curves[(source, s)]], opts["quantile"]
                 )
             k = {key: first_crossing(curve, threshold) for key, curve in curves.items()}
             rows = []
@@ -601,6 +629,7 @@ def analyze(plan: SweepPlan) -> dict[str, Any]:
                         "k_mean": _mean_se([v for v in ks if v is not None])[0] if None not in ks else None,
                         "speedup": s_mean,
                         "speedup_se": s_se,
+                        "speedup_seeds": len(per_seed),  # seeds whose m0 run reached the threshold
                         "efficiency": None if s_mean is None else s_mean / (b / m0),
                         "final_train_loss": _mean_se(
                             [
@@ -625,6 +654,7 @@ def analyze(plan: SweepPlan) -> dict[str, Any]:
                     "strategy": spec,
                     "fraction": fraction,
                     "threshold": threshold,
+                    "threshold_batch": None if opts["threshold"] is not None else source,
                     "rows": rows,
                     "curves": {f"B{b}/seed{s}": curves[(b, s)] for b, s in curves},
                 }
@@ -643,7 +673,8 @@ def analyze(plan: SweepPlan) -> dict[str, Any]:
         "quantile": opts["quantile"],
         "threshold_rule": "fixed"
         if opts["threshold"] is not None
-        else f"quantile {opts['quantile']:g} of the largest batch's logged losses, per strategy and fraction",
+        else f"quantile {opts['quantile']:g} of the logged losses of the largest batch size that trained (every "
+        "seed's last loss finite and below its first; the largest one otherwise), per strategy and fraction",
         "regime_criteria": {
             "alpha": "log(s_i/s_{i-1}) / log(m_i/m_{i-1})",
             "linear": f">= {opts['linear_alpha']}",
@@ -671,8 +702,19 @@ def format_table(analysis: Mapping[str, Any]) -> str:
     )
     lines = [header, "-" * len(header)]
     for group in analysis["groups"]:
+        source = group.get("threshold_batch")
+        if source is not None and source != max(analysis["batch_sizes"]):
+            lines.append(
+                f"# {group['strategy']}, data {group['fraction']:g}: the larger batches did not train; threshold "
+                f"from B={source}"
+            )
         for r in group["rows"]:
-            s = "-" if r["speedup"] is None else f"{r['speedup']:.3g} ± {r['speedup_se']:.2g}"
+            if r["speedup"] is None:
+                s = "-"
+            elif r.get("speedup_seeds", 2) < 2:
+                s = f"{r['speedup']:.3g} (1 seed)"
+            else:
+                s = f"{r['speedup']:.3g} ± {r['speedup_se']:.2g}"
             lines.append(
                 f"{r['strategy']:<22} {r['fraction']:>5g} {r['batch_size']:>6} {r['ratio']:>6g} "
                 f"{group['threshold']:>10.4g} {_fmt(r['k_mean'], '.1f'):>9} {s:>16} "
@@ -696,7 +738,7 @@ def plot_sweep(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
     title = (
         f"{analysis['model']} on {analysis['dataset']}, {analysis['budget_epochs']:g} epochs per batch size"
     )
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.subplots(figsize=(9.6, 4.8))
     ratios = [b / analysis["base_batch_size"] for b in analysis["batch_sizes"]]
     ax.plot(ratios, ratios, "k--", lw=1, label="ideal s = m/m0")
     many = len(analysis["fractions"]) > 1
@@ -708,11 +750,16 @@ def plot_sweep(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
             if r["speedup"] is not None and r["speedup"] > 0
         ]
         name = group["strategy"] + (f", {100 * group['fraction']:g}% of data" if many else "")
+        if not pts:  # every batch size missed the threshold (or only m0 reached it): say so in the legend
+            ax.plot([], [], color=color, lw=1.5, label=f"{name} (threshold never reached)")
         if pts:
+            # On log axes a lower bar reaching 0 would stretch the axis to 2^-50: the lower bar stops at s/2
+            # (an arrow-less cut; the table and the JSON hold the standard errors).
+            se = [p[2] or 0.0 for p in pts]
             ax.errorbar(
                 [p[0] for p in pts],
                 [p[1] for p in pts],
-                yerr=[p[2] for p in pts],
+                yerr=[[min(e, p[1] / 2) for e, p in zip(se, pts)], se],
                 color=color,
                 lw=1.5,
                 capsize=2,
@@ -730,14 +777,18 @@ def plot_sweep(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
         Line2D([], [], ls="", marker=m, color="grey", label=f"regime: {r}")
         for r, m in _REGIME_MARKERS.items()
     ]
-    ax.legend(handles=handles, fontsize=8, loc="upper left")
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.3)
     speedup = out_dir / "speedup.png"
     _save(fig, speedup, plt)
 
     groups = analysis["groups"]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.8), squeeze=False, sharey=True)
-    for ax, group in zip(axes[0], groups):
+    strategies = list(dict.fromkeys(g["strategy"] for g in groups))
+    fractions = list(dict.fromkeys(g["fraction"] for g in groups))
+    rows, cols = len(strategies), len(fractions)  # one row per strategy, one column per data fraction
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True)
+    for group in groups:
+        ax = axes[strategies.index(group["strategy"])][fractions.index(group["fraction"])]
         for j, b in enumerate(analysis["batch_sizes"]):
             for s_i, s in enumerate(analysis["seeds"]):
                 curve = [(k, loss) for k, loss in group["curves"][f"B{b}/seed{s}"] if k > 0 and loss > 0]
@@ -752,14 +803,16 @@ def plot_sweep(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
         ax.axhline(group["threshold"], color="k", ls=":", lw=1, label="threshold")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("updates k")
+        if strategies.index(group["strategy"]) == rows - 1:
+            ax.set_xlabel("updates k")
         name = group["strategy"] + (f", {100 * group['fraction']:g}% data" if many else "")
         ax.set_title(name, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     source = (
         "full training loss (per epoch)" if analysis["loss_source"] == "epoch" else "mean batch loss (window)"
     )
-    axes[0][0].set_ylabel(source)
+    for row in axes:
+        row[0].set_ylabel(source)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     curves = out_dir / "curves.png"

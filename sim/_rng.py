@@ -15,7 +15,7 @@ def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Gen
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(
             f"Invalid seed: {seed!r} (expected a non-negative integer, a numpy Generator or None)"
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim._validate import finite_array
+from sim._validate import brief, finite_array, positive_float
 from sim.estimate import Estimate
 
 __all__ = [
@@ -93,7 +93,20 @@ def critical_batch_from_speedup(batch_sizes, speedup, m0: float, level: float = 
         The crossing, log-linearly interpolated between grid points; ``nan`` if it never falls that low.
     """
     m = finite_array("batch_sizes", batch_sizes, ndim=1, positive=True)
-    s = np.asarray(speedup, dtype=float)
+    if np.any(np.diff(m) < 0):
+        raise ValueError(f"Invalid batch_sizes: {brief(batch_sizes)} (expected increasing batch sizes)")
+    try:  # a speed-up may be inf or nan (a batch size that never reached the target), so not finite_array
+        s = np.asarray(speedup, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Invalid speedup: {brief(speedup)} (expected numbers, one per batch size)"
+        ) from None
+    if s.shape != m.shape:
+        raise ValueError(f"Invalid speedup: shape {s.shape} (expected {m.shape}, one per batch size)")
+    m0 = positive_float("m0", m0)
+    level = positive_float("level", level)
+    if level > 1:
+        raise ValueError(f"Invalid level: {level!r} (expected an efficiency in (0, 1])")
     eff = s * m0 / m
     below = np.flatnonzero(eff <= level)
     if below.size == 0:
@@ -147,7 +160,7 @@ def batch_grid(batch_sizes, m0) -> tuple[np.ndarray, float]:
     """The sorted, validated batch-size sweep and its reference ``m0`` (default: the smallest)."""
     grid = np.sort(finite_array("batch_sizes", batch_sizes, ndim=1))
     if np.any(grid < 1):
-        raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (expected all >= 1)")
+        raise ValueError(f"Invalid batch_sizes: {brief(batch_sizes)} (expected all >= 1)")
     m0 = float(grid[0]) if m0 is None else float(m0)
     if m0 not in grid:
         raise ValueError(f"Invalid m0: {m0!r} (expected one of batch_sizes)")

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_WORK",
     "STEP_OVERHEAD",
     "as_schedule",
+    "brief",
     "check_size",
     "finite_array",
     "finite_float",
@@ -72,11 +73,24 @@ def check_size(what: str, *, work: float, max_work=MAX_WORK, memory: float = 0.0
         )
 
 
+def brief(value, limit: int = 80) -> str:
+    """``repr(value)`` on one line, shortened to about ``limit`` characters (arrays print over many lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 5] + " ...)"
+
+
+def _not_a_number(value) -> bool:
+    # float("0.1") and float(True) succeed, but a string or a bool for a rate or a size is a caller's mistake
+    return isinstance(value, (bool, np.bool_, str, bytes))
+
+
 def _as_float(name: str, value, expected: str) -> float:
+    if _not_a_number(value):
+        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
     try:
         out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"Invalid {name}: {brief(value)} (expected {expected})") from None
     if not math.isfinite(out):
         raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
     return out
@@ -120,9 +134,9 @@ def positive_int(name: str, value) -> int:
 def momentum_coefficient(value) -> float:
     """A heavy-ball coefficient m in [0, 1)."""
     try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid momentum: {value!r} (expected a number in [0, 1))") from None
+        out = _as_float("momentum", value, "a number in [0, 1)")
+    except ValueError:
+        raise ValueError(f"Invalid momentum: {brief(value)} (expected a number in [0, 1))") from None
     # the chained comparison is False for nan, so nan is rejected here too
     if not (0.0 <= out < 1.0):
         raise ValueError(f"Invalid momentum: {value!r} (expected a number in [0, 1))")
@@ -133,15 +147,26 @@ def finite_array(
     name: str, value, *, ndim: int | None = None, positive: bool = False, nonnegative: bool = False
 ) -> np.ndarray:
     """A fresh non-empty float array of finite entries, optionally of a given ``ndim`` and sign."""
-    arr = np.array(value, dtype=float)
+    expected = "a non-empty array of finite numbers"
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf":  # bools, strings, ragged lists (object arrays)
+            raise TypeError
+        if not isinstance(value, np.ndarray) and raw.dtype.kind in "iu" and raw.size:
+            # a list that mixes bools into integers ([True, 2]) becomes an int array
+            if any(isinstance(v, (bool, np.bool_)) for v in np.asarray(value, dtype=object).ravel()):
+                raise TypeError
+        arr = np.array(raw, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"Invalid {name}: {brief(value)} (expected {expected})") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"Invalid {name}: shape {arr.shape} (expected a {ndim}-d array)")
     if arr.size == 0 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a non-empty array of finite numbers)")
+        raise ValueError(f"Invalid {name}: {brief(value)} (expected {expected})")
     if positive and np.any(arr <= 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected all entries > 0)")
+        raise ValueError(f"Invalid {name}: {brief(value)} (expected all entries > 0)")
     if nonnegative and np.any(arr < 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected all entries >= 0)")
+        raise ValueError(f"Invalid {name}: {brief(value)} (expected all entries >= 0)")
     return arr
 
 

@@ -9,7 +9,10 @@ allocations there), so the timed passes run untraced.
 Cases:
 
 * ``rebound_walk.fixed``: the walk with rebound (seed 000 eq. 6), one fixed batch, 1 normal per walker-step.
-* ``rebound_walk.ba``: the BA policy on the quadratic die (utility maximised per walker every step).
+* ``rebound_walk.ba``: the BA policy on the quadratic die (utility maximised per walker every step) with the
+  fast maximiser (the closed-form stationary condition of u, ``solver="fast"``).
+* ``rebound_walk.ba_exact``: the same game with the reference maximiser (grid + golden section, about 50
+  utility evaluations per walker per step; on a tenth of the walkers).
 * ``grad_shrinkage.gaussian``: batch means of Gaussian per-sample gradients (normals consumed = n * batches).
 * ``grad_shrinkage.without_replacement``: batch means of a finite population (uniform keys consumed).
 * ``quadratic.sgd``: SGD on the noisy quadratic model of :mod:`sim.quadratic` (1 normal per run-dimension-step).
@@ -61,7 +64,13 @@ def _best_time(fn: Callable[[], object], repeats: int = REPEATS) -> float:
 
 
 def bare_normal_rate(size: int, draws: int, seed: int = 0) -> float:
-    """Normal variates per second of ``rng.standard_normal(out=buffer)`` into a float64 buffer of ``size``."""
+    """Normal variates per second of ``rng.standard_normal(out=buffer)`` into a float64 buffer of ``size``.
+
+    Args:
+        size: length of the buffer filled per draw.
+        draws: fills per timed repetition.
+        seed: seed of the numpy Generator.
+    """
     rng = np.random.default_rng(seed)
     buffer = np.empty(size)
 
@@ -120,10 +129,10 @@ def _walk_fixed(walkers: int, steps: int, bare: float) -> BenchRow:
     )
 
 
-def _walk_ba(walkers: int, steps: int, bare: float) -> BenchRow:
+def _walk_ba(walkers: int, steps: int, bare: float, solver: str = "fast") -> BenchRow:
     def game(budget: int) -> Callable[[], object]:
         return lambda: rebound_walk.play(
-            rebound_walk.ba_policy(),
+            rebound_walk.ba_policy(solver=solver),
             budget=budget,
             s0=1.0,
             eta=0.2,
@@ -134,14 +143,18 @@ def _walk_ba(walkers: int, steps: int, bare: float) -> BenchRow:
 
     # BA with budget = steps: every walker picks m* = 1 far from the floor, so rounds = steps at most.
     return _row(
-        "rebound_walk.ba",
+        "rebound_walk.ba" if solver == "fast" else f"rebound_walk.ba_{solver}",
         "walker-steps/s",
         walkers * steps,
         game(steps),
         game(2),
         bare,
-        f"{walkers} walkers, budget {steps} samples, quadratic die (argmax of u per walker per step)",
+        f"{walkers} walkers, budget {steps} samples, quadratic die (argmax of u per walker per step, {solver})",
     )
+
+
+def _walk_ba_exact(walkers: int, steps: int, bare: float) -> BenchRow:
+    return _walk_ba(walkers, steps, bare, solver="exact")
 
 
 def _shrinkage_gaussian(walkers: int, steps: int, bare: float) -> BenchRow:
@@ -209,22 +222,30 @@ def _quadratic_sgd(walkers: int, steps: int, bare: float) -> BenchRow | str:
 CASES = {
     "rebound_walk.fixed": _walk_fixed,
     "rebound_walk.ba": _walk_ba,
+    "rebound_walk.ba_exact": _walk_ba_exact,
     "grad_shrinkage.gaussian": _shrinkage_gaussian,
     "grad_shrinkage.without_replacement": _shrinkage_finite,
     "quadratic.sgd": _quadratic_sgd,
 }
-#: BA maximises the utility per walker each step, about 50 vectorised evaluations: it runs on fewer walkers.
-BA_WALKER_FRACTION = 0.1
+#: Cases run on a fraction of the walkers: the reference BA maximiser evaluates u about 50 times per walker
+#: per step.
+WALKER_FRACTION = {"rebound_walk.ba_exact": 0.1}
 
 
 def run_benchmarks(
     walkers: int, steps: int, cases: list[str] | None = None
 ) -> tuple[list[BenchRow], list[str]]:
-    """Time the selected cases; returns the rows and any skip messages."""
+    """Time the selected cases; returns the rows and any skip messages.
+
+    Args:
+        walkers: walkers per case (the cases in ``WALKER_FRACTION`` use that fraction of them).
+        steps: steps (or rounds) per walker.
+        cases: names from ``CASES`` to run, or None for all.
+    """
     bare = bare_normal_rate(walkers, steps)
     rows, skipped = [], []
     for name in cases or list(CASES):
-        count = max(2, int(walkers * BA_WALKER_FRACTION)) if name == "rebound_walk.ba" else walkers
+        count = max(2, int(walkers * WALKER_FRACTION.get(name, 1.0)))
         result = CASES[name](count, steps, bare)
         (skipped if isinstance(result, str) else rows).append(result)
     return rows, skipped
@@ -267,7 +288,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print the table and write JSON; returns the exit status."""
+    """Run the benchmark, print the table and write JSON; returns the exit status.
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``).
+    """
     args = _parser().parse_args(argv)
     walkers, steps = (100_000, 10) if args.quick else (args.walkers, args.steps)
     rows, skipped = run_benchmarks(walkers, steps, args.case)

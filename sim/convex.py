@@ -27,6 +27,7 @@ from sim._rng import as_generator
 from sim._validate import (
     MAX_WORK,
     STEP_OVERHEAD,
+    brief,
     check_size,
     finite_array,
     positive_float,
@@ -223,7 +224,7 @@ class ConvexRun:
 def _batch_sequence(batch_sizes) -> np.ndarray:
     sizes = finite_array("batch_sizes", batch_sizes, ndim=1)
     if np.any(sizes < 1) or np.any(sizes != np.round(sizes)):
-        raise ValueError(f"Invalid batch_sizes: {batch_sizes!r} (expected integers >= 1)")
+        raise ValueError(f"Invalid batch_sizes: {brief(batch_sizes)} (expected integers >= 1)")
     return sizes.astype(int)
 
 
@@ -302,6 +303,8 @@ def geometric_batches(b0: int, growth: float, steps: int, b_max: int, *, max_wor
     """
     b0, steps, b_max = positive_int("b0", b0), positive_int("steps", steps), positive_int("b_max", b_max)
     growth = positive_float("growth", growth)
+    if b0 > b_max:  # the first batch would silently be cut to the cap
+        raise ValueError(f"Invalid b0: {b0} (expected at most b_max = {b_max})")
     check_size("steps", work=steps, max_work=max_work, memory=24.0 * steps, detail=f"{steps} batch sizes")
     with np.errstate(over="ignore"):
         raw = np.round(b0 * growth ** np.arange(steps))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._rng import as_generator
-from sim._validate import MAX_WORK, check_size, finite_float, int_at_least
+from sim._validate import MAX_WORK, brief, check_size, finite_float, int_at_least
 from sim.estimate import Estimate, estimate
 
 __all__ = [
@@ -159,7 +159,15 @@ def finite_population(values) -> Population:
     Args:
         values: the N per-sample gradients, ``(N,)`` or ``(N, d)``; their moments become ``mu`` and ``sigma``.
     """
-    arr = np.array(values, dtype=float)
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "iuf":  # bools, strings, ragged rows
+            raise TypeError
+        arr = np.array(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Invalid values: {brief(values)} (expected numbers of shape (N,) or (N, d))"
+        ) from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -181,6 +189,7 @@ def sample_finite_population(
     dof: float | None = None,
     exact_moments: bool = True,
     seed=None,
+    max_work=MAX_WORK,
 ) -> Population:
     """Draw N rows from a Gaussian (or Student-t) population and freeze them as a finite population.
 
@@ -191,8 +200,13 @@ def sample_finite_population(
         exact_moments: shift and rescale each component so that its population mean is exactly μ and its
             population standard deviation (divide by N) exactly σ.
         seed: int, numpy Generator or None.
+        max_work: refuse populations of more than this many values (``size * dims``); ``None`` for no limit.
     """
     size = int_at_least("size", size, minimum=2)
+    cells = float(size) * int_at_least("dims", dims)
+    check_size(
+        "size", work=cells, max_work=max_work, memory=24.0 * cells, detail=f"{size} rows x {dims} dims"
+    )
     source = (
         gaussian_population(sigma, mu, dims) if dof is None else student_t_population(sigma, dof, mu, dims)
     )
@@ -259,6 +273,8 @@ def batch_means(
     if not isinstance(population, Population):
         raise ValueError(f"Invalid population: {population!r} (expected a sim.grad_shrinkage Population)")
     n, batches = int_at_least("n", n), int_at_least("batches", batches)
+    if not isinstance(replace, (bool, np.bool_)):  # replace="no" is truthy: it would draw with replacement
+        raise ValueError(f"Invalid replace: {replace!r} (expected True or False)")
     if population.kind == "finite" and not replace and n > population.size:
         raise ValueError(
             f"Invalid n: {n} (expected n <= population size {population.size} without replacement)"

@@ -29,6 +29,7 @@ from sim._validate import (
     as_schedule,
     check_size,
     finite_array,
+    finite_float,
     momentum_coefficient,
     positive_float,
     positive_int,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-def make_least_squares(n_samples: int, spectrum, *, label_noise: float = 0.0, seed=None):
+def make_least_squares(n_samples: int, spectrum, *, label_noise: float = 0.0, seed=None, max_work=MAX_WORK):
     """A synthetic least-squares data set: rows :math:`x_j\\sim\\mathcal N(0,\\mathrm{diag}(\\lambda))`.
 
     Targets :math:`y=Xw^\\ast+\\sigma\\zeta` with :math:`w^\\ast\\sim\\mathcal N(0,I/d)`; ``label_noise = 0``
@@ -58,17 +59,20 @@ def make_least_squares(n_samples: int, spectrum, *, label_noise: float = 0.0, se
         spectrum: (d,) the eigenvalues lambda of the row covariance.
         label_noise: standard deviation of the Gaussian noise added to ``y = X w*``.
         seed: int, ``numpy.random.Generator`` or None.
+        max_work: refuse data sets of more than this many entries (``n_samples * d``); ``None`` for no limit.
 
     Returns:
         ``(X, y, w_star)``.
     """
     n_samples = positive_int("n_samples", n_samples)
     spectrum = finite_array("spectrum", spectrum, ndim=1, positive=True)
-    label_noise = float(label_noise)
-    if not math.isfinite(label_noise) or label_noise < 0:
-        raise ValueError(f"Invalid label_noise: {label_noise!r} (expected a finite number >= 0)")
+    label_noise = finite_float("label_noise", label_noise, nonnegative=True)
     rng = as_generator(seed)
     d = spectrum.size
+    cells = float(n_samples) * d
+    check_size(
+        "n_samples", work=cells, max_work=max_work, memory=16.0 * cells, detail=f"{n_samples} rows x {d}"
+    )
     w_star = rng.standard_normal(d) / math.sqrt(d)
     X = rng.standard_normal((n_samples, d)) * np.sqrt(spectrum)
     y = X @ w_star + label_noise * rng.standard_normal(n_samples)

@@ -13,7 +13,8 @@ A batch-adaptive (BA) player picks :math:`m^* = \\arg\\max_m u(m)` with
 Both spend one shared data budget counted in samples, so their final states compare like for like.
 
 Everything here is written independently of ``theory``: the BA policy has its own folded-normal mean
-and its own vectorised maximiser (a log-spaced grid refined by golden-section search).
+and its own vectorised maximisers: the reference (a log-spaced grid refined by golden-section search) and a
+fast one that solves the stationary condition of u in closed form (see :func:`maximise_utility`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from scipy.special import erfcx, ndtr
 
 from sim._rng import as_generator
-from sim._validate import finite_float, int_at_least
+from sim._validate import MAX_WORK, check_size, finite_float, int_at_least
 from sim.estimate import Estimate, estimate
 from sim.grad_shrinkage import Population, batch_means
 
@@ -74,20 +75,23 @@ def _check_state(s: float, s_star: float) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def next_state_samples(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None) -> np.ndarray:
+def next_state_samples(
+    *, m, s, mu, sigma, eta, s_star=0.0, n=100_000, seed=None, max_work=MAX_WORK
+) -> np.ndarray:
     """``n`` independent draws of the next state of the walk with rebound (seed 000, eq. 6).
 
     .. math:: s_{t+1} = |s_t - S^* - \\eta X| + S^*, \\qquad X \\sim \\mathcal N(\\mu, \\sigma^2/m).
 
     Args:
+        m: batch size (> 0; non-integers are allowed for smooth studies).
         s: current state :math:`s_t \\ge S^*`.
         mu: mean of the die :math:`\\mu_t`.
-        sigma: per-sample spread :math:`\\sigma_t \\ge 0`.
-        m: batch size (> 0; non-integers are allowed for smooth studies).
+        sigma: per-sample standard deviation :math:`\\sigma_t \\ge 0` (not the variance).
         eta: learning rate :math:`\\eta > 0`.
         s_star: the floor :math:`S^*`.
         n: number of draws.
         seed: int, numpy Generator or None.
+        max_work: refuse ``n`` above this many draws (or arrays over 8 GiB); ``None`` for no limit.
 
     Returns:
         Array of shape ``(n,)``.
@@ -98,6 +102,7 @@ def next_state_samples(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None
     s_star = finite_float("s_star", s_star)
     _check_state(s, s_star)
     n = int_at_least("n", n, minimum=2)
+    check_size("n", work=n, max_work=max_work, memory=8.0 * n, detail=f"n={n} draws of 8 bytes")
     z = as_generator(seed).standard_normal(n)
     z *= -eta * sigma / math.sqrt(m)
     z += s - s_star - eta * mu
@@ -106,12 +111,26 @@ def next_state_samples(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None
     return z
 
 
-def one_step(s, mu, sigma, m, eta, s_star=0.0, *, n=100_000, seed=None) -> Estimate:
+def one_step(*, m, s, mu, sigma, eta, s_star=0.0, n=100_000, seed=None, max_work=MAX_WORK) -> Estimate:
     """Monte-Carlo estimate of :math:`\\mathbb E_m[s_{t+1}]` for the walk with rebound (seed 000, eq. 6-7).
 
-    Same arguments as :func:`next_state_samples`; returns the mean of ``n`` draws with its standard error.
+    Returns the mean of ``n`` draws of :func:`next_state_samples` with its standard error.
+
+    Args:
+        m: batch size (> 0).
+        s: current state :math:`s_t \\ge S^*`.
+        mu: mean of the die :math:`\\mu_t`.
+        sigma: per-sample standard deviation :math:`\\sigma_t \\ge 0` (not the variance).
+        eta: learning rate :math:`\\eta > 0`.
+        s_star: the floor :math:`S^*`.
+        n: number of draws.
+        seed: int, numpy Generator or None.
+        max_work: refuse ``n`` above this many draws (or arrays over 8 GiB); ``None`` for no limit.
     """
-    return estimate(next_state_samples(s, mu, sigma, m, eta, s_star, n=n, seed=seed))
+    draws = next_state_samples(
+        m=m, s=s, mu=mu, sigma=sigma, eta=eta, s_star=s_star, n=n, seed=seed, max_work=max_work
+    )
+    return estimate(draws)
 
 
 def objective_decrease_samples(
@@ -172,6 +191,10 @@ def folded_normal_mean(nu, tau):
     This is seed 000 eq. 7 written for the distance to the floor: with
     :math:`\\nu = s - S^* - \\eta\\mu` and :math:`\\tau = \\eta\\sigma/\\sqrt m` it is
     :math:`\\mathbb E_m[s_{t+1}] - S^*`.
+
+    Args:
+        nu: the mean :math:`\\nu` of ``Y`` (array or scalar).
+        tau: the standard deviation :math:`\\tau > 0` of ``Y`` (broadcast against ``nu``).
     """
     ratio = nu / tau
     return tau * _SQRT_2_OVER_PI * np.exp(-0.5 * ratio * ratio) + nu * (1.0 - 2.0 * ndtr(-ratio))
@@ -186,8 +209,15 @@ def _rebound_excess(nu, tau):
     a = nu / tau
     phi = np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
     # Phi(-a)/phi(a) = sqrt(pi/2) erfcx(a/sqrt 2) for a >= 0; for a < 0 the plain form does not cancel.
-    mills = math.sqrt(math.pi / 2.0) * erfcx(np.maximum(a, 0.0) / math.sqrt(2.0))
-    tail = np.where(a >= 0, phi * (1.0 - a * mills), phi - a * ndtr(-a))
+    # Each branch is evaluated only where it is needed (the same values as np.where over both, at less cost).
+    nonnegative = a >= 0
+    if np.all(nonnegative):
+        tail = phi * (1.0 - a * (math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0))))
+    elif not np.any(nonnegative):
+        tail = phi - a * ndtr(-a)
+    else:
+        mills = math.sqrt(math.pi / 2.0) * erfcx(np.maximum(a, 0.0) / math.sqrt(2.0))
+        tail = np.where(nonnegative, phi * (1.0 - a * mills), phi - a * ndtr(-a))
     return 2.0 * tau * tail
 
 
@@ -196,21 +226,23 @@ def _utility(m, r, mu, sigma, eta):
     return (eta * mu - _rebound_excess(r - eta * mu, tau)) / m
 
 
-def _walk_arrays(r, mu, sigma, eta) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _walk_arrays(s, mu, sigma, eta, s_star) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Validated ``(r, mu, sigma, eta)`` with ``r = s - s_star``, the distance to the floor."""
     arrays = []
-    for name, value in (("r", r), ("mu", mu), ("sigma", sigma)):
+    for name, value in (("s", s), ("mu", mu), ("sigma", sigma), ("s_star", s_star)):
         arr = np.asarray(value, dtype=float)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"Invalid {name}: {value!r} (expected finite numbers)")
         arrays.append(arr)
-    if np.any(arrays[0] < 0):
-        raise ValueError(f"Invalid r: {r!r} (expected s - s_star >= 0)")
+    r = arrays[0] - arrays[3]
+    if np.any(r < 0):
+        raise ValueError(f"Invalid s: {s!r} (expected s >= s_star = {s_star!r})")
     if np.any(arrays[2] < 0):
         raise ValueError(f"Invalid sigma: {sigma!r} (expected >= 0)")
-    return arrays[0], arrays[1], arrays[2], finite_float("eta", eta, positive=True)
+    return r, arrays[1], arrays[2], finite_float("eta", eta, positive=True)
 
 
-def sim_utility(m, r, mu, sigma, eta):
+def sim_utility(*, m, s, mu, sigma, eta, s_star=0.0):
     """The utility :math:`u(m) = (s - \\mathbb E_m[s_{t+1}])/m` of seed 000 eq. 8, vectorised.
 
     Computed as :math:`u = (\\eta\\mu - (\\mathbb E|Y| - \\nu))/m` with :math:`\\nu = s - S^* - \\eta\\mu`, which equals
@@ -218,13 +250,16 @@ def sim_utility(m, r, mu, sigma, eta):
 
     Args:
         m: batch size(s) > 0.
-        r: distance to the floor :math:`s - S^* \\ge 0`.
-        mu, sigma, eta: the die and the learning rate (``sigma > 0``).
+        s: current state(s) :math:`s_t \\ge S^*`.
+        mu: die mean(s) :math:`\\mu`.
+        sigma: per-sample standard deviation(s) :math:`\\sigma > 0` (not the variance).
+        eta: learning rate :math:`\\eta > 0`.
+        s_star: the floor :math:`S^*`.
     """
     m = np.asarray(m, dtype=float)
     if not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"Invalid m: {m!r} (expected finite batch sizes > 0)")
-    r, mu, sigma, eta = _walk_arrays(r, mu, sigma, eta)
+    r, mu, sigma, eta = _walk_arrays(s, mu, sigma, eta, s_star)
     if np.any(sigma == 0):
         raise ValueError(f"Invalid sigma: {sigma!r} (expected > 0)")
     return _utility(m, r, mu, sigma, eta)
@@ -255,8 +290,7 @@ def _golden_refine(lo, hi, r, mu, sigma, eta):
 def _best_integer(m_cont, r, mu, sigma, eta, m_max):
     lo = np.clip(np.floor(m_cont), 1.0, m_max)
     hi = np.clip(lo + 1.0, 1.0, m_max)
-    u_lo = _utility(lo, r, mu, sigma, eta)
-    u_hi = _utility(hi, r, mu, sigma, eta)
+    u_lo, u_hi = _utility(np.stack([lo, hi]), r, mu, sigma, eta)  # one pass over both candidates
     return np.where(u_hi >= u_lo, hi, lo)
 
 
@@ -274,18 +308,214 @@ def _search(r, mu, sigma, eta, m_max):
     return _best_integer(m_cont, r, mu, sigma, eta, m_max)
 
 
-def maximise_utility(r, mu, sigma, eta, m_max=None):
+# The fast solver. With t = sqrt(m), x = r/(eta sigma), y = mu/sigma and d = x - y, seed 000 eq. 7-8 give
+# u(m) = eta sigma [y - 2 g(d t)/t] / t^2 with g(a) = phi(a) - a Phi(-a), g'(a) = -Phi(-a), so
+#     du/dt = (2 eta sigma / t^3) [3 phi(d t)/t - 2 d Phi(-d t) - y].
+# The bracket falls strictly with t (its t-derivative is -phi(d t)(d^2 + 3/t^2)), so u is unimodal in m. For
+# mu > 0 and 2 r > eta mu it changes sign once: with tau = t y and p = d/y = r/(eta mu) - 1 > -1/2 the
+# stationary point solves H(tau) = 3 phi(p tau)/tau - 2 p Phi(-p tau) - 1 = 0, a function of p alone, and
+#     m_c = (tau*(p) sigma / mu)^2.
+# tau*(p) is tabulated once on a uniform grid in log(p + 1/2), interpolated linearly as a start and polished
+# by Newton steps on H; the integer is then chosen exactly as the reference solver chooses it.
+_FAST_LOG_P_RANGE = (math.log(1e-6), math.log(1e6))  # log(p + 1/2) covered by the table; outside: reference
+_FAST_TABLE_POINTS = 16385  # grid step 1.7e-3 in log(p + 1/2): linear interpolation of log tau* to ~1e-7
+_FAST_NEWTON_STEPS = 1
+# Largest relative Newton step accepted. Newton converges quadratically, so the error left after the step is
+# of order step^2 (~1e-12 here); a larger step sends the walker to the reference solver.
+_FAST_TOLERANCE = 1e-6
+#: Fast results are compared with the reference solver's up to this m*: above it the reference golden-section
+#: search itself is only accurate to about 1e-8 * m (see tests/test_sim_rebound_walk.py).
+FAST_AGREES_UP_TO = 1e6
+_FAST_TINY = 1e-100
+_fast_table_cache: list[np.ndarray] = []
+
+
+def _stationarity(tau, p):
+    """``H(tau)`` and ``dH/dtau`` of the stationary condition above, elementwise."""
+    a = p * tau
+    phi = np.exp(-0.5 * a * a) * (1.0 / math.sqrt(2.0 * math.pi))
+    h = 3.0 * phi / tau - 2.0 * p * ndtr(-a) - 1.0
+    return h, -phi * (p * p + 3.0 / (tau * tau))
+
+
+def _fast_table() -> tuple[np.ndarray, np.ndarray]:
+    """``log tau*(p)`` on the uniform grid of ``log(p + 1/2)`` and its increments (bisection, built once)."""
+    if not _fast_table_cache:
+        p = np.exp(np.linspace(*_FAST_LOG_P_RANGE, _FAST_TABLE_POINTS)) - 0.5
+        lo, hi = np.full_like(p, math.log(1e-12)), np.full_like(p, math.log(1e6))
+        for _ in range(64):  # H falls with tau: keep the half where it changes sign (2^-64 of the bracket)
+            mid = 0.5 * (lo + hi)
+            positive = _stationarity(np.exp(mid), p)[0] > 0
+            lo, hi = np.where(positive, mid, lo), np.where(positive, hi, mid)
+        log_tau = 0.5 * (lo + hi)
+        _fast_table_cache.extend([log_tau, np.diff(log_tau)])
+    return _fast_table_cache[0], _fast_table_cache[1]
+
+
+def _fast_continuous(r, mu, sigma, eta):
+    """Continuous maximiser ``m_c`` per walker, a mask of the walkers it is trusted for, their table positions."""
+    table, increments = _fast_table()
+    z0, z1 = _FAST_LOG_P_RANGE
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        p = r / (eta * mu)
+        p -= 1.0
+        position = np.log(p + 0.5)
+        position -= z0
+        position *= (_FAST_TABLE_POINTS - 1) / (z1 - z0)
+        # Scales below 1e-100 leave the utilities to underflow, where only the reference's own rounding decides.
+        ok = (mu > _FAST_TINY / eta) & (sigma > _FAST_TINY / eta) & (position >= 0)
+        ok &= position < _FAST_TABLE_POINTS - 1
+        if not np.all(ok):
+            position[~ok] = 0.0
+        index = position.astype(np.intp)
+        where = position.copy()  # the walker's place in the table, for the rounding step
+        position -= index
+        position *= increments[index]
+        position += table[index]
+        tau = np.exp(position)
+        for _ in range(_FAST_NEWTON_STEPS):
+            h, slope = _stationarity(tau, p)
+            step = h / slope
+            tau -= step
+        ok &= np.abs(step) <= _FAST_TOLERANCE * tau
+        ok &= tau > 0
+        tau *= sigma
+        tau /= mu
+        tau *= tau
+    return tau, ok, where
+
+
+#: Relative accuracy assumed for the fast ``m_c`` when rounding without evaluating u (Newton leaves ~1e-12).
+_FAST_M_ACCURACY = 1e-9
+_BREAK_K = 16  # break-even points tabulated for k = 1..16; beyond, the asymptotic window below
+_BREAK_STRIDE = 16  # every 16th point of the tau* table
+_break_cache: list = []
+
+
+def _break_even(k, p, tau):
+    """``b_k - k``: where ``u(k) = u(k+1)`` for the walker shape ``p`` (bisection on the sign of the difference)."""
+    lo, hi = np.zeros_like(p), np.ones_like(p)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        y = tau / np.sqrt(k + mid)  # mu/sigma that puts m_c at k + mid (sigma = eta = 1, r = mu (p + 1))
+        u_k, u_next = _utility(np.array([[k], [k + 1.0]]), y * (p + 1.0), y, 1.0, 1.0)
+        above = u_next >= u_k
+        lo, hi = np.where(above, lo, mid), np.where(above, mid, hi)
+    return 0.5 * (lo + hi)
+
+
+def _tau_star(p):
+    """``tau*(p)`` to rounding: the table's interpolation polished by three Newton steps (tests and tables)."""
+    fine = np.linspace(*_FAST_LOG_P_RANGE, _FAST_TABLE_POINTS)
+    tau = np.exp(np.interp(np.log(p + 0.5), fine, _fast_table()[0]))
+    for _ in range(3):
+        h, slope = _stationarity(tau, p)
+        tau = tau - h / slope
+    return tau
+
+
+def _break_table() -> tuple[np.ndarray, float]:
+    """Break-even offsets ``b_k - k`` on the coarse grid (flattened, ``k`` major) and the interpolation bound.
+
+    The bound is measured: twice the largest error of linear interpolation at every coarse midpoint.
+    """
+    if not _break_cache:
+        log_tau = _fast_table()[0]
+        fine = np.linspace(*_FAST_LOG_P_RANGE, _FAST_TABLE_POINTS)
+        nodes = fine[::_BREAK_STRIDE]
+        mids = 0.5 * (nodes[1:] + nodes[:-1])
+        rows, error = [], 0.0
+        for k in range(1, _BREAK_K + 1):
+            at_nodes = _break_even(float(k), np.exp(nodes) - 0.5, np.exp(log_tau[::_BREAK_STRIDE]))
+            at_mids = _break_even(float(k), np.exp(mids) - 0.5, _tau_star(np.exp(mids) - 0.5))
+            error = max(error, float(np.max(np.abs(0.5 * (at_nodes[1:] + at_nodes[:-1]) - at_mids))))
+            rows.append(at_nodes)
+        _break_cache.extend([np.concatenate(rows), 2.0 * error + 1e-9])
+    return _break_cache[0], _break_cache[1]
+
+
+def _round_fast(m_cont, where, r, mu, sigma, eta, m_max):
+    """The integer :func:`_best_integer` returns, evaluating u only near the break-even point.
+
+    With ``k = floor(m_c)``, u(k) = u(k+1) at a break-even ``m_c = b_k`` that depends on ``p`` and ``k`` only
+    (u is unimodal, so the answer is ``k`` below ``b_k`` and ``k + 1`` above). For ``k <= 16``, ``b_k`` is
+    tabulated over ``p`` and interpolated, with a measured error bound; beyond, ``b_k`` lies in
+    ``[sqrt(k(k+1)) - 1/k, sqrt(k(k+1))]`` (``b_k = sqrt(k(k+1)) - c/k`` with ``0.068 <= c <= 0.55`` over the
+    table's range of ``p`` for 16 <= k <= 1e3, ``c -> 1/8 + O(skew)`` beyond; re-checked by
+    ``tests/test_sim_rebound_walk.py``). Walkers inside the window widened by the error of ``m_c``, and the ends
+    (``m_c < 1``, ``k + 1 > m_max``), are decided by evaluating u as :func:`_best_integer` does.
+    """
+    offsets, error = _break_table()
+    columns = (_FAST_TABLE_POINTS - 1) // _BREAK_STRIDE + 1
+    k = np.floor(m_cont)
+    frac = m_cont - k
+    where = where * (1.0 / _BREAK_STRIDE)
+    index = where.astype(np.intp)  # <= columns - 2: positions stop short of the table's last point
+    where -= index
+    index += (np.clip(k, 1.0, _BREAK_K).astype(np.intp) - 1) * columns
+    left = offsets[index]
+    index += 1
+    frac -= left
+    frac -= where * (offsets[index] - left)  # now m_c - b_k, b_k interpolated in p
+    slack = _FAST_M_ACCURACY * m_cont
+    slack += error
+    take_hi = frac > slack
+    out = k + take_hi
+    slack = -slack
+    doubt = frac >= slack
+    doubt ^= take_hi  # neither clearly above nor clearly below b_k
+    doubt |= k < 1.0
+    doubt |= k + 1.0 > m_max
+    big = k > _BREAK_K
+    if np.any(big):  # the asymptotic window [sqrt(k(k+1)) - 1/k, sqrt(k(k+1))] around b_k
+        kb, fb = k[big], m_cont[big] - k[big]
+        upper = np.sqrt(kb * (kb + 1.0)) - kb
+        pad = _FAST_M_ACCURACY * m_cont[big] + 1e-12
+        hi_b, lo_b = fb > upper + pad, fb < upper - 1.0 / kb - pad
+        out[big] = kb + hi_b
+        doubt[big] = ~(hi_b | lo_b) | (kb + 1.0 > m_max)
+    if np.any(doubt):
+        out[doubt] = _best_integer(m_cont[doubt], r[doubt], mu[doubt], sigma[doubt], eta, m_max)
+    return out
+
+
+def _search_fast(r, mu, sigma, eta, m_max):
+    """Integer argmax of u on [1, m_max] like :func:`_search`, from the closed-form stationary condition.
+
+    Walkers outside the fast solver's domain (``mu <= 0``, ``2 r <= eta mu``, ``p`` outside the table, Newton not
+    converged) go to the reference :func:`_search`.
+    """
+    m_cont, ok, where = _fast_continuous(r, mu, sigma, eta)
+    if np.all(ok):
+        return _round_fast(np.minimum(m_cont, m_max), where, r, mu, sigma, eta, m_max)
+    out = np.empty_like(r)
+    if np.any(ok):
+        out[ok] = _round_fast(np.minimum(m_cont[ok], m_max), where[ok], r[ok], mu[ok], sigma[ok], eta, m_max)
+    rest = ~ok
+    out[rest] = _search(r[rest], mu[rest], sigma[rest], eta, m_max)
+    return out
+
+
+_SOLVERS = {"exact": _search, "fast": _search_fast}
+
+
+def maximise_utility(*, s, mu, sigma, eta, s_star=0.0, m_max=None, solver="fast"):
     """The BA batch size :math:`m^* = \\arg\\max_{1 \\le m \\le m_{max}} u(m)` (seed 000 eq. 9), per walker.
 
     A log-spaced grid of ``u`` over ``[1, m_max]`` brackets the maximum, golden-section search refines it
     (relative tolerance about 1e-7 in ``m``), and the better of the two neighbouring integers is returned.
 
     Args:
-        r: distance(s) to the floor :math:`s - S^*` (array or scalar, >= 0).
-        mu: die mean(s) :math:`\\mu` (broadcast against ``r``).
-        sigma: die spread(s) :math:`\\sigma \\ge 0`.
+        s: current state(s) :math:`s_t \\ge S^*` (array or scalar).
+        mu: die mean(s) :math:`\\mu` (broadcast against ``s``).
+        sigma: die per-sample standard deviation(s) :math:`\\sigma \\ge 0` (not the variance).
         eta: learning rate.
+        s_star: the floor :math:`S^*` (broadcast against ``s``).
         m_max: largest batch allowed (default 1e9).
+        solver: ``"fast"`` (default) solves the closed-form stationary condition of u (a function of
+            ``p = (s - S*)/(eta mu) - 1`` alone, tabulated and polished by Newton steps) and rounds like the
+            reference; ``"exact"`` is the reference grid + golden-section search. Both give the same integer
+            (tested up to ``m* = 1e6``); walkers outside the fast solver's domain always use the reference.
 
     Returns:
         Float array of integer batch sizes, shaped like the broadcast inputs.
@@ -298,12 +528,15 @@ def maximise_utility(r, mu, sigma, eta, m_max=None):
         ``u = (r - |r - eta*mu|)/m``, so ``m* = 1`` unless that decrease is negative.
 
     Raises:
-        ValueError: for non-finite input, ``r < 0``, ``sigma < 0``, ``eta <= 0`` or ``m_max < 1``.
+        ValueError: for non-finite input, ``s < s_star``, ``sigma < 0``, ``eta <= 0`` or ``m_max < 1``.
     """
+    search = _SOLVERS.get(solver) if isinstance(solver, str) else None
+    if search is None:
+        raise ValueError(f"Invalid solver: {solver!r} (expected 'fast' or 'exact')")
     m_max = _DEFAULT_M_MAX if m_max is None else finite_float("m_max", m_max, positive=True)
     if m_max < 1:
         raise ValueError(f"Invalid m_max: {m_max!r} (expected >= 1)")
-    r, mu, sigma, eta = _walk_arrays(r, mu, sigma, eta)
+    r, mu, sigma, eta = _walk_arrays(s, mu, sigma, eta, s_star)
     r, mu, sigma = np.broadcast_arrays(r, mu, sigma)
     shape = r.shape
     r, mu, sigma = r.ravel(), mu.ravel(), sigma.ravel()
@@ -314,8 +547,10 @@ def maximise_utility(r, mu, sigma, eta, m_max=None):
         a_at_one = (r - eta * mu) / (eta * sigma)
     # The shortcut m* = 1 needs a rebound-free walk AND a positive expected decrease (mu > 0).
     needs_search = (sigma > 0) & ((a_at_one <= _NO_REBOUND_A) | (mu <= 0)) & (m_max > 1)
-    if np.any(needs_search):
-        m_star[needs_search] = _search(
+    if np.all(needs_search):  # the usual case in a game: no copies
+        m_star = search(r, mu, sigma, eta, float(np.floor(m_max)))
+    elif np.any(needs_search):
+        m_star[needs_search] = search(
             r[needs_search], mu[needs_search], sigma[needs_search], eta, float(np.floor(m_max))
         )
     return m_star.reshape(shape)
@@ -358,12 +593,22 @@ class QuadraticDice:
 
 
 def constant_dice(mu: float, sigma: float) -> ConstantDice:
-    """A state-independent die :math:`\\mathcal N(\\mu, \\sigma^2/m)` (seed 000 eq. 6)."""
+    """A state-independent die :math:`\\mathcal N(\\mu, \\sigma^2/m)` (seed 000 eq. 6).
+
+    Args:
+        mu: the die mean :math:`\\mu` (finite).
+        sigma: the per-sample standard deviation :math:`\\sigma \\ge 0`.
+    """
     return ConstantDice(finite_float("mu", mu), finite_float("sigma", sigma, nonnegative=True))
 
 
 def quadratic_dice(curvature: float, noise: float) -> QuadraticDice:
-    """The converging die :math:`\\mu = 2hr`, :math:`\\sigma = c\\sqrt{2hr}` (see :class:`QuadraticDice`)."""
+    """The converging die :math:`\\mu = 2hr`, :math:`\\sigma = c\\sqrt{2hr}` (see :class:`QuadraticDice`).
+
+    Args:
+        curvature: the curvature :math:`h > 0` of the quadratic loss.
+        noise: the per-sample gradient-noise standard deviation :math:`c \\ge 0`.
+    """
     return QuadraticDice(
         finite_float("curvature", curvature, positive=True), finite_float("noise", noise, nonnegative=True)
     )
@@ -385,6 +630,7 @@ class Policy:
     m: int = 1
     m0: int = 1
     m_max: float | None = None
+    solver: str = "fast"
 
     @property
     def name(self) -> str:
@@ -396,30 +642,37 @@ class Policy:
         """The batch each walker asks for at distances ``r`` with die ``(mu, sigma)``."""
         if self.kind == "fixed":
             return np.full(r.shape, float(self.m))
-        m_star = maximise_utility(r, mu, sigma, eta, self.m_max)
+        m_star = maximise_utility(s=r, mu=mu, sigma=sigma, eta=eta, m_max=self.m_max, solver=self.solver)
         # Algorithm 1 grows the batch by m0 until it reaches m*, so the batch is m* rounded up to m0.
         batch = self.m0 * np.ceil(m_star / self.m0)
         return batch if self.m_max is None else np.minimum(batch, self.m0 * max(1, self.m_max // self.m0))
 
 
 def fixed_policy(m: int) -> Policy:
-    """Always use batch size ``m`` (the mini-batch baselines of seed 000 Sec. 4.2)."""
+    """Always use batch size ``m`` (the mini-batch baselines of seed 000 Sec. 4.2).
+
+    Args:
+        m: the batch size (integer >= 1).
+    """
     return Policy("fixed", m=int_at_least("m", m))
 
 
-def ba_policy(m_max: float | None = None, m0: int = 1) -> Policy:
+def ba_policy(m_max: float | None = None, m0: int = 1, solver: str = "fast") -> Policy:
     """The batch-adaptive rule :math:`m^* = \\arg\\max_m u(m)` (seed 000 eq. 8-9, Algorithm 1).
 
     Args:
         m_max: largest batch (default: unbounded apart from the remaining budget).
         m0: sampling step; the batch is :math:`m^*` rounded up to a multiple of ``m0`` (Algorithm 1, line 4-11).
+        solver: ``"fast"`` or ``"exact"``, the maximiser of :func:`maximise_utility` (the same batches).
     """
     m0 = int_at_least("m0", m0)
+    if not isinstance(solver, str) or solver not in _SOLVERS:
+        raise ValueError(f"Invalid solver: {solver!r} (expected 'fast' or 'exact')")
     if m_max is not None:
         m_max = finite_float("m_max", m_max, positive=True)
         if m_max < m0:
             raise ValueError(f"Invalid m_max: {m_max!r} (expected >= m0 = {m0})")
-    return Policy("ba", m0=m0, m_max=m_max)
+    return Policy("ba", m0=m0, m_max=m_max, solver=solver)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -520,6 +773,7 @@ def play(
     walkers: int = 10_000,
     record: int = 0,
     seed=None,
+    max_work=MAX_WORK,
 ) -> GameResult:
     """Play the walk-with-rebound game (seed 000 Sec. 2.2 and 3) until each walker has spent ``budget`` samples.
 
@@ -539,6 +793,9 @@ def play(
         walkers: independent walkers (vectorised; 10^6 is fine for fixed batches).
         record: how many walkers' paths to keep (0: none).
         seed: int, numpy Generator or None.
+        max_work: refuse games whose estimated work, ``walkers x updates`` (updates: ``budget / m`` for a
+            fixed batch, at most ``budget`` for BA), exceeds this, or whose arrays exceed 8 GiB; ``None`` for
+            no limit.
 
     Returns:
         A :class:`GameResult`.
@@ -562,6 +819,14 @@ def play(
     if momentum >= 1:
         raise ValueError(f"Invalid momentum: {momentum!r} (expected 0 <= momentum < 1)")
     _check_state(s0, s_star)
+    rounds = math.ceil(budget / policy.m) if policy.kind == "fixed" else budget
+    check_size(
+        "walkers",
+        work=float(walkers) * rounds,
+        max_work=max_work,
+        memory=64.0 * walkers + 24.0 * min(record, walkers) * rounds,
+        detail=f"walkers={walkers} x {rounds} updates",
+    )
     dice = _resolve_dice(mu, sigma, dice)
     rng = as_generator(seed)
     r = np.full(walkers, s0 - s_star)
@@ -688,6 +953,11 @@ def ba_regime_table(*, walkers: int = 4000, seed=0, regimes: dict | None = None)
       largest batch allowed; BA spends the budget on a few huge batches and ends above the best fixed batch.
     * **quadratic die, momentum 0.5**: the carried momentum makes the step overshoot whatever the batch, and BA
       again answers with the largest batch.
+
+    Args:
+        walkers: walkers per policy and regime.
+        seed: int, Generator or None; each regime gets an independent child stream.
+        regimes: ``{name: keyword arguments of play}`` (default :data:`REGIMES`).
 
     Returns:
         One :class:`Comparison` per regime.

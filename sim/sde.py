@@ -29,6 +29,7 @@ from sim._rng import as_generator, spawn
 from sim._validate import (
     MAX_WORK,
     STEP_OVERHEAD,
+    brief,
     check_size,
     finite_array,
     momentum_coefficient,
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 
-def noise_scale(lr: float, n_train: float, batch_size: float, momentum: float = 0.0) -> float:
+def noise_scale(*, lr: float, n_train: float, batch_size: float, momentum: float = 0.0) -> float:
     """Smith & Le's SGD noise scale :math:`g=\\frac{\\epsilon}{1-m}(N/B-1)` (seed 004, Sec. 2 and Sec. 4).
 
     Written here independently of ``theory.noise_scale`` on purpose; a test pins the two together.
@@ -105,6 +106,11 @@ def diffusion_coefficient(
 # Euler-Maruyama
 
 
+def _check_dt(dt: float, time: float) -> None:
+    if dt > time:  # one Euler step of length dt would simulate past the horizon
+        raise ValueError(f"Invalid dt: {dt!r} (expected at most time = {time!r})")
+
+
 def simulate_quadratic_sde(
     h,
     noise=None,
@@ -139,8 +145,9 @@ def simulate_quadratic_sde(
     coefficient = float(coefficient)
     if not math.isfinite(coefficient) or coefficient < 0:
         raise ValueError(f"Invalid coefficient: {coefficient!r} (expected a finite number >= 0)")
-    dt = positive_float("dt", dt)
-    steps = positive_int("steps", max(1, round(positive_float("time", time) / dt)))
+    dt, time = positive_float("dt", dt), positive_float("time", time)
+    _check_dt(dt, time)
+    steps = positive_int("steps", max(1, round(time / dt)))
     record_every = positive_int("record_every", record_every)
     _check_loop("dt", steps, runs * h.size, steps // record_every, max_work, "time/dt")
     rng = as_generator(seed)
@@ -225,8 +232,9 @@ def simulate_least_squares_sde(
     coefficient = float(coefficient)
     if not math.isfinite(coefficient) or coefficient < 0:
         raise ValueError(f"Invalid coefficient: {coefficient!r} (expected a finite number >= 0)")
-    dt = positive_float("dt", dt)
-    steps = max(1, round(positive_float("time", time) / dt))
+    dt, time = positive_float("dt", dt), positive_float("time", time)
+    _check_dt(dt, time)
+    steps = max(1, round(time / dt))
     record_every = positive_int("record_every", record_every)
     _check_loop("dt", steps, runs * n * d, steps // record_every, max_work, "time/dt")
     rng = as_generator(seed)
@@ -256,6 +264,13 @@ def _ls_record(time: float, step: int, w, w_hat, H) -> tuple[float, float, float
 # schedules of seed 004
 
 
+def _milestones(milestones) -> np.ndarray:
+    marks = finite_array("milestones", milestones, ndim=1, nonnegative=True)
+    if np.any(np.diff(marks) <= 0):  # [30, 6] for [30, 60], or a repeat that would apply the factor twice
+        raise ValueError(f"Invalid milestones: {brief(milestones)} (expected increasing epochs)")
+    return marks
+
+
 def step_schedule(base: float, factor: float, milestones) -> Callable[[int], float]:
     """Piecewise-constant schedule ``epoch -> base * factor**(number of milestones <= epoch)``.
 
@@ -265,7 +280,7 @@ def step_schedule(base: float, factor: float, milestones) -> Callable[[int], flo
         milestones: the epochs at which it is applied.
     """
     base, factor = positive_float("base", base), positive_float("factor", factor)
-    marks = np.sort(finite_array("milestones", milestones, ndim=1, nonnegative=True))
+    marks = _milestones(milestones)
     return lambda epoch: base * factor ** int(np.searchsorted(marks, epoch, side="right"))
 
 
@@ -292,7 +307,7 @@ def smith_schedules(
     """
     lr, factor = positive_float("lr", lr), positive_float("factor", factor)
     batch_size = positive_int("batch_size", batch_size)
-    marks = np.sort(finite_array("milestones", milestones, ndim=1, nonnegative=True))
+    marks = _milestones(milestones)
     max_batch = round(batch_size * factor) if max_batch is None else positive_int("max_batch", max_batch)
     if max_batch < batch_size:
         raise ValueError(f"Invalid max_batch: {max_batch!r} (expected >= batch_size = {batch_size})")
@@ -335,16 +350,25 @@ def momentum_scaled_batch(
     return positive_float("batch_size", batch_size) * scale
 
 
-def updates_per_schedule(n_train: int, batch_size: Callable[[int], int], epochs: int) -> int:
+def updates_per_schedule(
+    n_train: int, batch_size: Callable[[int], int], epochs: int, *, max_work=MAX_WORK
+) -> int:
     """Parameter updates of a batch schedule: :math:`\\sum_e\\lceil N/B_e\\rceil`.
 
     Args:
         n_train: N.
         batch_size: the schedule, a callable ``epoch -> B_e``.
         epochs: the number of epochs.
+        max_work: refuse more than ``max_work / STEP_OVERHEAD`` epochs (one Python call each); ``None`` for
+            no limit.
     """
     n_train, epochs = positive_int("n_train", n_train), positive_int("epochs", epochs)
-    return int(sum(math.ceil(n_train / batch_size(e)) for e in range(epochs)))
+    if not callable(batch_size):
+        raise ValueError(f"Invalid batch_size: {brief(batch_size)} (expected a callable epoch -> batch size)")
+    check_size("epochs", work=float(epochs) * STEP_OVERHEAD, max_work=max_work, detail=f"{epochs} epochs")
+    return int(
+        sum(math.ceil(n_train / positive_float(f"batch_size({e})", batch_size(e))) for e in range(epochs))
+    )
 
 
 @dataclass(frozen=True)
@@ -394,6 +418,10 @@ def compare_schedules(
     rngs = spawn(seed, len(schedules))
     results: dict[str, LeastSquaresRun] = {}
     for rng, (name, spec) in zip(rngs, schedules.items()):
+        if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
+            raise ValueError(
+                f"Invalid schedules[{name!r}]: {brief(spec)} (expected (lr, batch_size) or (lr, batch_size, momentum))"
+            )
         lr, batch, *rest = spec
         results[name] = simulate_least_squares(
             X,

@@ -106,3 +106,27 @@ def test_an_interrupted_write_removes_the_partial_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path / CHECKPOINT_NAME, {"step": 2})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_check_run_state_names_the_missing_or_mistyped_key(tmp_path):
+    from realnets.checkpoint import check_run_state
+
+    good = {
+        "config": {},
+        "model": {"w": torch.zeros(2)},
+        "optimizer": {"state": {}, "param_groups": []},
+        "policy_state": {},
+        "step": 3,
+        "samples": 96,
+        "evals_done": 1,
+        "metric_lines": 4,
+        "totals": {"fwd": 3, "bwd": 3},
+        "elapsed": 0.5,
+        "rng": {"torch": torch.get_rng_state()},
+    }
+    check_run_state(good, tmp_path)
+    with pytest.raises(ValueError, match=r"missing 'samples'"):
+        check_run_state({k: v for k, v in good.items() if k != "samples"}, tmp_path)
+    for key, bad in [("step", True), ("metric_lines", 2.5), ("elapsed", -1.0), ("model", {"w": 1.0})]:
+        with pytest.raises(ValueError, match=rf"^Invalid checkpoint: .* \({key}: expected"):
+            check_run_state({**good, key: bad}, tmp_path)

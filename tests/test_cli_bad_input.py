@@ -255,6 +255,10 @@ PAPER_CHECKS_CASES = [
     (["--list", "--report", "{dir}/missing/report.md"], "Invalid --report"),
     (["--list", "--json", "{dir}/missing/report.json"], "Invalid --json"),
     (["--list", "--json", "{dir}/empty"], "not a folder"),
+    # issue 13 sweep: '' read as the current folder; one file for both outputs, the second overwrote the first
+    (["--list", "--json", ""], "argument --json: invalid value '' (expected a non-empty file path)"),
+    (["--list", "--report", ""], "argument --report: invalid value ''"),
+    (["--list", "--report", "{dir}/r.md", "--json", "{dir}/r.md"], "(the same file as --report"),
 ]
 
 

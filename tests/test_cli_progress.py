@@ -82,7 +82,41 @@ def test_progress_keeps_the_last_known_loss_between_syncs():
     progress = Progress(100, 100, stream=stream, terminal=False, clock=clock)
     progress.update(samples=50, step=1, loss=0.25)
     progress.update(samples=100, step=2, loss=None)
+    progress.close()
     assert "loss 0.25" in stream.getvalue()
+
+
+def test_epoch_line_carries_the_evaluation_and_the_synced_loss():
+    stream, clock = io.StringIO(), FakeClock()
+    progress = Progress(200, 100, stream=stream, terminal=False, interval_s=1e9, clock=clock)
+    for step in range(1, 11):  # the engine passes loss=None: the losses stay on the device until a sync
+        clock.now += 1.0
+        progress.update(samples=10 * step, step=step, loss=None, batch_size=10, lr=0.1)
+    assert stream.getvalue() == ""  # the epoch's line waits for its evaluation
+    progress.note(loss=0.75)
+    progress.epoch_end({"kind": "epoch", "train_loss": 0.5, "test_loss": 0.6, "test_acc": 0.875})
+    line = stream.getvalue()
+    assert line.count("\n") == 1 and line.startswith("epoch 1.00/2 (50.0%)  step 10  loss 0.75  B 10")
+    assert line.rstrip().endswith("| train loss 0.5  test loss 0.6  test acc 87.50%")
+    clock.now += 1.0
+    progress.update(samples=200, step=20, loss=None, batch_size=10, lr=0.1)
+    progress.close()  # no evaluation came: the last epoch's line is still written, once
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("epoch 2.00/2 (100.0%)  step 20")
+
+
+def test_a_batch_cut_at_an_epoch_end_is_not_shown_as_a_change():
+    stream, clock = io.StringIO(), FakeClock()
+    progress = Progress(200, 100, stream=stream, terminal=False, interval_s=1e9, clock=clock)
+    for step, samples, batch in ((1, 32, 32), (2, 64, 32), (3, 96, 32), (4, 100, 4), (5, 132, 32)):
+        progress.update(samples=samples, step=step, loss=1.0, batch_size=batch, lr=0.1)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert "B 32" in lines[0] and "B 4" not in stream.getvalue()
+    progress = Progress(200, 100, stream=io.StringIO(), terminal=False)
+    progress.update(samples=32, step=1, batch_size=32)
+    progress.update(samples=48, step=2, batch_size=16)  # within an epoch: a real change
+    assert progress._state["batch_size"] == 16
 
 
 @pytest.mark.parametrize("seconds,text", [(5, "5s"), (65, "1m05s"), (7300, "2h01m"), (float("nan"), "?")])

@@ -30,8 +30,8 @@ reductions = st.floats(min_value=0.0, max_value=1e-7, allow_nan=False)
 )
 def test_ring_matches_the_symbolic_sum_of_theory_comm(p, n, alpha, beta, gamma):
     # theory.comm derives the ring time by summing its 2(P-1) steps with sympy; ours is the closed form.
-    ours = RC.ring_allreduce_time(p, n, alpha, beta, gamma)
-    theirs = TC.ring_allreduce_time(p, n, alpha, beta, gamma)
+    ours = RC.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta, gamma=gamma)
+    theirs = TC.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta, gamma=gamma)
     assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-300)
 
 
@@ -96,9 +96,9 @@ def test_ring_formula_matches_a_step_by_step_ring(p, chunk, alpha, beta, gamma, 
     vectors = np.random.default_rng(seed).integers(-1000, 1000, size=(p, n))
     result, elapsed = _simulate_ring(vectors, alpha, beta, gamma, itemsize=4)
     np.testing.assert_array_equal(result, np.broadcast_to(vectors.sum(axis=0), (p, n)))
-    assert RC.ring_allreduce_time(p, 4 * n, alpha, beta, gamma) == pytest.approx(
-        elapsed, rel=1e-12, abs=1e-18
-    )
+    assert RC.ring_allreduce_time(
+        workers=p, n_bytes=4 * n, alpha=alpha, beta=beta, gamma=gamma
+    ) == pytest.approx(elapsed, rel=1e-12, abs=1e-18)
 
 
 @given(
@@ -120,7 +120,9 @@ def test_recursive_doubling_matches_a_step_by_step_run(p, n, alpha, beta, gamma,
 def test_closed_forms_at_chosen_points():
     # P = 8, n = 1000, alpha = 1, beta = 0.01, gamma = 0.001; lg 8 = 3.
     p, n, a, b, g = 8, 1000.0, 1.0, 0.01, 0.001
-    assert RC.ring_allreduce_time(p, n, a, b, g) == pytest.approx(14 + 2 * 7 / 8 * 10 + 7 / 8 * 1)
+    assert RC.ring_allreduce_time(workers=p, n_bytes=n, alpha=a, beta=b, gamma=g) == pytest.approx(
+        14 + 2 * 7 / 8 * 10 + 7 / 8 * 1
+    )
     assert RC.recursive_doubling_allreduce_time(p, n, a, b, g) == pytest.approx(3 * (1 + 10 + 1))
     assert RC.rabenseifner_allreduce_time(p, n, a, b, g) == pytest.approx(6 + 2 * 7 / 8 * 10 + 7 / 8 * 1)
     assert RC.tree_allreduce_time(p, n, a, b, g) == pytest.approx(3 * (2 + 20 + 1))
@@ -131,7 +133,7 @@ def test_closed_forms_at_chosen_points():
 
 @given(st.integers(2, 1 << 14), st.floats(min_value=1.0, max_value=1e9), latencies, inverse_bandwidths)
 def test_algorithm_regimes(p, n, alpha, beta):
-    ring = RC.ring_allreduce_time(p, n, alpha, beta)
+    ring = RC.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta)
     raben = RC.rabenseifner_allreduce_time(p, n, alpha, beta)
     if p & (p - 1) == 0:
         # same bandwidth term; Rabenseifner's latency 2 lg P alpha <= ring's 2(P-1) alpha
@@ -141,7 +143,7 @@ def test_algorithm_regimes(p, n, alpha, beta):
         )  # a difference of two sums: rounding error ~ eps * ring
     # recursive doubling moves the whole vector lg P times: never less bandwidth than the ring for P >= 2
     rd = RC.recursive_doubling_allreduce_time(p, n, 0.0, beta)
-    assert rd >= RC.ring_allreduce_time(p, n, 0.0, beta) * (1 - 1e-12)
+    assert rd >= RC.ring_allreduce_time(workers=p, n_bytes=n, alpha=0.0, beta=beta) * (1 - 1e-12)
 
 
 @pytest.mark.parametrize("name", list(RC.ALGORITHMS))
@@ -237,12 +239,15 @@ def test_read_run_and_time_per_sample(tmp_path):
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: RC.ring_allreduce_time(0, 1.0, 1.0, 1.0), "workers"),
-        (lambda: RC.ring_allreduce_time(2.5, 1.0, 1.0, 1.0), "workers"),
+        (lambda: RC.ring_allreduce_time(workers=0, n_bytes=1.0, alpha=1.0, beta=1.0), "workers"),
+        (lambda: RC.ring_allreduce_time(workers=2.5, n_bytes=1.0, alpha=1.0, beta=1.0), "workers"),
         (lambda: RC.tree_allreduce_time(4, -1.0, 1.0, 1.0), "n_bytes"),
         (lambda: RC.recursive_doubling_allreduce_time(4, 1.0, float("nan"), 1.0), "alpha"),
         (lambda: RC.rabenseifner_allreduce_time(4, 1.0, 1.0, -1.0), "beta"),
-        (lambda: RC.ring_allreduce_time(4, 1.0, 1.0, 1.0, float("inf")), "gamma"),
+        (
+            lambda: RC.ring_allreduce_time(workers=4, n_bytes=1.0, alpha=1.0, beta=1.0, gamma=float("inf")),
+            "gamma",
+        ),
         (lambda: RC.allreduce_time("butterfly", 4, 1.0, 1.0, 1.0), "algorithm"),
         (
             lambda: RC.simulate_run([], workers=2, alpha=0, beta=0, params_bytes=1, time_per_sample=1),
@@ -330,7 +335,11 @@ def test_fit_ring_recovers_alpha_and_beta_from_model_times():
     from realnets.bench.comm import SIZES, WORLD_SIZES, fit_ring
 
     alpha, beta = 3e-5, 2e-10
-    times = {(p, n): TC.ring_allreduce_time(p, n, alpha, beta) for p in WORLD_SIZES for n in SIZES}
+    times = {
+        (p, n): TC.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta)
+        for p in WORLD_SIZES
+        for n in SIZES
+    }
     fitted = fit_ring(times)
     assert fitted == pytest.approx((alpha, beta), rel=1e-9)
     # times that fall with P at fixed n: the unconstrained alpha is negative, so it is fixed at 0 and beta refitted

@@ -121,7 +121,7 @@ def test_ba_cost_never_loses_to_ba_in_its_own_model(state, growth):
     for row in rows:
         assert row["gain"] >= 1 - 1e-9
         assert row["allreduce_s"] == pytest.approx(
-            comm.ring_allreduce_time(row["workers"], RESNET18_BYTES, 5e-6, 1e-10)
+            comm.ring_allreduce_time(workers=row["workers"], n_bytes=RESNET18_BYTES, alpha=5e-6, beta=1e-10)
         )
 
 
@@ -175,7 +175,9 @@ def test_registered_and_sized_from_the_model():
     policy, optimizer = get_algorithm("ba-cost").build(_model(), {"workers": 64})
     assert isinstance(policy, CA.CostAwareBatchAdaptivePolicy)
     assert policy.params_bytes == 4 * (4 * 3 + 3 + 3 * 2 + 2)
-    assert policy.allreduce_s == pytest.approx(comm.ring_allreduce_time(64, policy.params_bytes, 5e-6, 1e-10))
+    assert policy.allreduce_s == pytest.approx(
+        comm.ring_allreduce_time(workers=64, n_bytes=policy.params_bytes, alpha=5e-6, beta=1e-10)
+    )
     assert isinstance(optimizer, torch.optim.SGD)
     with pytest.raises(ValueError, match=r"Invalid workers: 0 \(expected"):
         get_algorithm("ba-cost").build(_model(), {"workers": 0})

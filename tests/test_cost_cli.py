@@ -77,7 +77,9 @@ def test_cost_of_real_runs_matches_an_independent_recount(runs, tmp_path, capsys
     for row in results:
         steps = _steps(runs[row["label"]])
         p = row["workers"]
-        t_ar = TC.ring_allreduce_time(p, 340000, ALPHA, BETA)  # the sympy route of theory/comm.py
+        t_ar = TC.ring_allreduce_time(
+            workers=p, n_bytes=340000, alpha=ALPHA, beta=BETA
+        )  # the sympy route of theory/comm.py
         rounds = [s.get("rounds", 1) for s in steps]
         assert row["updates"] == len(steps)
         assert row["compute_s"] == pytest.approx(sum(math.ceil(s["batch_size"] / p) for s in steps) * 1e-4)

@@ -647,3 +647,46 @@ def test_bad_csv_row_is_named(tmp_path, monkeypatch):
     _pin_fixture(monkeypatch, "mushroom", tmp_path / "mushroom" / "mushroom.zip")
     with pytest.raises(DataFormatError, match="Invalid mushroom row 2: 3 fields"):
         load_dataset("mushroom", data_dir=tmp_path, download=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [
+        ("mnist", "train-images-idx3-ubyte.gz"),
+        ("cifar10", "cifar-10-python.tar.gz"),
+        ("connect-4", "connect-4.data.Z"),
+    ],
+)
+def test_a_folder_where_a_dataset_file_belongs_is_one_value_error(tmp_path, name, filename):
+    # was IsADirectoryError (exit 1, "[Errno 21] Is a directory") from the checksum or the reader
+    (tmp_path / name / filename).mkdir(parents=True)
+    with pytest.raises(ValueError, match=rf"^Invalid {name} file: .*{filename}' is not a file"):
+        load_dataset(name, data_dir=tmp_path, download=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        (
+            "synthetic-classification",
+            {"num_train": 10**11},
+            r"^Invalid num_train: 100000000000 \(with num_test",
+        ),
+        (
+            "synthetic-classification",
+            {"dim": 10**9},
+            r"^Invalid num_train: 4000 \(with num_test=1000 and dim=",
+        ),
+        ("synthetic-regression", {"num_outputs": 10**9}, r"num_outputs=1000000000 the data take about"),
+        ("synthetic-sequence", {"seq_len": 10**9}, r"seq_len=1000000000 the data take about"),
+        (
+            "synthetic-classification",
+            {"num_classes": 10**7},
+            r"^Invalid num_classes: 10000000 \(expected at most",
+        ),
+    ],
+)
+def test_synthetic_sizes_beyond_memory_are_refused_at_once(name, options, message):
+    # num_train=10**11 ended in "out of memory" (exit 1) after the start; num_classes=10**7 built a 10^7-way model
+    with pytest.raises(ValueError, match=message):
+        load_dataset(name, **options)

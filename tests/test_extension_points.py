@@ -255,4 +255,8 @@ def test_nan_in_the_full_training_loss_is_a_divergence_reported_where_it_happene
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     steps = records(result.run_dir)
     assert summary["steps"] == summary["diverged_at_step"] == steps[-1]["step"]
-    assert summary["steps"] < 3 * N_TRAIN // 10 and not math.isfinite(summary["diverged_loss"])
+    assert summary["steps"] < 3 * N_TRAIN // 10 and summary["diverged_loss"] is None
+    assert not math.isfinite(float(summary["diverged_loss_text"]))
+    # strict JSON (no NaN literal), and the pass counts stop where the run diverged
+    json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=pytest.fail)
+    assert summary["fwd"] == sum(s["fwd"] for s in steps) and summary["bwd"] == sum(s["bwd"] for s in steps)

@@ -105,7 +105,7 @@ def test_transform_replaces_exactly_k_rows(seed, n, gamma, b0):
     model = make_model(seed)
     x, y = batch(seed + 1, n)
     t = FGSMTransform(gamma, 0.05, b0=b0)
-    out = t.apply(model, ce, x, y)
+    out, spent = t.apply(model, ce, x, y)
     base = n if b0 is None else b0
     k = 0 if gamma == 0 else min(max(math.floor(base * gamma), 1), n)
     assert t.rows(n) == k and out.shape == x.shape
@@ -113,15 +113,16 @@ def test_transform_replaces_exactly_k_rows(seed, n, gamma, b0):
     if k > 0:
         torch.testing.assert_close(out[:k], fgsm(model, ce, x[:k], y[:k], 0.05), rtol=0, atol=0)
     assert t.cost == {"fwd": int(k > 0), "bwd": int(k > 0), "rows": k}
+    assert spent == {"fwd": int(k > 0), "bwd": int(k > 0)}
 
 
 def test_transform_gamma_zero_no_change_and_k_from_b0():
     model = make_model(0)
     x, y = batch(1, 8)
     t = FGSMTransform(0.0, 0.1)
-    assert t.apply(model, ce, x, y) is x and t.cost["fwd"] == 0
+    assert t(model, ce, x, y) is x and t.cost["fwd"] == 0
     t = FGSMTransform(0.25, 0.1, b0=16)  # k = floor(16 * 0.25) = 4 of the 8 rows
-    out = t.apply(model, ce, x, y)
+    out = t(model, ce, x, y)
     assert t.rows(8) == 4
     assert not torch.equal(out[:4], x[:4]) and torch.equal(out[4:], x[4:])
     t.gamma = 0.01  # 16 * 0.01 < 1: one row
@@ -141,8 +142,45 @@ def test_bad_inputs():
         (lambda: FGSMTransform(1.0, 0.1), "Invalid gamma: 1.0"),
         (lambda: FGSMTransform(-0.1, 0.1), "Invalid gamma: -0.1"),
         (lambda: FGSMTransform(0.1, 0.1, b0=0), "Invalid b0: 0"),
+        (lambda: FGSMTransform(0.1, 0.1, per_base_batch=True), "Invalid per_base_batch"),
     ]
     for call, message in cases:
         with pytest.raises(ValueError, match=message) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+@settings(max_examples=8)
+@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(2, 9), st.floats(0.01, 0.9), st.integers(0, 5))
+def test_per_base_batch_replaces_first_k_of_each_base_batch(seed, r, b0, gamma, partial):
+    """ABSA with r accumulated base batches: the first k of each b0 rows, each clipped to its own k rows."""
+    model = make_model(seed)
+    n = r * b0 + min(partial, b0 - 1)  # r full base batches and maybe a trailing partial one
+    x, y = batch(seed + 1, n)
+    t = FGSMTransform(gamma, 0.3, b0=b0, per_base_batch=True)
+    out, spent = t.apply(model, ce, x, y)
+    k = max(math.floor(b0 * gamma), 1)
+    expected_rows = []
+    for start in range(0, n, b0):
+        rows = list(range(start, min(start + k, n)))
+        expected_rows += rows
+        sub = torch.tensor(rows)
+        # one base batch perturbed on its own, as the original driver does mini-batch by mini-batch
+        torch.testing.assert_close(out[sub], fgsm(model, ce, x[sub], y[sub], 0.3), rtol=0, atol=1e-12)
+    assert t.row_index(n).tolist() == expected_rows
+    clean = torch.ones(n, dtype=torch.bool)
+    clean[expected_rows] = False
+    assert torch.equal(out[clean], x[clean]) and out.shape == x.shape
+    assert spent == {"fwd": 1, "bwd": 1} and t.cost["rows"] == len(expected_rows)
+
+
+def test_registered_and_timed():
+    from realnets.objectives import get_transform, list_transforms
+
+    assert "fgsm" in list_transforms()
+    t = get_transform("fgsm", gamma=0.5, eps=0.1, timed=True)
+    assert isinstance(t, FGSMTransform)
+    model = make_model(0)
+    x, y = batch(1, 4)
+    t.apply(model, ce, x, y)
+    assert t.seconds > 0

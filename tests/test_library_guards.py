@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from sim import convex, grad_shrinkage, least_squares, quadratic, sde
+from sim import convex, grad_shrinkage, least_squares, quadratic, rebound_walk, sde
 from sim._validate import MAX_WORK, check_size
 from theory import comm, convergence, critical_batch, curvature
 from theory import grad_shrinkage as theory_shrinkage
@@ -183,7 +183,7 @@ THEORY_CALLS = [
     ("m", lambda v: critical_batch.speedup(v, 1.0, 2.0)),
     ("batch_size", lambda v: critical_batch.steps_to_target(v, 1.0, 2.0)),
     ("b_noise", lambda v: critical_batch.critical_batch_size(v)),
-    ("p", lambda v: comm.ring_allreduce_time(v, 1e6, 1e-6, 1e-9)),
+    ("workers", lambda v: comm.ring_allreduce_time(workers=v, n_bytes=1e6, alpha=1e-6, beta=1e-9)),
     ("iterations", lambda v: comm.training_time(v, 0.1, 0.1)),
     ("milestones", lambda v: comm.step_schedule_phases(32, 10.0, [v], 90)),
     (
@@ -206,7 +206,7 @@ def test_theory_refuses_bools_and_strings_naming_the_parameter(name, call, bad):
 def test_theory_still_accepts_numbers_and_arrays():
     assert theory_shrinkage.expected_abs_mean(1.0, 4) == pytest.approx(np.sqrt(2 / (np.pi * 4)))
     np.testing.assert_allclose(critical_batch.speedup(np.array([1.0, 4.0]), 1.0, 2.0), [1.0, 2.0])
-    assert comm.ring_allreduce_time(np.int64(1), 1e6, 1e-6, 1e-9) == 0.0
+    assert comm.ring_allreduce_time(workers=np.int64(1), n_bytes=1e6, alpha=1e-6, beta=1e-9) == 0.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,3 +290,64 @@ def test_reference_statistics_refuse_one_sample_and_mismatched_losses():
 def test_theory_names_the_parameter_for_non_numeric_options(name, call):
     with pytest.raises(ValueError, match=rf"^Invalid {name}: "):
         call()
+
+
+# --------------------------------------------------------------------------------------------------
+# Leftovers of the bad-input sweep: the walk simulator's sizes and the schedule helpers of theory.comm
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda: rebound_walk.one_step(m=1, s=1.0, mu=1.0, sigma=1.0, eta=0.1, n=2 * 10**9), "Invalid n"),
+        (
+            lambda: rebound_walk.play(
+                rebound_walk.fixed_policy(1), budget=10**12, s0=1.0, eta=0.1, mu=1, sigma=1
+            ),
+            "Invalid walkers",
+        ),
+        (
+            lambda: rebound_walk.play(
+                rebound_walk.fixed_policy(8), budget=64, s0=1.0, eta=0.1, mu=1, sigma=1, walkers=10**10
+            ),
+            "Invalid walkers",
+        ),
+    ],
+)
+def test_the_walk_simulator_refuses_absurd_sizes_at_once(call, named):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=named) as err:
+        call()
+    assert "max_work" in str(err.value) and "\n" not in str(err.value)
+    assert time.perf_counter() - start < 1.0  # refused before any allocation
+
+
+def test_the_walk_simulator_size_guard_can_be_lifted():
+    est = rebound_walk.one_step(m=4, s=1.0, mu=1.0, sigma=1.0, eta=0.1, n=1000, seed=0, max_work=None)
+    assert est.n == 1000
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda: comm.iterations_for_schedule([], 100), "Invalid phases"),
+        (lambda: comm.step_schedule_phases(32, 1e308, [1, 2, 3], 4), "Invalid factor"),
+        (lambda: comm.step_schedule_phases(32, 2, [1], 4, max_batch=16), "Invalid max_batch"),
+        (
+            lambda: curvature.paper_median_curvature_radius([1.0, 2.0], [0.1, 0.2], magnitudes="yes"),
+            "magnitudes",
+        ),
+    ],
+)
+def test_theory_schedule_and_radius_helpers_refuse_bad_input(call, named):
+    with pytest.raises(ValueError, match=named):
+        call()
+
+
+def test_a_capped_huge_factor_is_a_finite_schedule():
+    assert comm.step_schedule_phases(32, 1e308, [1, 2, 3], 4, max_batch=1024) == [
+        (1, 32),
+        (1, 1024),
+        (1, 1024),
+        (1, 1024),
+    ]

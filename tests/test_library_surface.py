@@ -146,8 +146,6 @@ def _public_functions():
 
 
 PUBLIC_FUNCTIONS = _public_functions()
-# modules another change is rewriting at the same time; their docstrings are checked, not yet required
-IN_PROGRESS = {"theory.rebound_walk", "theory.noise_scale", "sim.rebound_walk", "sim.bench"}
 
 
 def _args_section(doc: str) -> str:
@@ -160,11 +158,7 @@ def _args_section(doc: str) -> str:
 
 
 @pytest.mark.parametrize("qualname", sorted(PUBLIC_FUNCTIONS))
-def test_every_public_function_documents_each_parameter_in_an_args_section(qualname, request):
-    if qualname.rsplit(".", 1)[0] in IN_PROGRESS:
-        request.applymarker(
-            pytest.mark.xfail(reason="module being rewritten by another change", strict=False)
-        )
+def test_every_public_function_documents_each_parameter_in_an_args_section(qualname):
     fn = PUBLIC_FUNCTIONS[qualname]
     params = [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
     if not params:

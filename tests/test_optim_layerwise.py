@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial as functools_partial
 from unittest import mock
 
 import numpy as np
@@ -205,25 +206,26 @@ def quadratic(seed, sizes, diagonal=False):
 
 
 @given(
-    sizes=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    shapes=shapes_st,
     seed=seed_st,
     momentum=momentum_st,
     wd=wd_st,
     mode=st.sampled_from(["exact", "hutchinson", "secant"]),
     refresh=st.sampled_from([1, 2]),
 )
-def test_cblr_matches_eq_9_to_11(sizes, seed, momentum, wd, mode, refresh):
+def test_cblr_matches_eq_9_to_11(shapes, seed, momentum, wd, mode, refresh):
     # Hutchinson with Rademacher probes is exact on a diagonal Hessian (z_i^2 = 1), so it is compared there.
+    sizes = [math.prod(shape) for shape in shapes]
     q = quadratic(seed, sizes, diagonal=mode == "hutchinson")
     gen = torch.Generator().manual_seed(seed + 1)
-    params = [nn.Parameter(torch.randn(s, generator=gen, dtype=torch.float64)) for s in sizes]
+    params = [nn.Parameter(torch.randn(shape, generator=gen, dtype=torch.float64)) for shape in shapes]
     lr, r_min, r_max = 0.05, 0.01, 5.0
 
     def loss_of(ws):
         flat = torch.cat([w.reshape(-1) for w in ws])
         return 0.5 * flat @ q @ flat
 
-    w_ref, v_ref = [p.detach().clone() for p in params], [None] * len(params)
+    w_ref, v_ref = [p.detach().clone().reshape(-1) for p in params], [None] * len(params)
     h_diag = torch.diagonal(q).split(sizes)
     for _ in range(STEPS):
         flat = torch.cat(w_ref)
@@ -256,7 +258,7 @@ def test_cblr_matches_eq_9_to_11(sizes, seed, momentum, wd, mode, refresh):
         opt.zero_grad()
         loss_of(params).backward()
         opt.step(lambda: loss_of(params))
-    close([p.detach() for p in params], w_ref)
+    close([p.detach().reshape(-1) for p in params], w_ref)
 
 
 def test_exact_and_hutchinson_hessian_diagonals():
@@ -559,3 +561,252 @@ def test_needs_closure_is_readable_from_the_optimizer_and_the_registry():
         info = get_optimizer(name)
         opt = info.cls([nn.Parameter(torch.ones(2))])
         assert getattr(opt, "needs_closure", False) is info.needs_closure is (name == "cblr")
+
+
+# --- audit additions: CBLR and LAMB with the ratio forced to 1, theory's symbolic identities ---------------
+
+
+@pytest.mark.parametrize(
+    ("momentum", "nesterov", "wd"), [(0.0, False, 0.0), (0.9, False, 0.01), (0.9, True, 0.0)]
+)
+def test_cblr_radius_clamped_to_one_reproduces_sgd_exactly(momentum, nesterov, wd):
+    # r_min = r_max = 1 forces R_i = 1 (eq. 10: eta_i = gamma): torch's SGD, bit for bit.
+    params, grads_seq = draw_problem([(3, 4), (5,)], seed=12, steps=4)
+    peer = [nn.Parameter(p.detach().clone()) for p in params]
+    ours = CBLR(
+        params,
+        lr=0.1,
+        momentum=momentum,
+        weight_decay=wd,
+        nesterov=nesterov,
+        r_min=1.0,
+        r_max=1.0,
+        hessian="secant",
+    )
+    sgd = torch.optim.SGD(peer, lr=0.1, momentum=momentum, weight_decay=wd, nesterov=nesterov)
+    for a, b in zip(run(ours, params, grads_seq), run(sgd, peer, grads_seq), strict=True):
+        assert torch.equal(a, b)
+
+
+@given(shapes=shapes_st, seed=seed_st, wd=st.sampled_from([0.0, 0.01]))
+def test_lamb_with_trust_ratio_one_is_adamw(shapes, seed, wd):
+    # Without the trust ratio LAMB's step is Adam's with decoupled decay, w - eta (m/(sqrt v + eps) + lam w):
+    # torch's AdamW applies the decay first, w (1 - eta lam), the same number up to rounding.
+    params, grads_seq = draw_problem(shapes, seed, steps=4)
+    peer = [nn.Parameter(p.detach().clone()) for p in params]
+    ours = LAMB([{"params": params, "trust": False}], lr=0.01, weight_decay=wd)
+    adamw = torch.optim.AdamW(peer, lr=0.01, betas=(0.9, 0.999), eps=1e-6, weight_decay=wd)
+    close(run(ours, params, grads_seq), run(adamw, peer, grads_seq))
+
+
+@given(
+    values=st.lists(st.tuples(st.floats(0.05, 3.0), st.floats(0.01, 2.0)), min_size=3, max_size=3),
+    beta=st.sampled_from([0.0, 0.3]),
+)
+def test_eq_23_24_ratios_equal_theorys_symbolic_radius_forms(values, beta):
+    # theory.curvature.ratio_statistic_identities writes LARS (eq. 23, and You et al.'s weight-decay form) and
+    # PercentDelta (eq. 24) through the radii R_i = w_i/g_i; the optimizers' ratios must equal those forms.
+    import sympy as sp
+
+    identities = curvature.ratio_statistic_identities(3)
+    w = torch.tensor([v[0] for v in values], dtype=torch.float64)
+    g = torch.tensor([v[1] for v in values], dtype=torch.float64)
+    subs = {sp.Symbol(f"w{i + 1}", positive=True): w[i].item() for i in range(3)}
+    subs |= {sp.Symbol(f"g{i + 1}", positive=True): g[i].item() for i in range(3)}
+    subs[sp.Symbol("beta", positive=True)] = beta
+    lars_form = identities["lars_weight_decay" if beta else "lars"][1]
+    p = nn.Parameter(w.clone())
+    p.grad = g.clone()
+    lars = LARS([("layer", p)], lr=1.0, momentum=0.0, weight_decay=beta, trust_coefficient=1.0)
+    lars.step()
+    assert lars.last_ratios()["layer"] == pytest.approx(float(lars_form.evalf(subs=subs)), rel=1e-12)
+    p = nn.Parameter(w.clone())
+    p.grad = g.clone()
+    pd = PercentDelta([("layer", p)], lr=1.0)
+    pd.step()
+    pd_form = identities["percent_delta"][1]
+    assert pd.last_ratios()["layer"] == pytest.approx(float(pd_form.evalf(subs=subs)), rel=1e-12)
+
+
+def test_last_ratios_are_the_trust_ratios_and_rates_are_lr_times_them():
+    w, g = one_layer(3, 5)
+    p = nn.Parameter(w.clone())
+    p.grad = g.clone()
+    bias = nn.Parameter(torch.ones(2, dtype=torch.float64))
+    bias.grad = torch.ones(2, dtype=torch.float64)
+    opt = LARS([{"params": [("w", p)]}, {"params": [("b", bias)], "trust": False}], lr=0.5, momentum=0.0)
+    opt.step()
+    assert opt.last_ratios() == {"w": pytest.approx(0.001 * norm(w) / norm(g), rel=1e-12), "b": 1.0}
+    assert opt.last_rates() == {"w": pytest.approx(0.5 * opt.last_ratios()["w"]), "b": 0.5}
+    p2 = nn.Parameter(w.clone())
+    p2.grad = g.clone()
+    lamb = LAMB([("w", p2)], lr=0.1, weight_decay=0.0)
+    lamb.step()
+    r = (g / (1 - 0.9)) * (1 - 0.9) / ((g * g).sqrt() + 1e-6)  # first step: m_hat = g, v_hat = g^2
+    assert lamb.last_ratios()["w"] == pytest.approx(norm(w) / norm(r), rel=1e-9)
+    cblr = CBLR([("w", nn.Parameter(w.clone()))], lr=0.2, hessian="secant")
+    cblr.param_groups[0]["params"][0].grad = g.clone()
+    cblr.step()
+    radii = cblr.curvature_radii()["w"]
+    assert cblr.last_ratios()["w"] == pytest.approx(float(radii.median()))
+
+
+@pytest.mark.parametrize("device", [False, True], ids=["host", "device"])
+def test_float32_ratio_beyond_range_is_guarded_like_on_the_device(device):
+    # median|w| / median|g| = 1 / 1e-44 overflows float32: MCLR (a guarded rule) falls back to 1 on both paths.
+    p = nn.Parameter(torch.ones(3))
+    p.grad = torch.full((3,), 1e-44)
+    opt = MCLR([("layer", p)], lr=0.5)
+    with device_path(device):
+        opt.step()
+    assert opt.last_rates()["layer"] == 0.5
+    # LARS has no such guard: a trust ratio beyond float32 gives inf weights on both paths (no exception).
+    q = nn.Parameter(torch.ones(3))
+    q.grad = torch.full((3,), 1e-10)
+    lars = LARS([("layer", q)], lr=1.0, momentum=0.9, trust_coefficient=1e30)  # ratio 1e40
+    with device_path(device):
+        lars.step()
+    assert not torch.isfinite(q.detach()).any()
+
+
+# --- the algorithms' schedule and the per-layer rates in metrics.jsonl ------------------------------------
+
+
+def test_layerwise_schedule_is_warmup_then_step_decay():
+    from realnets.algorithms.layerwise import layerwise_lr
+
+    lr = functools_partial(layerwise_lr, lr=2.0, warmup_epochs=2.0, milestones=(4.0, 6.0), decay=0.1)
+    assert [lr(e) for e in (0.0, 1.0, 2.0, 3.9)] == pytest.approx([0.2, 1.1, 2.0, 2.0])  # from 0.1 lr
+    assert lr(4.0) == pytest.approx(0.2) and lr(6.5) == pytest.approx(0.02)
+    flat = functools_partial(layerwise_lr, lr=2.0, warmup_epochs=0.0, milestones=(), decay=0.1)
+    assert flat(0.0) == flat(100.0) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("hp", "message"),
+    [
+        ({"lr_decay": 0.0}, r"Invalid lr_decay: 0.0"),
+        ({"warmup_epochs": -1.0}, r"Invalid warmup_epochs: -1.0"),
+        ({"warmup_from": 0.0}, r"Invalid warmup_from: 0.0"),
+        ({"log_layer_rates": -2}, r"Invalid log_layer_rates: -2"),
+        ({"milestones": "3,1"}, r"Invalid milestones: '3,1'"),
+    ],
+)
+def test_layerwise_schedule_hyperparameters_are_validated(hp, message):
+    model = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=message) as err:
+        get_algorithm("lars").build(model, hp)
+    assert "\n" not in str(err.value)
+
+
+def test_per_layer_rates_reach_metrics_jsonl(tmp_path):
+    import json
+
+    from realnets.config import make_config
+    from realnets.engine import train
+
+    config = make_config(
+        {
+            "algo": "lars",
+            "seed": 0,
+            "budget_epochs": 0.2,
+            "progress": False,
+            "device": "cpu",
+            "threads": 1,
+            "model": "mlp",
+            "model_options": {"width": 8},
+            "dataset": "digits",
+            "hp": {"batch_size": 32, "log_layer_rates": 3, "warmup_epochs": 0.1, "trust_coefficient": 0.01},
+            "out_dir": str(tmp_path / "run"),
+        }
+    )
+    assert train(config, plots=False).status == "finished"
+    steps = [
+        r
+        for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
+        if r["kind"] == "step"
+    ]
+    logged = [r for r in steps if any(k.startswith("rate/") for k in r)]
+    assert [r["step"] for r in logged] == [s["step"] for s in steps if s["step"] % 3 == 0]
+    rates = {k: v for k, v in logged[-1].items() if k.startswith("rate/")}
+    assert set(rates) == {
+        "rate/1.weight",
+        "rate/1.bias",
+        "rate/3.weight",
+        "rate/3.bias",
+        "rate/5.weight",
+        "rate/5.bias",
+    }
+    assert rates["rate/1.bias"] == pytest.approx(logged[-1]["lr"])  # biases: no trust ratio
+    assert rates["rate/1.weight"] != pytest.approx(logged[-1]["lr"])
+    assert steps[0]["lr"] < steps[-1]["lr"]  # the warm-up
+
+
+# --- ratio_every: the layer ratios refreshed every k steps (a speed option, not the paper's rule) -----------
+
+
+@given(shapes=shapes_st, seed=seed_st, every=st.sampled_from([2, 3]), device=st.booleans())
+def test_lars_ratio_every_k_reuses_the_ratio_between_refreshes(shapes, seed, every, device):
+    params, grads_seq = draw_problem(shapes, seed, steps=5)
+    lr, trust, momentum = 0.3, 0.5, 0.9
+    ws, vs, local = [p.detach().clone() for p in params], [None] * len(params), [None] * len(params)
+    for t, grads in enumerate(grads_seq):
+        for i, g in enumerate(grads):
+            if t % every == 0:
+                local[i] = trust * norm(ws[i]) / norm(g)
+            ws[i], vs[i] = heavy_ball(ws[i], local[i] * g, vs[i], lr, momentum, False)
+    opt = LARS(params, lr=lr, momentum=momentum, trust_coefficient=trust, ratio_every=every)
+    with device_path(device):
+        close(run(opt, params, grads_seq), ws)
+
+
+@pytest.mark.parametrize("cls", [LARS, PercentDelta, MCLR])
+def test_ratio_every_resumes_identically_between_refreshes(cls):
+    params, grads_seq = draw_problem([(3, 4), (5,)], seed=21, steps=6)
+    straight = [nn.Parameter(p.detach().clone()) for p in params]
+    opt = cls(straight, lr=0.05, momentum=0.9, ratio_every=4)
+    run(opt, straight, grads_seq)
+
+    first = [nn.Parameter(p.detach().clone()) for p in params]
+    opt_first = cls(first, lr=0.05, momentum=0.9, ratio_every=4)
+    run(opt_first, first, grads_seq[:2])  # stop inside the first interval: the cached ratios must travel
+    resumed = [nn.Parameter(p.detach().clone()) for p in first]
+    opt_resumed = cls(resumed, lr=0.05, momentum=0.9, ratio_every=4)
+    opt_resumed.load_state_dict(opt_first.state_dict())
+    run(opt_resumed, resumed, grads_seq[2:])
+    for a, b in zip(straight, resumed, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_ratio_every_is_validated_and_reaches_the_algorithms():
+    with pytest.raises(ValueError, match=r"^Invalid ratio_every: 0 \(expected an integer >= 1\)$"):
+        MCLR([nn.Parameter(torch.ones(2))], ratio_every=0)
+    for name in ("lars", "percent-delta", "mclr"):
+        _, opt = get_algorithm(name).build(nn.Linear(3, 2), {"ratio_every": 5})
+        assert all(group["ratio_every"] == 5 for group in opt.param_groups)
+
+
+def test_cblr_hessian_diagonal_agrees_with_the_hessian_probe():
+    # CBLR's closure-based diagonal against the second-order probe (realnets.probes.hessian), exact on a tiny MLP.
+    from realnets.probes.hessian import hessian_diagonal
+
+    gen = torch.Generator().manual_seed(5)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x = torch.randn(16, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 2, (16,), generator=gen)
+    params = list(model.parameters())
+    ours = exact_hessian_diagonal(F.cross_entropy(model(x), y), params)
+    probe = hessian_diagonal(model, F.cross_entropy, x, y, exact=True)
+    close(ours, probe.values)
+
+
+def test_host_norms_match_torch_norms_for_every_layout_and_dtype():
+    from realnets.optim.base import host_norms
+
+    gen = torch.Generator().manual_seed(6)
+    base = torch.randn(5, 4, generator=gen, dtype=torch.float64)
+    tensors = [base, base.t(), base[:, ::2], torch.zeros(3, dtype=torch.float64)]
+    expected = [float(torch.linalg.vector_norm(t)) for t in tensors]
+    assert host_norms(tensors) == pytest.approx(expected, rel=1e-12)
+    half = [t.to(torch.bfloat16) for t in tensors]
+    assert host_norms(half) == pytest.approx([float(torch.linalg.vector_norm(t)) for t in half], rel=1e-6)

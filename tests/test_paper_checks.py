@@ -60,3 +60,53 @@ def test_outcome_rejects_inconsistent_needs():
     with pytest.raises(ValueError, match="Invalid needs"):
         Outcome(ours="x", verdict="confirmed", evidence="e", needs="a GPU")
     assert Outcome(ours="x", verdict="needs", evidence="e", needs="a GPU").label == "needs a GPU"
+
+
+def _appendix_b_result(code_diag_ratio: float, exact_ratio: float, population_ratio: float) -> dict:
+    """A synthetic appendix-B measurement: std ratios measured/estimated as given."""
+    std = 1e-3
+    return {
+        "decreases": [0.0] * 500,
+        "empirical_mean": -0.01,
+        "empirical_std": std,
+        "predicted_mean_median": -0.01 / exact_ratio,
+        "predicted_std_exact_median": std / exact_ratio,
+        "predicted_std_diag_median": std / 1.3,
+        "predicted_std_code_median": std / 2.6,
+        "predicted_std_code_diag_median": std / code_diag_ratio,
+        "population_mean": -0.01 / population_ratio,
+        "population_std": std / population_ratio,
+    }
+
+
+@pytest.mark.parametrize(
+    "code_diag, exact, population, verdict, phrase",
+    [
+        (7.6, 0.26, 0.97, "partly", "that matches the original code's diagonal σ² divided again by m_α"),
+        (13.0, 0.26, 0.97, "partly", "no reading reproduces that factor"),
+        (13.0, 1.05, 1.0, "confirmed", ""),
+        (13.0, 0.26, 0.3, "refuted", "Neither estimate is within"),
+    ],
+)
+def test_appendix_b_estimate_text_follows_the_ratios(code_diag, exact, population, verdict, phrase):
+    """The appendix-B correction is computed: the 'matches the original code' reading appears only when our
+    measured ratio is within the band of the paper's 7.6, and the plug-in factor printed is ours."""
+    from paper_checks.seed000_training import _estimate_outcome
+
+    outcome = _estimate_outcome(_appendix_b_result(code_diag, exact, population), "synthetic")
+    assert outcome.verdict == verdict
+    if phrase:
+        assert phrase in outcome.corrected
+    else:
+        assert outcome.corrected == ""
+    if verdict != "confirmed":
+        assert f"{1 / exact:.1f}x too large for the std" in outcome.corrected
+        assert ("matches" in outcome.corrected) == (abs(code_diag / 7.6 - 1) < 0.5)
+
+
+def test_table3_says_which_number_is_fitted_and_which_is_tested():
+    from paper_checks.seed003_derivations import check_table3_bl, check_table3_gg
+
+    bl, gg = check_table3_bl(), check_table3_gg()
+    assert bl.evidence.startswith("FIT, not a test") and "003.table3-gg-total" in bl.evidence
+    assert gg.evidence.startswith("OUT-OF-SAMPLE")

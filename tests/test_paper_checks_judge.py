@@ -8,7 +8,8 @@ import math
 import pytest
 
 from paper_checks import judge
-from paper_checks.seed000_training import boom_verdict, lowest_loss_verdict
+from paper_checks.seed000_training import boom_verdict, diagonal_verdict, lowest_loss_verdict
+from paper_checks.seed001_simulations import vanishing_verdict
 
 
 def test_z_score_and_within_z():
@@ -123,3 +124,78 @@ def test_lowest_loss_verdict(diffs, expected):
 )
 def test_boom_verdict(early, late, big_early, big_late, expected):
     assert boom_verdict(early, late, big_early, big_late, 2.0) == expected
+
+
+def test_holds_and_p_value():
+    assert judge.holds(True) == "confirmed"
+    assert judge.holds(False) == "refuted"
+    assert judge.holds(False, scale=True) == "refuted at this scale"
+    assert judge.p_value(0.2, 0.01) == "confirmed"
+    assert judge.p_value(0.001, 0.01) == "refuted"
+    assert judge.p_value(math.nan, 0.01) == "refuted"
+    assert judge.p_value(0.001, 0.01, scale=True) == "refuted at this scale"
+    with pytest.raises(ValueError, match="Invalid alpha"):
+        judge.p_value(0.5, 1.5)
+
+
+@pytest.mark.parametrize(
+    "full, part, scale, powerless, expected",
+    [
+        (True, True, False, False, "confirmed"),
+        (False, True, False, False, "partly"),
+        (False, False, False, False, "refuted"),
+        (False, False, True, False, "refuted at this scale"),
+        (True, True, False, True, "not reproducible at this scale"),
+    ],
+)
+def test_graded_reaches_every_verdict(full, part, scale, powerless, expected):
+    assert judge.graded(full, part, scale=scale, powerless=powerless) == expected
+
+
+@pytest.mark.parametrize(
+    "identical, batch_ratios, loss_ratio, sigma2_ratio, expected",
+    [
+        (False, (1.05, 0.95), 1.1, 0.9, "confirmed"),  # same runs, σ² close
+        (False, (1.05, 0.95), 1.1, 0.002, "partly"),  # same runs although σ² is far off
+        (False, (0.88, 0.36), 1.42, 0.0025, "refuted at this scale"),  # the quick run: boom suppressed
+        (True, (1.0, 1.0), 1.0, 0.0014, "not reproducible at this scale"),  # σ² never entered a decision
+    ],
+)
+def test_diagonal_verdict(identical, batch_ratios, loss_ratio, sigma2_ratio, expected):
+    assert diagonal_verdict(identical, batch_ratios, loss_ratio, sigma2_ratio) == expected
+
+
+@pytest.mark.parametrize("off_law, expected", [(0, "confirmed"), (3, "partly"), (7, "refuted")])
+def test_vanishing_verdict(off_law, expected):
+    assert vanishing_verdict(off_law, 7) == expected
+
+
+#: The check modules whose verdicts go through ``judge`` or through a verdict function tested above.
+JUDGED_MODULES = (
+    "seed000_derivations",
+    "seed000_simulations",
+    "seed000_tables",
+    "seed000_training",
+    "seed001_derivations",
+    "seed001_simulations",
+    "seed003_derivations",
+    "seed003_simulations",
+    "seed004_derivations",
+    "seed004_schedules",
+    "seed004_simulations",
+    "seed004_training",
+)
+
+
+@pytest.mark.parametrize("module", JUDGED_MODULES)
+def test_checks_do_not_decide_verdicts_inline(module):
+    """No ``"confirmed" if ...`` or literal verdict assignment: every verdict is computed by a function that
+    this file tests on synthetic evidence for each verdict it can return."""
+    import re
+    from pathlib import Path
+
+    import paper_checks
+
+    source = (Path(paper_checks.__file__).parent / f"{module}.py").read_text()
+    inline = re.findall(r'"confirmed" if |verdict\s*=\s*"(?:confirmed|refuted|partly)', source)
+    assert not inline, (module, inline)

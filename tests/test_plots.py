@@ -160,6 +160,51 @@ def test_final_partial_batch_is_not_drawn_but_the_data_is_kept(tmp_path):
     assert len(steps) == 3
 
 
+def test_a_batch_capped_at_an_epoch_end_is_not_drawn_as_a_drop():
+    steps = [
+        {"step": 1, "epoch": 0.25, "batch_size": 32},
+        {"step": 2, "epoch": 0.5, "batch_size": 32},
+        {"step": 3, "epoch": 0.75, "batch_size": 32},
+        {"step": 4, "epoch": 1.0, "batch_size": 29},  # capped where the epoch ends
+        {"step": 5, "epoch": 1.3, "batch_size": 16},  # a real decrease, within an epoch
+        {"step": 6, "epoch": 1.5, "batch_size": 64},
+        {"step": 7, "epoch": 1.6, "batch_size": 10},  # the budget's leftover
+    ]
+    assert [s["step"] for s in plots._without_cut_batches(steps)] == [1, 2, 3, 5, 6]
+
+
+def test_runs_differing_only_in_seed_are_one_line_with_a_band(tmp_path, monkeypatch):
+    grid = tmp_path / "grid"
+    runs = [_write_run(grid / "Mini-32-SGD" / f"seed{s}", seed=s) for s in (0, 1, 2)]
+    runs.append(_write_run(grid / "Mini-64-SGD" / "seed0", batch=64))
+    runs.append(_write_run(grid / "Mini-64-SGD" / "seed1", batch=64, seed=1))
+    # compare.json's order (the table's) wins over the folder names' order
+    rows = [{"run_dirs": ["Mini-64-SGD/seed0", "Mini-64-SGD/seed1"]}, {"run_dirs": ["Mini-32-SGD/seed0"]}]
+    (grid / "compare.json").write_text(json.dumps({"rows": rows}))
+    assert plots.expand_run_dirs([grid])[:3] == [runs[3], runs[4], runs[0]]
+    legends = []
+    real_save = plots.save_figure
+
+    def keep(fig, out, dpi=120):
+        legends.extend(t.get_text() for legend in fig.legends for t in legend.get_texts())
+        legends.append(sum(len(ax.collections) for ax in fig.axes))  # the bands
+        return real_save(fig, out, dpi)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    plots.plot_runs([grid], tmp_path / "grid.png")
+    assert legends[:2] == ["Mini-64-SGD (2 seeds)", "Mini-32-SGD"]
+    assert "band: min-max over 3 seeds" in legends[2] and legends[-1] == 2 * 4  # 2 lines x 4 epoch panels
+
+
+def test_same_seed_runs_with_different_settings_are_told_apart(tmp_path):
+    a = _write_run(tmp_path / "a")
+    b = _write_run(tmp_path / "b")
+    (b / "config.json").write_text(json.dumps({"val_fraction": 0.1}))
+    (a / "config.json").write_text(json.dumps({"val_fraction": 0.0}))
+    labels = [label for label, _ in plots._group_seeds([plots._run_data(a), plots._run_data(b)])]
+    assert labels == ["Mini-32-SGD (val_fraction=0)", "Mini-32-SGD (val_fraction=0.1)"]
+
+
 def test_diverged_runs_are_drawn_up_to_divergence():
     xs, ys = plots._finite([0, 1, 2, 3], [1.0, 0.5, math.nan, 0.1])
     assert (xs, ys) == ([0, 1], [1.0, 0.5])
@@ -183,7 +228,9 @@ def test_run_figure_has_labelled_panels_and_marks_divergence(tmp_path, monkeypat
         captured["fig"] = fig
         captured["texts"] = _axes_texts(fig)
         captured["legend"] = [
-            t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+            t.get_text()
+            for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+            for t in legend.get_texts()
         ]
         return real_save(fig, out, dpi)
 
@@ -219,3 +266,23 @@ def test_compare_figure_says_what_the_band_is(tmp_path, monkeypatch):
     out = plots.plot_compare(groups, tmp_path / "cmp.png", title="t")
     assert out.stat().st_size > 10_000
     assert "band: min-max over 2 seeds; line: mean" in legends
+
+
+def test_a_run_diverging_within_its_first_epoch_is_marked_where_it_diverged(tmp_path):
+    run = plots._run_data(_write_run(tmp_path / "d", diverge_at=3, n=128, batch=32))
+    assert run["diverged_at"] == {"step": 3, "epoch": 0.75}
+    assert plots._div_x([run], "epoch", True) == 0.75 and plots._div_x([run], "step", True) == 3
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    plots._plot_line(ax, [0.0], [2.0], "x", 0.75)  # only the epoch-0 evaluation is finite
+    ends = [line.get_xdata()[-1] for line in ax.get_lines()]
+    assert ends == [0.0, 0.75, 0.75]  # the line, the dotted carry to the divergence, the cross
+    ax.set_yscale("log")
+    plots.readable_log_ticks(ax)  # one value: a span where the tick labels differ
+    low, high = ax.get_ylim()
+    assert high / low > 1.1
+    plt.close(fig)

@@ -191,3 +191,92 @@ def test_stride_probe_on_a_plain_sgd_step():
     probe.before(model)
     with pytest.raises(ValueError, match="Invalid lr"):
         probe.after(model, 1.0, 0.5, -1.0)
+
+
+def test_stride_probe_hessian_radius_matches_the_torch_func_hessian_oracle():
+    from torch.func import functional_call, hessian
+
+    from realnets.probes.hessian import hessian_diagonal
+
+    model, x, y = _mlp(5)
+    names = [name for name, _ in model.named_parameters()]
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def loss_of(name, value):
+        return _ce(functional_call(model, {**params, name: value}, (x,)), y).mean()
+
+    exact = {}
+    for name in names:  # oracle: the full Hessian of each parameter tensor, its diagonal
+        h = hessian(lambda v, n=name: loss_of(n, v))(params[name])
+        exact[name] = torch.diagonal(h.reshape(params[name].numel(), -1)).reshape(params[name].shape)
+    diag = hessian_diagonal(model, lambda o, t: _ce(o, t), x, y, exact=True)
+    ours = dict(zip(diag.names, diag.values))
+    for name in names:
+        assert torch.allclose(ours[name], exact[name], atol=1e-5, rtol=1e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    _ce(model(x), y).mean().backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    probe = StrideProbe()
+    probe.before(model, hessian_diagonal=ours)
+    optimizer.step()
+    out = probe.after(model, 1.0, 0.9, 0.1)
+    for name in names:
+        curv = exact[name].abs().reshape(-1)
+        keep = curv > 0
+        radius = (1 + grads[name].reshape(-1)[keep] ** 2) ** 1.5 / curv[keep]
+        assert out[f"radius_hessian_median/{name}"] == pytest.approx(float(radius.median()), rel=1e-3)
+    probe.before(model)  # without a diagonal: no Hessian radius
+    assert not any(k.startswith("radius_hessian") for k in probe.after(model, 1.0, 0.9, 0.1))
+
+
+def test_stride_probe_radius_every_skips_the_radii_but_not_the_strides():
+    model, x, y = _mlp(4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    probe = StrideProbe(radius_every=2)
+    seen = []
+    for _ in range(4):
+        optimizer.zero_grad()
+        _ce(model(x), y).mean().backward()
+        g = {name: p.grad.clone() for name, p in model.named_parameters()}
+        probe.before(model)
+        optimizer.step()
+        out = probe.after(model, 1.0, 0.9, 0.1)
+        for name in g:
+            assert out[f"param_stride/{name}"] == pytest.approx(float(g[name].abs().mean()), rel=1e-6)
+        seen.append(any(k.startswith("radius_median/") for k in out))
+    assert seen == [True, False, True, False]
+    with pytest.raises(ValueError, match="Invalid radius_every"):
+        StrideProbe(radius_every=-1)
+
+
+def test_stride_probe_opt_in_logs_per_update_strides_in_a_real_run(tmp_path):
+    import json
+
+    from realnets.config import make_config
+    from realnets.engine import train
+
+    def run(name, probe):
+        config = make_config(
+            {
+                "algo": "sgd",
+                "budget_epochs": 0.2,
+                "progress": False,
+                "device": "cpu",
+                "model": "mlp",
+                "model_options": {"width": 8},
+                "dataset": "digits",
+                "hp": {"lr": 0.05, "batch_size": 32},
+                "stride_probe": probe,
+                "out_dir": str(tmp_path / name),
+            }
+        )
+        train(config, plots=False)
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r.get("kind") == "step"]
+
+    steps = run("probe", 3)
+    assert all("param_stride/1.weight" in r and r["param_stride/1.weight"] > 0 for r in steps)
+    assert [("radius_median/1.weight" in r) for r in steps[:6]] == [True, False, False] * 2
+    plain = run("plain", 0)
+    assert not any(k.startswith("param_stride") for r in plain for k in r)
+    assert [r["loss"] for r in plain] == [r["loss"] for r in steps]  # the probe does not change training

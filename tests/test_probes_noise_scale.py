@@ -94,6 +94,16 @@ def test_hvp_matches_the_dense_hessian():
     torch.testing.assert_close(hvp(model, _ce, x, y, vectors), vectors @ hessian, rtol=1e-9, atol=1e-11)
 
 
+def test_hvp_agrees_with_the_hessian_probe_operator():
+    from realnets.probes.hessian import HessianOperator
+
+    model, x, y = _mlp(4)
+    vectors = torch.randn(2, sum(p.numel() for p in model.parameters()), dtype=torch.float64)
+    with HessianOperator(model, _ce, x, y) as op:
+        theirs = torch.stack([op.flat_matvec(v) for v in vectors])
+    torch.testing.assert_close(hvp(model, _ce, x, y, vectors), theirs.double(), rtol=1e-9, atol=1e-11)
+
+
 def test_b_noise_matches_the_dense_hessian_oracle():
     model, x, y = _mlp(3)
     hessian = _dense_hessian(model, _ce, x, y)

@@ -90,9 +90,15 @@ def readme_snippets(text: str) -> list[str]:
     ]
 
 
+def readme_config_files(text: str) -> list[str]:
+    """Example ``--config`` files: fenced ```toml and ```json blocks."""
+    return [body for language, body in _blocks(text) if language in ("toml", "json")]
+
+
 TEXT = README.read_text(encoding="utf-8")
 COMMANDS = readme_commands(TEXT)
 SNIPPETS = readme_snippets(TEXT)
+CONFIG_FILES = readme_config_files(TEXT)
 
 
 class _Parsed(BaseException):
@@ -244,3 +250,16 @@ def test_readme_python_snippet_runs(index, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     code = compile(SNIPPETS[index], f"README.md python block {index + 1}", "exec")
     exec(code, {"__name__": f"readme_snippet_{index}"})  # noqa: S102 - the README's own code
+
+
+@pytest.mark.parametrize("index", range(len(CONFIG_FILES)))
+def test_readme_config_file_is_a_valid_config(index, tmp_path):
+    # An example settings file of the README loads and resolves (keys: the flag names, at top level).
+    from realnets.cli import _resolved_config
+    from realnets.config import load_config_file, make_config
+
+    body = CONFIG_FILES[index]
+    path = tmp_path / ("run.json" if body.lstrip().startswith("{") else "run.toml")
+    path.write_text(body, encoding="utf-8")
+    resolved = _resolved_config(make_config(load_config_file(str(path))))
+    assert resolved["algo"] and resolved["hp"]

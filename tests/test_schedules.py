@@ -153,13 +153,15 @@ def test_noise_scale_matches_theory(lr, momentum, n, frac):
 
     batch = max(1, min(n, round(frac * n)))
     assert math.isclose(
-        noise_scale(lr, n, batch, momentum),
-        float(theory_noise_scale(lr, n, batch, momentum)),
+        noise_scale(lr=lr, n_train=n, batch_size=batch, momentum=momentum),
+        float(theory_noise_scale(lr=lr, n_train=n, batch_size=batch, momentum=momentum)),
         rel_tol=1e-9,
         abs_tol=1e-12,
     )
     assert math.isclose(
-        effective_lr(lr, momentum), float(effective_learning_rate(lr, momentum)), rel_tol=1e-12
+        effective_lr(lr=lr, momentum=momentum),
+        float(effective_learning_rate(lr=lr, momentum=momentum)),
+        rel_tol=1e-12,
     )
 
 
@@ -188,3 +190,66 @@ def test_milestones_parsing(value, expected):
             parse_milestones(value)
     else:
         assert parse_milestones(value) == expected
+
+
+# ------------------------------------------------------------------ schedules relative to the budget ---
+def test_budget_fractions_resolve_to_epochs():
+    from realnets.algorithms.schedules import resolve_budget_fractions
+
+    hp = {"milestones": "30%,60%,80%", "warmup_epochs": "25%", "lr": 0.1, "every_epochs": 3.0}
+    out = resolve_budget_fractions(hp, 10.0)
+    assert out["milestones"] == "3,6,8"
+    assert out["warmup_epochs"] == pytest.approx(2.5)
+    assert out["every_epochs"] == 3.0 and out["lr"] == 0.1  # plain epochs and other keys untouched
+    assert resolve_budget_fractions({"milestones": "2,50%"}, 20.0)["milestones"] == "2,10"
+    assert hp["milestones"] == "30%,60%,80%"  # the input is not modified
+    for bad in ("x%", "150%", "-5%"):
+        with pytest.raises(ValueError, match="Invalid milestones"):
+            resolve_budget_fractions({"milestones": bad}, 10.0)
+
+
+def test_collapse_note_says_when_a_schedule_does_nothing():
+    from realnets.algorithms.schedules import schedule_collapse_note
+
+    note = schedule_collapse_note("decay-lr", {"milestones": "6,12,16"}, 2.0)
+    assert "no milestone of decay-lr" in note and "30%,60%,80%" in note and "same run" in note
+    assert schedule_collapse_note("decay-lr", {"milestones": "0.6,1.2"}, 2.0) is None
+    assert "never grows" in schedule_collapse_note("manual", {"every_epochs": 5.0}, 2.0)
+    assert "warm-up never" in schedule_collapse_note("lsr", {"warmup_epochs": 2.0}, 2.0)
+    assert schedule_collapse_note("lsr", {"warmup_epochs": 0.5}, 2.0) is None
+
+
+def test_percent_milestones_in_a_real_run(tmp_path, capsys):
+    """increase-batch with --milestones 50% at a 1-epoch budget grows the batch half-way; with the
+    default milestones (6,12,16) it never does, and the run says so on stderr."""
+    import json
+
+    from realnets.config import make_config
+    from realnets.engine import train
+
+    def run(name, hp):
+        config = make_config(
+            {
+                "algo": "increase-batch",
+                "budget_epochs": 1,
+                "progress": False,
+                "device": "cpu",
+                "model": "mlp",
+                "model_options": {"width": 8},
+                "dataset": "digits",
+                "hp": {"lr": 0.05, "batch_size": 128, "factor": 2.0, **hp},
+                "out_dir": str(tmp_path / name),
+            }
+        )
+        train(config, plots=False)
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return {
+            r["batch_size"] for r in map(json.loads, lines) if r.get("kind") == "step" and "batch_size" in r
+        }
+
+    grown = run("fraction", {"milestones": "50%"})
+    assert max(grown) == 256 and 128 in grown
+    assert "note" not in capsys.readouterr().err
+    constant = run("default", {})
+    assert max(constant) == 128  # (the last batch is cut to the budget)
+    assert "no milestone of increase-batch" in capsys.readouterr().err

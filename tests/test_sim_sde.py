@@ -34,7 +34,7 @@ seeds = st.integers(0, 2**32 - 1)
 )
 def test_noise_scale_and_diffusion_coefficient(lr, n, frac, momentum):
     batch = 1 + frac * (n - 1)
-    g = noise_scale(lr, n, batch, momentum)
+    g = noise_scale(lr=lr, n_train=n, batch_size=batch, momentum=momentum)
     assert g == pytest.approx(lr / (1 - momentum) * (n / batch - 1), rel=1e-12, abs=1e-300)
     # near B = N both forms cancel; the float error is relative to the terms, lr/((1 - m) B)
     scale = lr / ((1 - momentum) * batch)
@@ -47,9 +47,9 @@ def test_noise_scale_and_diffusion_coefficient(lr, n, frac, momentum):
 @pytest.mark.parametrize(
     "call, name",
     [
-        (lambda: noise_scale(-0.1, 10, 2), "lr"),
-        (lambda: noise_scale(0.1, 10, 20), "batch_size"),
-        (lambda: noise_scale(0.1, 10, 2, momentum=1.0), "momentum"),
+        (lambda: noise_scale(lr=-0.1, n_train=10, batch_size=2), "lr"),
+        (lambda: noise_scale(lr=0.1, n_train=10, batch_size=20), "batch_size"),
+        (lambda: noise_scale(lr=0.1, n_train=10, batch_size=2, momentum=1.0), "momentum"),
         (lambda: diffusion_coefficient(0.1, 4, 2), "n_train"),
         (lambda: simulate_quadratic_sde([1.0], coefficient=-1.0, time=1.0, dt=0.1), "coefficient"),
         (lambda: simulate_quadratic_sde([1.0], coefficient=1.0, time=1.0, dt=float("nan")), "dt"),

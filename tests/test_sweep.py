@@ -173,7 +173,7 @@ def test_data_fraction_uses_num_train_where_the_dataset_has_it():
         (["--strategies", "blr:warp=2"], "Invalid strategy option"),
         (["--hp", "warmup_epochs=1", "--strategies", "blr"], "Invalid hyperparameter"),
         (["--strategies", "lsr:warmup_epochs=-1"], "warmup_epochs"),
-        (["--data-fraction", "0.5"], "Invalid data fraction: 0.5"),
+        (["--data-fraction", "0"], "Invalid data fraction"),
         (["--data-fraction", "1.5"], "Invalid data fraction"),
         (["--quantile", "2"], "Invalid quantile"),
         (["--loss-source", "test"], "Invalid loss source"),
@@ -191,9 +191,57 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys, args, message):
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # two spawned workers import torch: ~10 s on an idle 2-core box, 40 s on a loaded one
 def test_parallel_jobs_give_the_same_table(tmp_path, capsys):
-    serial = run_sweep(plan_sweep([*_TINY, "--out", str(tmp_path / "a")]))
-    parallel = run_sweep(plan_sweep([*_TINY, "--out", str(tmp_path / "b"), "--jobs", "2"]))
+    small = [*_TINY, "--strategies", "blr", "--budget-epochs", "1"]  # 2 cells: the spawn cost dominates
+    serial = run_sweep(plan_sweep([*small, "--out", str(tmp_path / "a")]))
+    parallel = run_sweep(plan_sweep([*small, "--out", str(tmp_path / "b"), "--jobs", "2"]))
     assert [r["k"] for g in serial["groups"] for r in g["rows"]] == [
         r["k"] for g in parallel["groups"] for r in g["rows"]
     ]
+
+
+def test_data_fraction_on_real_data_trains_on_a_stratified_subset(tmp_path):
+    import torch
+
+    from realnets.engine.task import build_task
+
+    plan = plan_sweep([*_TINY, "--data-fraction", "1,0.5", "--out", str(tmp_path / "g")])
+    half = [c for c in plan.cells if c.fraction == 0.5]
+    assert half and all(c.config["train_fraction"] == 0.5 for c in half)
+    assert all(c.config.get("train_fraction", 1.0) == 1.0 for c in plan.cells if c.fraction == 1.0)
+    full = build_task(make_config(plan.cells[0].config), torch.device("cpu"))
+    task = build_task(make_config(half[0].config), torch.device("cpu"))
+    n_full, n_half = full.x_train.shape[0], task.x_train.shape[0]
+    assert abs(n_half - n_full / 2) <= 10  # per-class rounding
+    per_class = torch.bincount(task.y_train, minlength=10).double() / torch.bincount(
+        full.y_train, minlength=10
+    )
+    assert torch.allclose(per_class, torch.full((10,), 0.5, dtype=torch.float64), atol=0.02)  # stratified
+
+
+def test_eval_every_logs_the_full_loss_at_fixed_update_intervals(tmp_path):
+    from realnets.sweep import loss_curve
+
+    config = make_config(
+        {
+            "algo": "sgd",
+            "budget_epochs": 1,
+            "progress": False,
+            "device": "cpu",
+            "model": "mlp",
+            "model_options": {"width": 8},
+            "dataset": "digits",
+            "hp": {"lr": 0.05, "batch_size": 64},
+            "eval_every": 7,
+            "out_dir": str(tmp_path / "run"),
+        }
+    )
+    train(config, plots=False)
+    curve = loss_curve(tmp_path / "run")
+    updates = math.ceil(1437 / 64)
+    # the engine's evaluation before the first update, the evals every 7 updates, then the epoch end
+    assert [k for k, _ in curve] == [0.0, 7.0, 14.0, 21.0, float(updates)]
+    assert all(math.isfinite(v) and v > 0 for _, v in curve)
+    with pytest.raises(ValueError, match="Invalid eval_every"):
+        make_config({"eval_every": 0})

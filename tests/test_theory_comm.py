@@ -68,7 +68,7 @@ def test_formula_matches_an_explicit_ring(p, chunk, alpha, beta, gamma, seed):
     assert steps == 2 * (p - 1)
     assert np.all(messages == 2 * (p - 1))
     assert np.all(units == 2 * (p - 1) * chunk)
-    expected = C.ring_allreduce_time(p, n, alpha, beta, gamma)
+    expected = C.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta, gamma=gamma)
     assert expected == pytest.approx(elapsed, rel=1e-12, abs=1e-18)
 
 
@@ -76,7 +76,11 @@ def test_uneven_chunks_cost_at_most_the_ceiling_chunk():
     # n = 10 over p = 4: chunks of 3, 3, 2, 2; each step is paced by a 3-unit chunk.
     _, elapsed, _, _, _ = _run_ring_allreduce(np.ones((4, 10)), 1.0, 0.5, 0.0)
     assert elapsed == pytest.approx(6 * (1.0 + 0.5 * 3))
-    assert C.ring_allreduce_time(4, 10, 1.0, 0.5) < elapsed < C.ring_allreduce_time(4, 12, 1.0, 0.5) + 1e-12
+    assert (
+        C.ring_allreduce_time(workers=4, n_bytes=10, alpha=1.0, beta=0.5)
+        < elapsed
+        < C.ring_allreduce_time(workers=4, n_bytes=12, alpha=1.0, beta=0.5) + 1e-12
+    )
 
 
 def test_symbolic_form_and_its_large_p_limit():
@@ -96,17 +100,17 @@ def test_symbolic_form_and_its_large_p_limit():
     inverse_bandwidths,
 )
 def test_time_grows_with_p_and_stays_below_the_large_p_form(p, n, alpha, beta):
-    exact = C.ring_allreduce_time(p, n, alpha, beta)
-    assert C.ring_allreduce_time(p - 1, n, alpha, beta) <= exact * (1 + 1e-12)
-    assert exact <= C.ring_allreduce_time_large_p(p, n, alpha, beta) * (1 + 1e-12)
-    assert C.ring_allreduce_time_large_p(p, n, alpha, beta) - exact == pytest.approx(
-        2 * alpha + 2 * n * beta / p, rel=1e-9, abs=1e-15
-    )
+    exact = C.ring_allreduce_time(workers=p, n_bytes=n, alpha=alpha, beta=beta)
+    assert C.ring_allreduce_time(workers=p - 1, n_bytes=n, alpha=alpha, beta=beta) <= exact * (1 + 1e-12)
+    assert exact <= C.ring_allreduce_time_large_p(workers=p, n_bytes=n, alpha=alpha, beta=beta) * (1 + 1e-12)
+    assert C.ring_allreduce_time_large_p(
+        workers=p, n_bytes=n, alpha=alpha, beta=beta
+    ) - exact == pytest.approx(2 * alpha + 2 * n * beta / p, rel=1e-9, abs=1e-15)
 
 
 def test_single_process_costs_nothing_and_arrays_broadcast():
-    assert C.ring_allreduce_time(1, 1e6, 1e-6, 1e-9) == 0.0
-    out = C.ring_allreduce_time(np.array([2, 4, 8]), 8.0, 1.0, 1.0)
+    assert C.ring_allreduce_time(workers=1, n_bytes=1e6, alpha=1e-6, beta=1e-9) == 0.0
+    out = C.ring_allreduce_time(workers=np.array([2, 4, 8]), n_bytes=8.0, alpha=1.0, beta=1.0)
     np.testing.assert_allclose(out, [2 + 8, 6 + 12, 14 + 14])
 
 
@@ -142,12 +146,15 @@ def test_gg_schedule_of_table3():
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: C.ring_allreduce_time(0, 1.0, 1.0, 1.0), "p"),
-        (lambda: C.ring_allreduce_time(2.5, 1.0, 1.0, 1.0), "p"),
-        (lambda: C.ring_allreduce_time(4, -1.0, 1.0, 1.0), "n_bytes"),
-        (lambda: C.ring_allreduce_time(4, 1.0, float("nan"), 1.0), "alpha"),
-        (lambda: C.ring_allreduce_time(4, 1.0, 1.0, -1.0), "beta"),
-        (lambda: C.ring_allreduce_time_large_p(4, 1.0, 1.0, 1.0, gamma=-1.0), "gamma"),
+        (lambda: C.ring_allreduce_time(workers=0, n_bytes=1.0, alpha=1.0, beta=1.0), "workers"),
+        (lambda: C.ring_allreduce_time(workers=2.5, n_bytes=1.0, alpha=1.0, beta=1.0), "workers"),
+        (lambda: C.ring_allreduce_time(workers=4, n_bytes=-1.0, alpha=1.0, beta=1.0), "n_bytes"),
+        (lambda: C.ring_allreduce_time(workers=4, n_bytes=1.0, alpha=float("nan"), beta=1.0), "alpha"),
+        (lambda: C.ring_allreduce_time(workers=4, n_bytes=1.0, alpha=1.0, beta=-1.0), "beta"),
+        (
+            lambda: C.ring_allreduce_time_large_p(workers=4, n_bytes=1.0, alpha=1.0, beta=1.0, gamma=-1.0),
+            "gamma",
+        ),
         (lambda: C.training_time(-1, 1.0, 1.0), "iterations"),
         (lambda: C.training_time(1, float("inf"), 1.0), "t_comp"),
         (lambda: C.implied_iterations(10.0, 0.0, 0.0), r"t_comp \+ t_comm"),

@@ -76,7 +76,7 @@ def test_noise_scale_expression_is_derived_as_eps_over_one_minus_m_times_n_over_
 )
 def test_noise_scale_and_its_inverse(lr, n_train, fraction, momentum):
     batch = max(1.0, fraction * n_train)
-    g = ns.noise_scale(lr, n_train, batch, momentum)
+    g = ns.noise_scale(lr=lr, n_train=n_train, batch_size=batch, momentum=momentum)
     assert g == pytest.approx(lr / (1 - momentum) * (n_train / batch - 1), rel=1e-12)
     if g > 0:
         assert ns.batch_size_for_noise_scale(g, lr, n_train, momentum) == pytest.approx(batch, rel=1e-9)
@@ -88,12 +88,12 @@ def test_linear_scaling_rule_is_proportional_to_lr_and_to_one_over_one_minus_m()
     base = ns.linear_scaling_batch_size(100.0, 0.1, 50_000, 0.9)
     assert ns.linear_scaling_batch_size(100.0, 0.5, 50_000, 0.9) == pytest.approx(5 * base)
     assert ns.linear_scaling_batch_size(100.0, 0.1, 50_000, 0.98) == pytest.approx(5 * base)
-    assert ns.effective_learning_rate(0.1, 0.9) == pytest.approx(1.0)
+    assert ns.effective_learning_rate(lr=0.1, momentum=0.9) == pytest.approx(1.0)
 
 
 def test_small_batch_approximation_error_is_b_over_n_minus_b():
     n_train, batch = 50_000, 5120
-    exact = ns.noise_scale(0.1, n_train, batch)
+    exact = ns.noise_scale(lr=0.1, n_train=n_train, batch_size=batch)
     approx = 0.1 * n_train / batch
     assert approx / exact - 1 == pytest.approx(batch / (n_train - batch), rel=1e-12)
 
@@ -166,7 +166,7 @@ def test_small_lr_variance_depends_only_on_lr_over_batch_times_one_minus_m(h, lr
 )
 def test_small_lr_variance_with_finite_training_set_is_proportional_to_g(lr, n_train, momentum, h):
     batch = max(1, n_train // 7)
-    g = ns.noise_scale(lr, n_train, batch, momentum)
+    g = ns.noise_scale(lr=lr, n_train=n_train, batch_size=batch, momentum=momentum)
     small = ns.stationary_variance_small_lr(h, lr, batch, 1.0, momentum, n_train=n_train)
     assert small == pytest.approx(g * 1.0 / (2 * h * (n_train - 1)), rel=1e-12)
 
@@ -197,12 +197,12 @@ def test_max_stable_lr_is_the_edge_of_stability():
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: ns.noise_scale(-0.1, 100, 10), "lr"),
-        (lambda: ns.noise_scale(0.1, 100, 200), "batch_size"),
-        (lambda: ns.noise_scale(0.1, 100, 0.5), "batch_size"),
-        (lambda: ns.noise_scale(0.1, 1, 1), "n_train"),
-        (lambda: ns.noise_scale(0.1, 100, 10, momentum=1.0), "momentum"),
-        (lambda: ns.noise_scale(float("nan"), 100, 10), "lr"),
+        (lambda: ns.noise_scale(lr=-0.1, n_train=100, batch_size=10), "lr"),
+        (lambda: ns.noise_scale(lr=0.1, n_train=100, batch_size=200), "batch_size"),
+        (lambda: ns.noise_scale(lr=0.1, n_train=100, batch_size=0.5), "batch_size"),
+        (lambda: ns.noise_scale(lr=0.1, n_train=1, batch_size=1), "n_train"),
+        (lambda: ns.noise_scale(lr=0.1, n_train=100, batch_size=10, momentum=1.0), "momentum"),
+        (lambda: ns.noise_scale(lr=float("nan"), n_train=100, batch_size=10), "lr"),
         (lambda: ns.batch_gradient_variance(10, 2, -1.0), "per_sample_var"),
         (lambda: ns.batch_size_for_noise_scale(0.0, 0.1, 100), "g"),
         (lambda: ns.stationary_variance(0.0, 0.1, 1, 1.0), "h"),

@@ -129,7 +129,7 @@ def test_expected_next_state_matches_quadrature(floor, gap, mean, noise, batch, 
     lo, hi = mean - 40 * spread, mean + 40 * spread
     points = [kink] if lo < kink < hi else None
     quad, err = integrate.quad(integrand, lo, hi, points=points, epsabs=1e-13, epsrel=1e-11, limit=200)
-    ours = rw.expected_next_state(state, mean, noise, batch, rate, floor)
+    ours = rw.expected_next_state(m=batch, s=state, mu=mean, sigma=noise, eta=rate, s_star=floor)
     assert ours == pytest.approx(quad, rel=1e-8, abs=1e-9 + 10 * err)
 
 
@@ -137,27 +137,33 @@ def test_expected_next_state_matches_quadrature(floor, gap, mean, noise, batch, 
 def test_expected_next_state_matches_scipy_foldnorm(floor, gap, mean, noise, batch, rate):
     centre, spread = gap - rate * mean, rate * noise / math.sqrt(batch)
     reference = stats.foldnorm(abs(centre) / spread, scale=spread).mean() + floor
-    ours = rw.expected_next_state(floor + gap, mean, noise, batch, rate, floor)
+    ours = rw.expected_next_state(m=batch, s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
     assert ours == pytest.approx(reference, rel=1e-9, abs=1e-12 * (1 + abs(floor)))
 
 
 def test_expected_next_state_broadcasts_and_returns_float():
-    scalar = rw.expected_next_state(1.0, 0.5, 2.0, 4.0, 0.1)
+    scalar = rw.expected_next_state(m=4.0, s=1.0, mu=0.5, sigma=2.0, eta=0.1)
     assert isinstance(scalar, float)
-    array = rw.expected_next_state(np.array([1.0, 2.0]), 0.5, 2.0, np.array([[1.0], [4.0]]), 0.1)
+    array = rw.expected_next_state(
+        m=np.array([[1.0], [4.0]]), s=np.array([1.0, 2.0]), mu=0.5, sigma=2.0, eta=0.1
+    )
     assert array.shape == (2, 2)
-    assert array[1, 0] == pytest.approx(rw.expected_next_state(1.0, 0.5, 2.0, 4.0, 0.1), rel=1e-15)
+    assert array[1, 0] == pytest.approx(
+        rw.expected_next_state(m=4.0, s=1.0, mu=0.5, sigma=2.0, eta=0.1), rel=1e-15
+    )
 
 
 def test_noiseless_walk_is_the_deterministic_rebound():
-    assert rw.expected_next_state(1.0, 15.0, 0.0, 3.0, 0.1, 0.0) == pytest.approx(0.5, abs=1e-15)
-    assert rw.expected_next_state(1.0, 10.0, 0.0, 3.0, 0.1, 0.0) == 0.0
+    assert rw.expected_next_state(m=3.0, s=1.0, mu=15.0, sigma=0.0, eta=0.1, s_star=0.0) == pytest.approx(
+        0.5, abs=1e-15
+    )
+    assert rw.expected_next_state(m=3.0, s=1.0, mu=10.0, sigma=0.0, eta=0.1, s_star=0.0) == 0.0
 
 
 @given(floors, gaps, means, noises, rates)
 def test_expected_next_state_tends_to_its_limit(floor, gap, mean, noise, rate):
-    limit = rw.expected_next_state_limit(floor + gap, mean, rate, floor)
-    far = rw.expected_next_state(floor + gap, mean, noise, 1e16, rate, floor)
+    limit = rw.expected_next_state_limit(s=floor + gap, mu=mean, eta=rate, s_star=floor)
+    far = rw.expected_next_state(m=1e16, s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
     # The excess over the limit is at most tau * sqrt(2/pi) = rate * noise * 1e-8 * 0.8.
     assert 0.0 <= far - limit + 1e-12 * (1 + abs(floor)) <= rate * noise * 1e-8 + 1e-11 * (1 + abs(floor))
 
@@ -165,20 +171,22 @@ def test_expected_next_state_tends_to_its_limit(floor, gap, mean, noise, rate):
 @given(floors, gaps, means, noises, rates)
 def test_expected_next_state_falls_with_batch_and_utility_vanishes(floor, gap, mean, noise, rate):
     sizes = np.geomspace(1.0, 1e8, 33)
-    values = rw.expected_next_state(floor + gap, mean, noise, sizes, rate, floor)
+    values = rw.expected_next_state(m=sizes, s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
     assert np.all(np.diff(values) <= 1e-12 * (1 + abs(floor)))
-    utilities = rw.utility(sizes, floor + gap, mean, noise, rate, floor)
+    utilities = rw.utility(m=sizes, s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
     assert abs(utilities[-1]) <= (gap + abs(rate * mean) + rate * noise) / sizes[-1] * 1.01
 
 
 def test_large_a_regime_has_no_rebound_and_unit_batch():
     # a = (s - eta mu) sqrt(m) / (eta sigma) = (10 - 0.1) / 0.1 = 99 at m = 1.
     sizes = np.array([1.0, 2.0, 10.0, 1000.0])
-    values = rw.expected_next_state(10.0, 1.0, 1.0, sizes, 0.1)
+    values = rw.expected_next_state(m=sizes, s=10.0, mu=1.0, sigma=1.0, eta=0.1)
     np.testing.assert_allclose(values, 10.0 - 0.1, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(rw.utility(sizes, 10.0, 1.0, 1.0, 0.1), 0.1 / sizes, rtol=1e-9)
-    assert rw.optimal_batch_size(10.0, 1.0, 1.0, 0.1) == 1.0
-    assert rw.unit_batch_is_optimal(10.0, 1.0, 1.0, 0.1)
+    np.testing.assert_allclose(
+        rw.utility(m=sizes, s=10.0, mu=1.0, sigma=1.0, eta=0.1), 0.1 / sizes, rtol=1e-9
+    )
+    assert rw.optimal_batch_size(s=10.0, mu=1.0, sigma=1.0, eta=0.1) == 1.0
+    assert rw.unit_batch_is_optimal(s=10.0, mu=1.0, sigma=1.0, eta=0.1)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -189,9 +197,9 @@ def test_large_a_regime_has_no_rebound_and_unit_batch():
 @given(floors, gaps, means, noises, st.floats(min_value=1.5, max_value=1e4), rates)
 def test_utility_derivative_matches_finite_difference(floor, gap, mean, noise, batch, rate):
     step = 1e-4 * batch
-    args = (floor + gap, mean, noise, rate, floor)
-    central = (rw.utility(batch + step, *args) - rw.utility(batch - step, *args)) / (2 * step)
-    exact = rw.utility_derivative(batch, *args)
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
+    central = (rw.utility(m=batch + step, **walk) - rw.utility(m=batch - step, **walk)) / (2 * step)
+    exact = rw.utility_derivative(m=batch, **walk)
     # Truncation ~ step^2 |u'''| ~ 1e-8 |u| / m; rounding ~ 1e-16 |u| / step.
     scale = (gap + abs(rate * mean) + rate * noise) / batch**2
     assert exact == pytest.approx(central, rel=1e-5, abs=1e-7 * scale)
@@ -199,93 +207,105 @@ def test_utility_derivative_matches_finite_difference(floor, gap, mean, noise, b
 
 @given(floors, gaps, positive_means, noises, rates)
 def test_optimal_batch_size_is_the_maximiser(floor, gap, mean, noise, rate):
-    args = (floor + gap, mean, noise, rate, floor)
-    best = rw.optimal_batch_size(*args)
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
+    best = rw.optimal_batch_size(**walk)
     grid = np.geomspace(1.0, 1e7, 400)
-    values = rw.utility(grid, *args)
+    values = rw.utility(m=grid, **walk)
     if math.isinf(best):
-        assert rw.utility_increases_forever(*args)
+        assert rw.utility_increases_forever(**walk)
         assert np.all(np.diff(values) >= -_rounding(floor, gap, mean, noise, rate, grid[:-1]))
         return
-    top = rw.utility(best, *args)
+    top = rw.utility(m=best, **walk)
     assert top >= values.max() - 1e-12 * abs(top) - _rounding(floor, gap, mean, noise, rate, best)
     if best > 1.0:
         slope_scale = abs(top) / best
-        assert abs(rw.utility_derivative(best, *args)) <= 1e-8 * slope_scale
+        assert abs(rw.utility_derivative(m=best, **walk)) <= 1e-8 * slope_scale
 
 
 @given(floors, gaps, positive_means, noises, rates, st.floats(min_value=1.0, max_value=500.0))
 def test_bounded_optimum_is_clipped_maximiser(floor, gap, mean, noise, rate, bound):
-    args = (floor + gap, mean, noise, rate, floor)
-    clipped = rw.optimal_batch_size(*args, m_max=bound)
-    assert clipped == pytest.approx(min(rw.optimal_batch_size(*args), bound), rel=1e-12)
-    grid_best = rw.utility(np.linspace(1.0, bound, 200), *args).max()
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
+    clipped = rw.optimal_batch_size(**walk, m_max=bound)
+    assert clipped == pytest.approx(min(rw.optimal_batch_size(**walk), bound), rel=1e-12)
+    grid_best = rw.utility(m=np.linspace(1.0, bound, 200), **walk).max()
     rounding = _rounding(floor, gap, mean, noise, rate, clipped)
-    assert rw.utility(clipped, *args) >= grid_best - 1e-10 * abs(grid_best) - rounding
+    assert rw.utility(m=clipped, **walk) >= grid_best - 1e-10 * abs(grid_best) - rounding
 
 
 @given(floors, gaps, positive_means, noises, rates)
 def test_integer_optimum_beats_its_neighbours(floor, gap, mean, noise, rate):
-    args = (floor + gap, mean, noise, rate, floor)
-    best = rw.optimal_batch_size_int(*args, m_max=10**6)
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
+    best = rw.optimal_batch_size_int(**walk, m_max=10**6)
     assert isinstance(best, int) and 1 <= best <= 10**6
     neighbours = [k for k in (best - 1, best + 1) if 1 <= k <= 10**6]
-    top = rw.utility(best, *args)
+    top = rw.utility(m=best, **walk)
     for k in neighbours:
-        assert top >= rw.utility(k, *args) - 1e-13 * abs(top) - _rounding(floor, gap, mean, noise, rate, best)
+        assert top >= rw.utility(m=k, **walk) - 1e-13 * abs(top) - _rounding(
+            floor, gap, mean, noise, rate, best
+        )
 
 
 def test_reference_example_from_the_notes():
-    # reference-impls.md A.3 item 5: s = 0.05, eta = 0.02, mu = 1, sigma = 20 gives m* = 113 (paper formula).
-    assert rw.optimal_batch_size_int(0.05, 1.0, 20.0, 0.02) == 113
+    # Seed 000, eq. 7-9 (the paper's step variance sigma^2/m): s = 0.05, eta = 0.02, mu = 1, sigma = 20 gives m* = 113.
+    assert rw.optimal_batch_size_int(s=0.05, mu=1.0, sigma=20.0, eta=0.02) == 113
 
 
 @given(floors, gaps, positive_means, noises, rates)
 def test_unit_batch_condition_agrees_with_the_optimiser(floor, gap, mean, noise, rate):
-    args = (floor + gap, mean, noise, rate, floor)
-    assert rw.unit_batch_is_optimal(*args) == (rw.optimal_batch_size(*args) == 1.0)
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
+    assert rw.unit_batch_is_optimal(**walk) == (rw.optimal_batch_size(**walk) == 1.0)
 
 
 @given(floors, gaps, means, noises, rates)
 def test_unbounded_utility_iff_mean_step_lands_no_lower(floor, gap, mean, noise, rate):
-    args = (floor + gap, mean, noise, rate, floor)
+    walk = dict(s=floor + gap, mu=mean, sigma=noise, eta=rate, s_star=floor)
     effective_gap = (floor + gap) - floor
     lands_no_lower = mean <= 0 or rate * mean >= 2 * effective_gap
-    assert rw.utility_increases_forever(*args) == lands_no_lower
-    assert math.isinf(rw.optimal_batch_size(*args)) == lands_no_lower
+    assert rw.utility_increases_forever(**walk) == lands_no_lower
+    assert math.isinf(rw.optimal_batch_size(**walk)) == lands_no_lower
 
 
 def test_degenerate_cases():
-    assert math.isinf(rw.optimal_batch_size(1.0, -1.0, 2.0, 0.1))  # mu < 0: every step expects to climb
-    assert math.isinf(rw.optimal_batch_size(1.0, 0.0, 2.0, 0.1))  # mu = 0: only the rebound is left
-    assert math.isinf(rw.optimal_batch_size(0.0, 1.0, 2.0, 0.1))  # s = S*: can only go up
-    assert rw.optimal_batch_size(0.0, 1.0, 2.0, 0.1, m_max=64) == 64.0
-    assert rw.optimal_batch_size_int(0.0, 1.0, 2.0, 0.1) == math.inf
-    assert rw.optimal_batch_size(1.0, 1.0, 0.0, 0.1) == 1.0  # no noise, no overshoot
-    assert rw.optimal_batch_size(1.0, 0.0, 0.0, 0.1) == 1.0  # u == 0 everywhere: the cheapest batch
-    assert math.isinf(rw.optimal_batch_size(1.0, 30.0, 0.0, 0.1))  # noiseless overshoot past 2(s - S*)
+    assert math.isinf(
+        rw.optimal_batch_size(s=1.0, mu=-1.0, sigma=2.0, eta=0.1)
+    )  # mu < 0: every step expects to climb
+    assert math.isinf(
+        rw.optimal_batch_size(s=1.0, mu=0.0, sigma=2.0, eta=0.1)
+    )  # mu = 0: only the rebound is left
+    assert math.isinf(rw.optimal_batch_size(s=0.0, mu=1.0, sigma=2.0, eta=0.1))  # s = S*: can only go up
+    assert rw.optimal_batch_size(s=0.0, mu=1.0, sigma=2.0, eta=0.1, m_max=64) == 64.0
+    assert rw.optimal_batch_size_int(s=0.0, mu=1.0, sigma=2.0, eta=0.1) == math.inf
+    assert rw.optimal_batch_size(s=1.0, mu=1.0, sigma=0.0, eta=0.1) == 1.0  # no noise, no overshoot
+    assert (
+        rw.optimal_batch_size(s=1.0, mu=0.0, sigma=0.0, eta=0.1) == 1.0
+    )  # u == 0 everywhere: the cheapest batch
+    assert math.isinf(
+        rw.optimal_batch_size(s=1.0, mu=30.0, sigma=0.0, eta=0.1)
+    )  # noiseless overshoot past 2(s - S*)
 
 
 @given(gaps, positive_means, noises, rates, st.floats(min_value=1.01, max_value=10.0))
 def test_larger_step_size_never_shrinks_m_star(gap, mean, noise, rate, factor):
-    small = rw.optimal_batch_size(gap, mean, noise, rate)
-    large = rw.optimal_batch_size(gap, mean, noise, rate * factor)
+    small = rw.optimal_batch_size(s=gap, mu=mean, sigma=noise, eta=rate)
+    large = rw.optimal_batch_size(s=gap, mu=mean, sigma=noise, eta=rate * factor)
     assert large >= small * (1 - 1e-9)
 
 
 @given(gaps, gaps, positive_means, noises, rates)
 def test_m_star_grows_as_the_state_approaches_the_floor(gap_a, gap_b, mean, noise, rate):
     near, far = sorted((gap_a, gap_b))
-    assert rw.optimal_batch_size(near, mean, noise, rate) >= rw.optimal_batch_size(far, mean, noise, rate) * (
-        1 - 1e-9
-    )
+    assert rw.optimal_batch_size(s=near, mu=mean, sigma=noise, eta=rate) >= rw.optimal_batch_size(
+        s=far, mu=mean, sigma=noise, eta=rate
+    ) * (1 - 1e-9)
 
 
 @given(gaps, positive_means, noises, rates, st.floats(min_value=1.1, max_value=10.0))
 def test_interior_m_star_scales_with_noise_squared(gap, mean, noise, rate, factor):
-    base = rw.optimal_batch_size(gap, mean, noise, rate)
+    base = rw.optimal_batch_size(s=gap, mu=mean, sigma=noise, eta=rate)
     assume(1.0 < base < 1e12)
-    assert rw.optimal_batch_size(gap, mean, noise * factor, rate) == pytest.approx(base * factor**2, rel=1e-8)
+    assert rw.optimal_batch_size(s=gap, mu=mean, sigma=noise * factor, eta=rate) == pytest.approx(
+        base * factor**2, rel=1e-8
+    )
 
 
 def test_step_size_sensitivity_is_positive_everywhere():
@@ -301,13 +321,13 @@ def test_step_size_sensitivity_is_positive_everywhere():
 @pytest.mark.parametrize("params", [(0.05, 1.0, 20.0, 0.02), (1.0, 2.0, 5.0, 0.6), (0.3, 0.5, 1.0, 0.5)])
 def test_sensitivities_match_finite_differences(params):
     gap, mean, noise, rate = params
-    sens = rw.optimal_batch_size_sensitivity(gap, mean, noise, rate)
+    sens = rw.optimal_batch_size_sensitivity(s=gap, mu=mean, sigma=noise, eta=rate)
     h = 1e-6
     checks = {
-        "eta": (lambda v: rw.optimal_batch_size(gap, mean, noise, v), rate),
-        "s": (lambda v: rw.optimal_batch_size(v, mean, noise, rate), gap),
-        "sigma": (lambda v: rw.optimal_batch_size(gap, mean, v, rate), noise),
-        "mu": (lambda v: rw.optimal_batch_size(gap, v, noise, rate), mean),
+        "eta": (lambda v: rw.optimal_batch_size(s=gap, mu=mean, sigma=noise, eta=v), rate),
+        "s": (lambda v: rw.optimal_batch_size(s=v, mu=mean, sigma=noise, eta=rate), gap),
+        "sigma": (lambda v: rw.optimal_batch_size(s=gap, mu=mean, sigma=v, eta=rate), noise),
+        "mu": (lambda v: rw.optimal_batch_size(s=gap, mu=v, sigma=noise, eta=rate), mean),
     }
     assert sens["eta"] > 0 and sens["s"] < 0 and sens["sigma"] > 0
     for name, (fn, at) in checks.items():
@@ -347,7 +367,7 @@ def test_invalid_input_raises_naming_the_value(kwargs, name):
 
 def test_invalid_m_max_raises():
     with pytest.raises(ValueError, match="Invalid m_max: 0.5"):
-        rw.optimal_batch_size(1.0, 1.0, 1.0, 0.1, m_max=0.5)
+        rw.optimal_batch_size(s=1.0, mu=1.0, sigma=1.0, eta=0.1, m_max=0.5)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -428,7 +448,7 @@ def test_momentum_dice_feeds_the_walk():
     mean, var_per_sample = bm.momentum_decrease_moments(f, cov, p_prev, 0.9, 0.1)
     assert mean == pytest.approx(0.1 * mu_t, rel=1e-15)
     assert var_per_sample == pytest.approx(0.01 * sigma_t**2, rel=1e-15)
-    assert rw.optimal_batch_size(0.05, mu_t, sigma_t, 0.1) >= 1.0
+    assert rw.optimal_batch_size(s=0.05, mu=mu_t, sigma=sigma_t, eta=0.1) >= 1.0
 
 
 @pytest.mark.parametrize(

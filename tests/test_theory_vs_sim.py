@@ -50,7 +50,9 @@ WALK = dict(
 @given(**WALK, seed=SEEDS)
 def test_expected_next_state_matches_the_simulated_walk(s, mu, sigma, m, eta, s_star, seed):
     state = s + s_star
-    sim = sim_rw.one_step(state, mu, sigma, m, eta, s_star, n=NEXT_STATE_DRAWS, seed=seed)
+    sim = sim_rw.one_step(
+        m=m, s=state, mu=mu, sigma=sigma, eta=eta, s_star=s_star, n=NEXT_STATE_DRAWS, seed=seed
+    )
     exact = th_rw.expected_next_state(s=state, mu=mu, sigma=sigma, m=m, eta=eta, s_star=s_star)
     assert _within(sim, exact), (sim, exact)
 
@@ -67,7 +69,7 @@ def test_transcription_ba_policy_maximiser_agrees_with_theory_optimal_batch_size
     so this pins the two typed copies (and the two searches) together. The independent route is the
     Monte-Carlo utility of ``test_monte_carlo_utility_on_a_grid_peaks_at_theory_m_star`` below."""
     m_max = 100_000
-    ours = float(sim_rw.maximise_utility(r, mu, sigma, eta, m_max=m_max))
+    ours = float(sim_rw.maximise_utility(s=r, mu=mu, sigma=sigma, eta=eta, m_max=m_max))
     theirs = float(th_rw.optimal_batch_size_int(s=r, mu=mu, sigma=sigma, eta=eta, m_max=m_max))
     if ours == theirs:
         return
@@ -86,7 +88,7 @@ def test_monte_carlo_utility_on_a_grid_peaks_at_theory_m_star(r, sigma, eta, see
     grid = sorted({1, 2, 4, 16, 64, 256, 1024, 4096, int(m_star)})
     rng = np.random.default_rng(seed)
     for m in grid:
-        next_state = sim_rw.one_step(r, mu, sigma, m, eta, n=NEXT_STATE_DRAWS, seed=rng)
+        next_state = sim_rw.one_step(m=m, s=r, mu=mu, sigma=sigma, eta=eta, n=NEXT_STATE_DRAWS, seed=rng)
         u_mc, u_se = (r - next_state.mean) / m, next_state.stderr / m
         u_theory = th_rw.utility(m=m, s=r, mu=mu, sigma=sigma, eta=eta)
         assert abs(u_mc - u_theory) <= Z * u_se + FLOOR

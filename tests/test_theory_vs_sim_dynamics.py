@@ -74,8 +74,9 @@ def test_transcription_noise_scale_typed_twice_agrees(lr, n, frac, momentum):
     ``test_without_replacement_batch_variance`` below (Monte-Carlo of the batch variance the formula rests on)
     and the stationary-variance test above."""
     batch = 1 + frac * (n - 1)
-    ours = sde.noise_scale(lr, n, batch, momentum)
-    assert ours == pytest.approx(noise_scale.noise_scale(lr, n, batch, momentum), rel=1e-12, abs=1e-300)
+    args = dict(lr=lr, n_train=n, batch_size=batch, momentum=momentum)
+    ours = sde.noise_scale(**args)
+    assert ours == pytest.approx(noise_scale.noise_scale(**args), rel=1e-12, abs=1e-300)
 
 
 @settings(max_examples=10)
@@ -106,13 +107,22 @@ def _nqm_b_noise_range(h, x0, target):
     return start, critical_batch.b_noise(H, H, h * x)
 
 
+#: Fitted B_noise of the NQM speed-up curve: mean 476 over seeds 0-2, sd 38; ± 40% is about 5 sd.
+B_FIT_BAND = (476 * 0.6, 476 * 1.4)
+#: Simulated critical batch / Ma et al.'s m*: seeds 0, 1, 2 give 1.43, 1.55, 1.46 (mean 1.48, sd 0.06);
+#: the band is about 4.5 sd of that spread on each side.
+MA_RATIO_BAND = (1.2, 1.8)
+
+
 def test_speedup_curve_has_the_model_shape():
     """Monotone, saturating, and fitted by (1 + B/m0)/(1 + B/m) to within 15% everywhere.
 
     The model freezes the noise scale, while on this NQM B_noise grows about 1000-fold between the start
-    and the target; so we compare shapes: the fitted B must lie inside that range (a loose sanity bound,
-    not a quantitative test) and the simulated critical batch (efficiency 1/2) must sit within 25% of the
-    model's B + 2 m0 (the quantitative test: seeds 0 and 1 give 4% and 11%).
+    and the target (15 to 14,600); so we compare shapes. Three assertions on the fitted B: (1) it lies inside
+    that range (a physical sanity bound only); (2) it is pinned statistically: seeds 0, 1, 2 give 448, 520,
+    461 (mean 476, seed-to-seed sd 38, 8%), so B_FIT_BAND = 476 ± 40% is about 5 sd of the Monte-Carlo
+    spread and any change of the simulation or of the fit beyond noise fails; (3) the simulated critical
+    batch (efficiency 1/2) sits within 25% of the model's B + 2 m0 (seeds 0, 1 give 4% and 11%).
     """
     h, x0 = 1.0 / np.arange(1, 21), 0.3
     target = 0.05 * 0.5 * np.sum(h * x0**2)
@@ -134,6 +144,7 @@ def test_speedup_curve_has_the_model_shape():
     low, high = _nqm_b_noise_range(h, x0, target)
     assert rms < math.log(1.15)
     assert low < b_fit < high
+    assert B_FIT_BAND[0] < b_fit < B_FIT_BAND[1], b_fit
     assert curve.critical_batch == pytest.approx(b_fit + 2 * curve.m0, rel=0.25)
 
 
@@ -142,13 +153,14 @@ def test_speedup_curve_has_the_model_shape():
 
 
 def test_least_squares_optimal_lr_and_critical_batch():
-    """The tuned step scales linearly, then saturates; the steps agree as derived below; critical batches
-    agree within a factor 3.
+    """The tuned step scales linearly, then saturates; the steps agree as derived below; the simulated
+    critical batch stands in a fixed ratio to Ma et al.'s m*.
 
     Ma et al.'s step minimises a worst-case bound that uses beta = max ||x||^2, while the simulation
-    tunes for a mean-loss target, which feels tr(H) <= beta; here beta/tr(H) is about 2. The factor 3 on
-    the critical batch is NOT derived (the two definitions differ: Ma's worst-case m* against the batch
-    where the simulated efficiency halves); it is a loose consistency check only.
+    tunes for a mean-loss target, which feels tr(H) <= beta; here beta/tr(H) is about 2. The two critical
+    batches are defined differently (Ma's worst-case m* against the batch where the simulated efficiency
+    halves), so their ratio is not derived: it is pinned statistically (MA_RATIO_BAND, about 4.5 sd of the
+    seed-to-seed spread), which replaces the earlier factor-3 window.
     """
     spectrum = np.linspace(1.0, 0.1, 32)
     X, y, _ = least_squares.make_least_squares(512, spectrum, seed=1)
@@ -172,7 +184,7 @@ def test_least_squares_optimal_lr_and_critical_batch():
     assert 1.6 < curve.best_lr[1] / curve.best_lr[0] < 2.4  # linear scaling at small m
     assert curve.best_lr[-1] / curve.best_lr[-2] < 1.15  # saturation at large m
     m_star = critical_batch.least_squares_critical_batch(consts.beta, consts.lambda_1, consts.lambda_min)
-    assert m_star / 3 < curve.critical_batch < 3 * m_star
+    assert MA_RATIO_BAND[0] < curve.critical_batch / m_star < MA_RATIO_BAND[1], curve.critical_batch / m_star
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,8 +13,14 @@ import numpy as np
 __all__ = ["count_array", "number_array", "whole_number"]
 
 
+def _brief(value, limit: int = 80) -> str:
+    """``repr(value)`` on one line, shortened (an array's repr spans several lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 5] + " ...)"
+
+
 def _not_numeric(name: str, value) -> ValueError:
-    return ValueError(f"Invalid {name}: {value!r} (expected a finite number or an array of numbers)")
+    return ValueError(f"Invalid {name}: {_brief(value)} (expected a finite number or an array of numbers)")
 
 
 def _bad_item(v) -> bool:
@@ -48,16 +54,16 @@ def number_array(
         raise _not_numeric(name, value)
     try:
         arr = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError):
-        raise _not_numeric(name, value) from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float, e.g. 10**400
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected finite numbers)") from None
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"Invalid {name}: {value!r} (expected finite numbers)")
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected finite numbers)")
     if positive and np.any(arr <= 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected > 0)")
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected > 0)")
     if nonnegative and np.any(arr < 0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= 0)")
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected >= 0)")
     if at_least is not None and np.any(arr < at_least):
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= {at_least})")
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected >= {at_least})")
     return arr
 
 
@@ -74,7 +80,7 @@ def count_array(name: str, value, *, at_least: int = 1) -> np.ndarray:
     """
     arr = number_array(name, value, at_least=at_least)
     if np.any(arr != np.round(arr)):
-        raise ValueError(f"Invalid {name}: {value!r} (expected whole numbers >= {at_least})")
+        raise ValueError(f"Invalid {name}: {_brief(value)} (expected whole numbers >= {at_least})")
     return arr
 
 

@@ -40,9 +40,19 @@ def _gradient_symbols(steps: int, name: str = "g") -> list[sp.Symbol]:
     return list(sp.symbols(f"{name}0:{steps + 1}", real=True))
 
 
+# The symbolic derivations grow quadratically: 50 steps take ~3 s, 100 steps ~30 s, 10**6 never end; a
+# 32-dimensional moment derivation takes ~10 s. Beyond these a call is a typo, refused at once.
+MAX_SYMBOLIC_STEPS = 50
+MAX_SYMBOLIC_DIM = 32
+
+
 def _validate_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid steps: {steps!r} (expected an integer >= 0)")
+    if (
+        isinstance(steps, bool)
+        or not isinstance(steps, (int, np.integer))
+        or not 0 <= steps <= MAX_SYMBOLIC_STEPS
+    ):
+        raise ValueError(f"Invalid steps: {steps!r} (expected an integer in [0, {MAX_SYMBOLIC_STEPS}])")
     return int(steps)
 
 
@@ -121,8 +131,8 @@ def momentum_decrease_moments_expr(dim: int = 2) -> tuple[sp.Expr, sp.Expr]:
     Returns:
         ``(mean, m * variance)``; sympy shows them equal to ``eta f^T (f + rho P)`` and ``eta^2 f^T Sigma f``.
     """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"Invalid dim: {dim!r} (expected an integer >= 1)")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim <= MAX_SYMBOLIC_DIM:
+        raise ValueError(f"Invalid dim: {dim!r} (expected an integer in [1, {MAX_SYMBOLIC_DIM}])")
     f = sp.Matrix(sp.symbols(f"f0:{dim}", real=True))
     p_prev = sp.Matrix(sp.symbols(f"P0:{dim}", real=True))
     z = sp.Matrix(sp.symbols(f"z0:{dim}", real=True))

@@ -121,10 +121,10 @@ def ring_allreduce_large_p_expr() -> sp.Expr:
 # --------------------------------------------------------------------------------------------------
 
 
-def _processes(p) -> np.ndarray:
-    arr = as_float_array("p", p, at_least=1.0)
+def _processes(workers) -> np.ndarray:
+    arr = as_float_array("workers", workers, at_least=1.0)
     if np.any(arr != np.round(arr)):
-        raise ValueError(f"Invalid p: {p!r} (expected an integer number of processes >= 1)")
+        raise ValueError(f"Invalid workers: {workers!r} (expected an integer number of processes >= 1)")
     return arr
 
 
@@ -147,11 +147,11 @@ def _result(value) -> float | np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def ring_allreduce_time(p, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarray:
+def ring_allreduce_time(*, workers, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarray:
     """Time of one ring all-reduce: 2(p − 1)α + 2(p − 1)/p·nβ + (p − 1)/p·nγ (seed 003, App. C).
 
     Args:
-        p: number of processes (integer ≥ 1; p = 1 costs nothing).
+        workers: number of processes p (integer ≥ 1; p = 1 costs nothing).
         n_bytes: size of the reduced vector, in the unit β and γ are per (seed 003 uses bits).
         alpha: latency per message (s). beta: inverse bandwidth (s per unit).
         gamma: reduction cost (s per unit); 0 as in seed 003.
@@ -159,23 +159,23 @@ def ring_allreduce_time(p, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarra
     Returns:
         Seconds; broadcasts over array arguments.
     """
-    p_ = _processes(p)
+    p_ = _processes(workers)
     args = _costs(n_bytes, alpha, beta, gamma)
     fn = lambdify((S.p, n_sym, alpha_sym, beta_sym, gamma_sym), ring_allreduce_expr())
     return _result(fn(p_, *args))
 
 
-def ring_allreduce_time_large_p(p, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarray:
+def ring_allreduce_time_large_p(*, workers, n_bytes, alpha, beta, gamma=0.0) -> float | np.ndarray:
     """The many-process approximation 2pα + 2nβ + nγ of :func:`ring_allreduce_time` (seed 003, App. C).
 
     Args:
-        p: number of processes (integer >= 1).
+        workers: number of processes p (integer >= 1).
         n_bytes: size of the reduced vector, in the unit beta and gamma are per.
         alpha: latency per message (s).
         beta: inverse bandwidth (s per unit).
         gamma: reduction cost (s per unit).
     """
-    p_ = _processes(p)
+    p_ = _processes(workers)
     args = _costs(n_bytes, alpha, beta, gamma)
     fn = lambdify((S.p, n_sym, alpha_sym, beta_sym, gamma_sym), ring_allreduce_large_p_expr())
     return _result(fn(p_, *args))
@@ -246,6 +246,8 @@ def iterations_for_schedule(
         pairs = [(epochs, batch_size) for epochs, batch_size in phases]
     except (TypeError, ValueError):
         raise ValueError(f"Invalid phases: {phases!r} (expected (epochs, batch_size) pairs)") from None
+    if not pairs:
+        raise ValueError(f"Invalid phases: {phases!r} (expected at least one (epochs, batch_size) pair)")
     for epochs, batch_size in pairs:
         e = float(as_float_array("epochs", epochs, nonnegative=True))
         bs = float(_batch_size(batch_size))
@@ -287,6 +289,8 @@ def step_schedule_phases(
     factor_ = float(as_float_array("factor", factor, positive=True))
     total = float(as_float_array("total_epochs", total_epochs, nonnegative=True))
     cap = math.inf if max_batch is None else _batch_size(max_batch)
+    if cap < batch:
+        raise ValueError(f"Invalid max_batch: {max_batch!r} (expected >= initial_batch = {initial_batch!r})")
     marks = number_array("milestones", milestones, nonnegative=True)
     if marks.ndim != 1:
         raise ValueError(f"Invalid milestones: {milestones!r} (expected a sequence of epochs)")
@@ -298,6 +302,12 @@ def step_schedule_phases(
     phases = []
     for lo, hi in zip(bounds, bounds[1:]):
         epochs = hi - lo
-        phases.append((int(epochs) if epochs.is_integer() else epochs, int(round(min(batch, cap)))))
-        batch *= factor_
+        size = min(batch, cap)
+        if not math.isfinite(size):
+            raise ValueError(
+                f"Invalid factor: {factor!r} (the batch size overflows after {len(phases)} milestones;"
+                " expected a finite schedule, or pass max_batch)"
+            )
+        phases.append((int(epochs) if epochs.is_integer() else epochs, int(round(size))))
+        batch = min(batch * factor_, cap)
     return phases

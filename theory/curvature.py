@@ -232,6 +232,8 @@ def element_curvature_radius(w_values, grad, weight_decay=0.0):
     """
     w_arr = as_float_array("w", w_values)
     g_arr = as_float_array("grad", grad)
+    if g_arr.ndim and w_arr.ndim and g_arr.shape != w_arr.shape:  # [1, 2] with [1] would broadcast silently
+        raise ValueError(f"Invalid grad: shape {g_arr.shape} (expected the shape of w, {w_arr.shape})")
     beta = _weight_decay(weight_decay)
     return scalar_or_array(np.abs(_safe_divide(w_arr, g_arr + beta * w_arr)))
 
@@ -267,6 +269,8 @@ def paper_median_curvature_radius(w_values, grad, weight_decay=0.0, *, magnitude
         w and g (both give σ_w/σ_g), but not in general. Signed medians make eq. 20 degenerate for a
         layer whose weights are centred at 0 (w_m ≈ 0 is failure condition eq. 18).
     """
+    if not isinstance(magnitudes, (bool, np.bool_)):
+        raise ValueError(f"Invalid magnitudes: {magnitudes!r} (expected True or False)")
     w_arr, g_arr = _layer_pair(w_values, grad)
     beta = _weight_decay(weight_decay)
     if magnitudes:

@@ -224,7 +224,7 @@ def batch_gradient_variance(n_train, batch_size, per_sample_var):
     return scalar_or_array((population - batch) / (batch * (population - 1)) * variance)
 
 
-def noise_scale(lr, n_train, batch_size, momentum=0.0):
+def noise_scale(*, lr, n_train, batch_size, momentum=0.0):
     r"""The SGD noise scale :math:`g = \frac{\epsilon}{1-m}(N/B - 1)` (seed 004, Sec. 2 and 4).
 
     Args:
@@ -246,8 +246,13 @@ def noise_scale(lr, n_train, batch_size, momentum=0.0):
     return scalar_or_array(epsilon / (1 - m) * (population / batch - 1))
 
 
-def effective_learning_rate(lr, momentum=0.0):
-    r"""The effective learning rate :math:`\epsilon_{eff} = \epsilon/(1-m)` (seed 004, Sec. 4)."""
+def effective_learning_rate(*, lr, momentum=0.0):
+    r"""The effective learning rate :math:`\epsilon_{eff} = \epsilon/(1-m)` (seed 004, Sec. 4).
+
+    Args:
+        lr: learning rate eps > 0.
+        momentum: heavy-ball coefficient m, 0 <= m < 1.
+    """
     epsilon = as_float_array("lr", lr, positive=True)
     return scalar_or_array(epsilon / (1 - _momentum(momentum)))
 
@@ -260,6 +265,12 @@ def batch_size_for_noise_scale(g, lr, n_train, momentum=0.0):
         B = \frac{N}{1 + g(1-m)/\epsilon} = \frac{\epsilon N}{\epsilon + g(1-m)} .
 
     Not a whole number in general; round it as the application requires.
+
+    Args:
+        g: the target noise scale, > 0.
+        lr: learning rate eps > 0.
+        n_train: training-set size N (>= 2).
+        momentum: heavy-ball coefficient m, 0 <= m < 1.
     """
     noise = as_float_array("g", g, positive=True)
     epsilon = as_float_array("lr", lr, positive=True)
@@ -274,6 +285,12 @@ def linear_scaling_batch_size(g, lr, n_train, momentum=0.0):
     This is :func:`batch_size_for_noise_scale` to leading order in B/N: the exact batch is
     :math:`B_{lin}/(1 + B_{lin}/N)`.
 
+    Args:
+        g: the target noise scale, > 0.
+        lr: learning rate eps > 0.
+        n_train: training-set size N (>= 2).
+        momentum: heavy-ball coefficient m, 0 <= m < 1.
+
     References:
         Seed 004, Sec. 1 and 5.2 (":math:`B \propto \epsilon`", ":math:`B \propto 1/(1-m)`").
     """
@@ -285,7 +302,12 @@ def linear_scaling_batch_size(g, lr, n_train, momentum=0.0):
 
 
 def max_stable_lr(h, momentum=0.0):
-    r"""Largest stable step on curvature h: plain and heavy-ball SGD need :math:`\epsilon h < 2(1+m)`."""
+    r"""Largest stable step on curvature h: plain and heavy-ball SGD need :math:`\epsilon h < 2(1+m)`.
+
+    Args:
+        h: curvature(s) > 0.
+        momentum: heavy-ball coefficient m, 0 <= m < 1.
+    """
     curvature = as_float_array("h", h, positive=True)
     return scalar_or_array(2 * (1 + _momentum(momentum)) / curvature)
 
@@ -295,6 +317,11 @@ def step_noise_variance(batch_size, noise_var, n_train=None):
 
     With ``n_train`` the batch is a without-replacement draw from N samples whose per-sample variance is
     ``noise_var`` in the 1/N convention: :math:`F (1/B - 1/N) N/(N-1)` (:func:`batch_gradient_variance`).
+
+    Args:
+        batch_size: B >= 1.
+        noise_var: per-sample gradient variance F >= 0.
+        n_train: training-set size N for without-replacement batches, or None for independent samples.
     """
     if n_train is not None:
         return batch_gradient_variance(n_train, batch_size, noise_var)
@@ -356,6 +383,14 @@ def stationary_variance_small_lr(h, lr, batch_size, noise_var, momentum=0.0, n_t
     :math:`g` from :func:`noise_scale`. The exact value exceeds it by the factor
     :math:`1/(1 - \epsilon h/(2(1+m)))`.
 
+    Args:
+        h: curvature(s) h_i > 0 (the Hessian eigenvalues; arrays broadcast).
+        lr: learning rate eps > 0.
+        batch_size: B >= 1.
+        noise_var: per-sample gradient variance F >= 0 (per coordinate, 1/N convention).
+        momentum: m, 0 <= m < 1.
+        n_train: training-set size N for without-replacement batches, or None for independent samples.
+
     References:
         Seed 004, Sec. 2 and 4: the basis of the equivalence of decaying eps and growing B.
     """
@@ -368,7 +403,15 @@ def stationary_variance_small_lr(h, lr, batch_size, noise_var, momentum=0.0, n_t
 def stationary_loss(h, lr, batch_size, noise_var, momentum=0.0, n_train=None):
     r"""Stationary expected loss :math:`E[L] = \sum_i h_i E[x_i^2] / 2` (sum over the last axis of h).
 
-    Arguments as in :func:`stationary_variance`; for scalar h it is :math:`h E[x^2]/2`.
+    For scalar h it is :math:`h E[x^2]/2`.
+
+    Args:
+        h: curvature(s) h_i > 0 (the Hessian eigenvalues; arrays broadcast).
+        lr: learning rate eps > 0.
+        batch_size: B >= 1.
+        noise_var: per-sample gradient variance F >= 0 (per coordinate, 1/N convention).
+        momentum: m, 0 <= m < 1.
+        n_train: training-set size N for without-replacement batches, or None for independent samples.
     """
     variance = np.asarray(stationary_variance(h, lr, batch_size, noise_var, momentum, n_train))
     curvature = np.broadcast_to(np.asarray(h, dtype=float), variance.shape)

@@ -249,16 +249,17 @@ def _walk_terms(s_v, mu_v, sigma_v, m_v, eta_v, s_star_v):
     return _gain(d, mu_arr, eta_arr), k_v, eta_arr * sigma_arr / np.sqrt(m_arr), m_arr, s_star_arr
 
 
-def expected_next_state(s, mu, sigma, m, eta, s_star=0.0):
+def expected_next_state(*, m, s, mu, sigma, eta, s_star=0.0):
     """E_m[s_{t+1}] of the Gaussian walk with rebound, seed 000 eq. 7.
 
     ``E_m = (s - S* - eta mu)(Phi(a) - Phi(-a)) + eta sigma sqrt(2/(m pi)) exp(-a^2/2) + S*``,
     ``a = (s - S* - eta mu) sqrt(m)/(eta sigma)``: the folded-normal mean of ``s - S* - eta Δs`` plus ``S*``.
 
     Args:
-        s: current state (loss), ``>= s_star``.
-        mu, sigma: mean and per-sample standard deviation of the step ``Δs ~ N(mu, sigma^2/m)``; ``sigma >= 0``.
         m: batch size, ``>= 1`` (real values allowed: the paper optimises over a continuous ``m``).
+        s: current state (loss) ``s_t``, ``>= s_star``.
+        mu: mean of the step ``Δs ~ N(mu, sigma^2/m)``.
+        sigma: per-sample standard deviation of the step, ``>= 0`` (a standard deviation, not the variance).
         eta: learning rate, ``> 0``.
         s_star: the floor ``S*`` of the state.
 
@@ -272,22 +273,38 @@ def expected_next_state(s, mu, sigma, m, eta, s_star=0.0):
     return scalar_or_array(s_star_v + k_v + _excess(k_v, tau_v))
 
 
-def expected_next_state_limit(s, mu, eta, s_star=0.0):
-    """lim_{m->inf} E_m[s_{t+1}] = |s - S* - eta mu| + S* (seed 000 eq. 7 as the noise vanishes)."""
+def expected_next_state_limit(*, s, mu, eta, s_star=0.0):
+    """lim_{m->inf} E_m[s_{t+1}] = |s - S* - eta mu| + S* (seed 000 eq. 7 as the noise vanishes).
+
+    Args:
+        s: current state, ``>= s_star``.
+        mu: mean of the step.
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*``.
+    """
     s_arr, mu_arr, _, eta_arr, s_star_arr = _validate_walk(s, mu, 0.0, eta, s_star)
     return scalar_or_array(np.abs(s_arr - s_star_arr - eta_arr * mu_arr) + s_star_arr)
 
 
-def utility(m, s, mu, sigma, eta, s_star=0.0):
+def utility(*, m, s, mu, sigma, eta, s_star=0.0):
     """u(m) = (s - E_m[s_{t+1}]) / m, seed 000 eq. 8: the expected decrease of the state per sample.
 
-    Arguments and errors as in :func:`expected_next_state`.
+    Args:
+        m: batch size, ``>= 1`` (real values allowed: the paper optimises over a continuous ``m``).
+        s: current state (loss) ``s_t``, ``>= s_star``.
+        mu: mean of the step ``Δs ~ N(mu, sigma^2/m)``.
+        sigma: per-sample standard deviation of the step, ``>= 0`` (a standard deviation, not the variance).
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*`` of the state.
+
+    Raises:
+        ValueError: as :func:`expected_next_state`.
     """
     gain, k_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
     return scalar_or_array((gain - _excess(k_v, tau_v)) / m_arr)
 
 
-def utility_derivative(m, s, mu, sigma, eta, s_star=0.0):
+def utility_derivative(*, m, s, mu, sigma, eta, s_star=0.0):
     """du/dm of eq. 8 (seed 000), derived with sympy and simplified.
 
     ``du/dm = [3 tau phi(a) + nu (2 Phi(a) - 1) - (s - S*)] / m^2`` with ``nu = s - S* - eta mu``,
@@ -296,12 +313,20 @@ def utility_derivative(m, s, mu, sigma, eta, s_star=0.0):
     Note:
         The paper differentiates numerically (a binary search on ``u``); the reference code writes two terms
         by hand and autodiffs the third. This closed form replaces both.
+
+    Args:
+        m: batch size, ``>= 1`` (real values allowed: the paper optimises over a continuous ``m``).
+        s: current state (loss) ``s_t``, ``>= s_star``.
+        mu: mean of the step ``Δs ~ N(mu, sigma^2/m)``.
+        sigma: per-sample standard deviation of the step, ``>= 0`` (a standard deviation, not the variance).
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*`` of the state.
     """
     gain, k_v, tau_v, m_arr, _ = _walk_terms(s, mu, sigma, m, eta, s_star)
     return scalar_or_array((_tail(k_v, tau_v) - gain) / m_arr**2)
 
 
-def unit_batch_is_optimal(s, mu, sigma, eta, s_star=0.0):
+def unit_batch_is_optimal(*, s, mu, sigma, eta, s_star=0.0):
     """True where m* = 1, i.e. where ``du/dm <= 0`` at ``m = 1``: ``3 eta sigma phi(a1) + nu (2 Phi(a1) - 1) <= s - S*``.
 
     ``a1 = nu / (eta sigma)``; evaluated as ``T(|nu|, eta sigma) <= min(eta mu, 2(s - S*) - eta mu)``
@@ -309,6 +334,13 @@ def unit_batch_is_optimal(s, mu, sigma, eta, s_star=0.0):
     not a local test. In the regime ``a1 >> 1`` (rebound negligible) ``N(1) ~ -eta mu < 0`` and ``m* = 1``.
     Where u increases for ever but is flat to double precision (``N(1)`` rounds to 0), the exact answer
     (False) is returned.
+
+    Args:
+        s: current state (loss) ``s_t``, ``>= s_star``.
+        mu: mean of the step ``Δs ~ N(mu, sigma^2/m)``.
+        sigma: per-sample standard deviation of the step, ``>= 0`` (a standard deviation, not the variance).
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*`` of the state.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
     d = s_arr - s_star_arr
@@ -317,12 +349,19 @@ def unit_batch_is_optimal(s, mu, sigma, eta, s_star=0.0):
     return bool(result) if result.ndim == 0 else result
 
 
-def utility_increases_forever(s, mu, sigma, eta, s_star=0.0):
+def utility_increases_forever(*, s, mu, sigma, eta, s_star=0.0):
     """True where u has no finite maximiser on ``[1, inf)``.
 
     Exactly when ``lim_{m->inf} N = |s - S* - eta mu| - (s - S*) >= 0``, i.e. ``mu <= 0`` or
     ``eta mu >= 2 (s - S*)`` (the noiseless step lands at least as high as it started), excluding the flat case
     ``u == 0`` (``sigma = 0`` on the boundary), where ``m* = 1`` is returned.
+
+    Args:
+        s: current state (loss) ``s_t``, ``>= s_star``.
+        mu: mean of the step ``Δs ~ N(mu, sigma^2/m)``.
+        sigma: per-sample standard deviation of the step, ``>= 0`` (a standard deviation, not the variance).
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*`` of the state.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
     result = _increases_forever(s_arr - s_star_arr, mu_arr, sigma_arr, eta_arr)
@@ -359,7 +398,7 @@ def _optimal_scalar(
     return min(ratio * ratio, m_max)
 
 
-def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
+def optimal_batch_size(*, s, mu, sigma, eta, s_star=0.0, m_max=None):
     """The continuous maximiser m* = argmax_{1 <= m <= m_max} u(m, s), seed 000 eq. 9.
 
     ``u`` is unimodal in ``m`` (module docstring), so m* is the unique root of ``du/dm``, found by Brent's
@@ -375,7 +414,11 @@ def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
           ulps of ``eta sigma``): ``m_max`` or ``inf``.
 
     Args:
-        s, mu, sigma, eta, s_star: as in :func:`expected_next_state`.
+        s: current state, ``>= s_star``.
+        mu: mean of the step.
+        sigma: per-sample standard deviation of the step, ``>= 0``.
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*``.
         m_max: largest allowed batch (``>= 1``) or None for no bound.
 
     Returns:
@@ -383,9 +426,10 @@ def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
 
     Note:
         The paper searches integers by bisection; :func:`optimal_batch_size_int` gives the best integer.
-        The original code uses a step variance ``sigma^2 / (m_alpha m)`` (an extra ``1/m_alpha``, see
-        reference-impls A.3); pass ``sigma / sqrt(m_alpha)`` to reproduce it. Since interior
-        ``m* = (eta sigma / tau*)^2`` with ``tau*`` independent of ``sigma``, that shrinks m* by ``m_alpha``.
+        The original code (github.com/thomasyao3096/Batch_Adaptive_Framework, cited by seed 000) uses a
+        step variance ``sigma^2 / (m_alpha m)`` (an extra ``1/m_alpha``); pass ``sigma / sqrt(m_alpha)`` to
+        reproduce it. Since interior ``m* = (eta sigma / tau*)^2`` with ``tau*`` independent of ``sigma``, that
+        shrinks m* by ``m_alpha``.
     """
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)
     bound = _validate_m_max(m_max)
@@ -393,29 +437,38 @@ def optimal_batch_size(s, mu, sigma, eta, s_star=0.0, m_max=None):
     return scalar_or_array(solve(s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr, bound))
 
 
-def optimal_batch_size_int(s, mu, sigma, eta, s_star=0.0, m_max=None):
+def optimal_batch_size_int(*, s, mu, sigma, eta, s_star=0.0, m_max=None):
     """The best integer batch size: ``floor(m*)`` or ``ceil(m*)``, whichever has the larger utility.
 
     Unimodality of ``u`` makes the two neighbours of the continuous m* the only candidates. Ties go to the
     smaller batch. ``m_max`` is floored to an integer.
+
+    Args:
+        s: current state, ``>= s_star``.
+        mu: mean of the step.
+        sigma: per-sample standard deviation of the step, ``>= 0``.
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*``.
+        m_max: largest allowed batch (``>= 1``, floored) or None for no bound.
 
     Returns:
         An ``int`` for scalar input (``math.inf`` when u increases for ever and ``m_max`` is None); for array
         input a float array of integral values (``inf`` likewise).
     """
     bound = math.floor(_validate_m_max(m_max)) if m_max is not None else None
-    m_cont = np.asarray(optimal_batch_size(s, mu, sigma, eta, s_star, bound), dtype=float)
+    walk = {"s": s, "mu": mu, "sigma": sigma, "eta": eta, "s_star": s_star}
+    m_cont = np.asarray(optimal_batch_size(**walk, m_max=bound), dtype=float)
     finite = np.isfinite(m_cont)
     low = np.where(finite, np.floor(m_cont), 1.0)
     high = np.where(finite, np.ceil(m_cont), 1.0)
-    better_high = utility(high, s, mu, sigma, eta, s_star) > utility(low, s, mu, sigma, eta, s_star)
+    better_high = utility(m=high, **walk) > utility(m=low, **walk)
     best = np.where(finite, np.where(better_high, high, low), np.inf)
     if best.ndim == 0:
         return int(best) if np.isfinite(best) else math.inf
     return best
 
 
-def optimal_batch_size_sensitivity(s, mu, sigma, eta, s_star=0.0):
+def optimal_batch_size_sensitivity(*, s, mu, sigma, eta, s_star=0.0):
     """Partial derivatives of an interior m* by implicit differentiation of ``N(m*) = 0``.
 
     ``dm*/dx = -(dN/dx) / (dN/dm)`` with ``dN/dm = -phi(a)(3 + a^2) tau / (2m) < 0`` and
@@ -425,11 +478,18 @@ def optimal_batch_size_sensitivity(s, mu, sigma, eta, s_star=0.0):
     * ``dN/ds = -2 Phi(-a) - a phi(a) < 0``  (m* grows as the state approaches S*),
     * ``dN/dsigma = (tau/sigma) phi(a)(3 + a^2) > 0``  (m* grows with the noise).
 
+    Args:
+        s: current state, ``>= s_star``.
+        mu: mean of the step.
+        sigma: per-sample standard deviation of the step, ``>= 0``.
+        eta: learning rate, ``> 0``.
+        s_star: the floor ``S*``.
+
     Returns:
         A dict with keys ``"m_star"``, ``"eta"``, ``"s"``, ``"sigma"``, ``"mu"`` (floats or arrays). Entries
         are NaN where m* is not interior (m* = 1 or u increases for ever).
     """
-    m_star = np.asarray(optimal_batch_size(s, mu, sigma, eta, s_star), dtype=float)
+    m_star = np.asarray(optimal_batch_size(s=s, mu=mu, sigma=sigma, eta=eta, s_star=s_star), dtype=float)
     interior = np.isfinite(m_star) & (m_star > 1.0)
     m_safe = np.where(interior, m_star, 2.0)
     s_arr, mu_arr, sigma_arr, eta_arr, s_star_arr = _validate_walk(s, mu, sigma, eta, s_star)

@@ -179,7 +179,14 @@ def optimal_batch_size(
 ) -> int:
     r""":math:`m^* = \arg\max_{1\le m\le m_{\max}} u(m, s_t)` over the integers (eq. 9), ``sigma`` a standard deviation.
 
+    The same keyword-only names and meanings as ``theory.rebound_walk.optimal_batch_size_int`` and
+    ``sim.rebound_walk.maximise_utility`` (``tests/test_one_signature.py`` calls all three with one dict).
     See :func:`_optimal_batch_size` for the search and its special cases.
+
+    Args:
+        s: the state :math:`s_t`. mu: the dice mean :math:`\mu_t`. sigma: the per-sample standard deviation
+        :math:`\sigma_t` (not the variance). eta: the learning rate. m_max: the largest batch (integer >= 1).
+        s_star: :math:`S^*`. shortcut: return 1 when :math:`a(1)` exceeds it and :math:`\mu > 0` (None: never).
     """
     return _optimal_batch_size(s, mu, _check_sigma(sigma), eta, m_max=m_max, s_star=s_star, shortcut=shortcut)
 

@@ -125,7 +125,7 @@ def scaled_lr(base_lr: float, batch: int, base_batch: int, rule: str) -> float:
     return base_lr * factors[rule]
 
 
-def effective_lr(lr: float, momentum: float) -> float:
+def effective_lr(*, lr: float, momentum: float) -> float:
     """eps_eff = eps / (1 - m) (seed 004, sec. 3)."""
     return lr / (1.0 - momentum)
 
@@ -140,14 +140,95 @@ def batch_for_effective_lr(
 
     Seed 004's rows: (0.1, 0.9, 128) -> 128; eps 0.5 -> 640; eps 0.5 with m 0.98 -> 3200.
     """
-    return round(ref_batch * effective_lr(lr, momentum) / effective_lr(ref_lr, ref_momentum))
+    return round(
+        ref_batch * effective_lr(lr=lr, momentum=momentum) / effective_lr(lr=ref_lr, momentum=ref_momentum)
+    )
 
 
-def noise_scale(lr: float, n_train: int, batch: int, momentum: float = 0.0) -> float:
+def noise_scale(*, lr: float, n_train: int, batch_size: int, momentum: float = 0.0) -> float:
     """SGD noise scale g = eps/(1-m) (N/B - 1) (seed 004, eq. for g with momentum, sec. 3).
 
     Note:
         Written here in plain Python on purpose; ``theory`` derives the same expression symbolically and a
         test pins the two together.
     """
-    return lr / (1.0 - momentum) * (n_train / batch - 1.0)
+    return lr / (1.0 - momentum) * (n_train / batch_size - 1.0)
+
+
+# ------------------------------------------------------------------------ schedules relative to the budget ---
+#: Hyperparameters that may be given as fractions of the budget (``"30%"``, ``"30%,60%,80%"``), in epochs.
+BUDGET_RELATIVE_HPARAMS = ("milestones", "warmup_epochs", "every_epochs", "small_epochs")
+
+
+def _percent(item: str, name: str, budget_epochs: float) -> float:
+    text = item.strip()
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        raise ValueError(
+            f"Invalid {name}: {item!r} (expected a percentage of the budget, e.g. 30%)"
+        ) from None
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise ValueError(f"Invalid {name}: {item!r} (expected a percentage of the budget within 0%..100%)")
+    return value / 100 * budget_epochs
+
+
+def resolve_budget_fractions(hp: dict, budget_epochs: float) -> dict:
+    """Replace budget fractions by epochs: ``milestones="30%,60%,80%"`` at a 10-epoch budget gives
+    ``"3,6,8"``; ``warmup_epochs="25%"`` gives 2.5. Entries without ``%`` are returned unchanged (plain epochs).
+
+    Applies to :data:`BUDGET_RELATIVE_HPARAMS`; a milestone list may mix the two (``"2,50%"``). ``budget_epochs``
+    is the run's budget (before "train-longer"'s factor, which no scheduled algorithm has).
+    """
+    out = dict(hp)
+    for name in BUDGET_RELATIVE_HPARAMS:
+        value = out.get(name)
+        if not isinstance(value, str) or "%" not in value:
+            continue
+        if name == "milestones":
+            epochs = [
+                _percent(item, name, budget_epochs) if "%" in item else float(item)
+                for item in value.split(",")
+                if item.strip()
+            ]
+            out[name] = ",".join(f"{e:.12g}" for e in epochs)
+        else:
+            out[name] = _percent(value, name, budget_epochs)
+    return out
+
+
+def schedule_collapse_note(algo: str, hp: dict, budget_epochs: float) -> str | None:
+    """A one-line note when a schedule does nothing within the budget, or ``None``.
+
+    ``hp`` holds the resolved hyperparameters (defaults included, fractions resolved). At ``--budget-epochs 2``
+    the default milestones 6,12,16 are never reached, so ``decay-lr``, ``increase-batch`` and ``hybrid`` are
+    the same constant run; a warm-up or doubling period at least as long as the budget never completes.
+    """
+    hint = "give it as a fraction of the budget, e.g. --milestones 30%,60%,80%"
+    milestones = hp.get("milestones")
+    if milestones is not None and algo not in ("sgd", "momentum"):
+        try:
+            points = [
+                float(v) for v in (milestones.split(",") if isinstance(milestones, str) else milestones)
+            ]
+        except (TypeError, ValueError):
+            points = []
+        if points and all(p >= budget_epochs for p in points):
+            return (
+                f"no milestone of {algo} ({', '.join(f'{p:g}' for p in points)} epochs) falls within the "
+                f"{budget_epochs:g}-epoch budget: the schedule never changes the batch size or the learning "
+                f"rate (decay-lr, increase-batch and hybrid are then the same run); {hint}"
+            )
+    every = hp.get("every_epochs")
+    if isinstance(every, (int, float)) and not isinstance(every, bool) and every >= budget_epochs:
+        return (
+            f"every_epochs = {every:g} of {algo} is not shorter than the {budget_epochs:g}-epoch budget: the batch "
+            "never grows; give it as a fraction of the budget, e.g. --hp every_epochs=25%"
+        )
+    warmup = hp.get("warmup_epochs")
+    if isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and warmup >= budget_epochs > 0:
+        return (
+            f"warmup_epochs = {warmup:g} of {algo} is not shorter than the {budget_epochs:g}-epoch budget: the "
+            "warm-up never reaches the scaled learning rate; give it as a fraction, e.g. --hp warmup_epochs=10%"
+        )
+    return None

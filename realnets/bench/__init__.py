@@ -55,7 +55,26 @@ def interleaved_medians(
             _synchronize(device)
             if i > 0:
                 times[name].append(time.perf_counter() - start)
-    return statistics.median(times["ours"]), statistics.median(times["peer"])
+    medians = statistics.median(times["ours"]), statistics.median(times["peer"])
+    _case_done(*medians)
+    return medians
+
+
+# While run_bench(report=...) runs a section: its name, the cases timed so far, and where to report them.
+_ACTIVE: dict[str, Any] = {}
+
+
+def _case_done(ours: float, peer: float) -> None:
+    """One timed case finished: a line through the active reporter (progress of a long bench)."""
+    report = _ACTIVE.get("report")
+    if report is None:
+        return
+    _ACTIVE["cases"] += 1
+    ratio = peer / ours if ours > 0 else float("nan")
+    report(
+        f"bench: {_ACTIVE['section']} case {_ACTIVE['cases']} timed: ours {ours * 1e3:.4g} ms, "
+        f"peer {peer * 1e3:.4g} ms (peer/ours {ratio:.3f}), {time.perf_counter() - _ACTIVE['start']:.0f}s"
+    )
 
 
 def run_bench(
@@ -63,8 +82,12 @@ def run_bench(
     device: str = "auto",
     repeats: int = 7,
     out: str | Path | None = "bench.json",
+    report: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the named sections (all by default), write the rows to ``out`` as JSON, return them."""
+    """Run the named sections (all by default), write the rows to ``out`` as JSON, return them.
+
+    ``report``: called with one line each time a case has been timed (``bench: engine case 3 timed: ours
+    ... ms, peer ... ms``), so that a long bench shows its partial results as it goes."""
     from realnets.engine import resolve_device
     from realnets.envinfo import collect_env
 
@@ -78,7 +101,13 @@ def run_bench(
     dev = resolve_device(device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(0)
-        rows = [row for name in names for row in SECTIONS[name](dev, repeats)]
+        rows = []
+        for name in names:
+            _ACTIVE.update(section=name, cases=0, report=report, start=time.perf_counter())
+            try:
+                rows += SECTIONS[name](dev, repeats)
+            finally:
+                _ACTIVE.clear()
     if out is not None:
         Path(out).write_text(
             json.dumps({"rows": rows, "repeats": repeats, "env": collect_env(dev)}, indent=2) + "\n"

@@ -34,7 +34,16 @@ import torch
 from realnets import comm
 from realnets.bench import register_section
 
-__all__ = ["SIZES", "WORLD_SIZES", "comm_section", "fit_ring", "measure_allreduce"]
+__all__ = [
+    "DP_BATCHES",
+    "SIZES",
+    "WORLD_SIZES",
+    "comm_section",
+    "data_parallel_section",
+    "fit_ring",
+    "measure_allreduce",
+    "measure_data_parallel",
+]
 
 #: Message sizes (bytes) and process counts of the section.
 SIZES = (1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 1 << 24)
@@ -140,7 +149,7 @@ def comm_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
     alpha, beta = fit_ring(measured)
     rows = []
     for (world, size), seconds in measured.items():
-        model = comm.ring_allreduce_time(world, size, alpha, beta)
+        model = comm.ring_allreduce_time(workers=world, n_bytes=size, alpha=alpha, beta=beta)
         rows.append(
             {
                 "section": "comm",
@@ -154,6 +163,113 @@ def comm_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
                 "target": _TARGET,
                 "alpha_s": alpha,
                 "beta_s_per_byte": beta,
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------- data-parallel training
+#: Global batches of the data-parallel section (digits MLP, momentum).
+DP_BATCHES = (256, 1024)
+_DP_STEPS = 20
+
+
+def _dp_worker(rank: int, world: int, port: int, batch: int, steps: int, queue) -> None:
+    """Time ``steps`` training updates of the engine (after 3 warm-up ones) on ``world`` processes."""
+    from pathlib import Path
+
+    from realnets import distributed
+    from realnets.config import make_config
+    from realnets.engine.loop import Run
+
+    torch.set_num_threads(1)
+    env = {
+        "WORLD_SIZE": str(world),
+        "RANK": str(rank),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        distributed.ENV_TIMEOUT: str(_TIMEOUT_S),
+    }
+    collective = distributed.init_from_env(env)
+    try:
+        config = make_config(
+            {"algo": "momentum", "batch_size": batch, "device": "cpu", "progress": False, "threads": 1}
+        )
+        torch.manual_seed(config.seed)
+        run = Run(config, torch.device("cpu"), Path("unused"), collective)
+        run.budget = 10**12  # time updates, not epochs
+        run.trainer.budget = run.budget
+        for _ in range(3):
+            run.trainer.run()
+        collective.barrier()
+        start = time.perf_counter()
+        for _ in range(steps):
+            run.trainer.run()
+        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
+        if collective.active:
+            import torch.distributed as dist
+
+            dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
+        if rank == 0:
+            queue.put(float(elapsed) / steps)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def measure_data_parallel(world: int, batch: int, steps: int = _DP_STEPS) -> float:
+    """Seconds per training update (slowest rank) of the digits MLP at global batch ``batch`` on ``world``
+    gloo processes (1: one process, no group)."""
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    port = _free_port()
+    procs = [
+        ctx.Process(target=_dp_worker, args=(rank, world, port, batch, steps, queue), daemon=True)
+        for rank in range(world)
+    ]
+    try:
+        for proc in procs:
+            proc.start()
+        return float(queue.get(timeout=_TIMEOUT_S))
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+
+
+@register_section("dp")
+def data_parallel_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
+    """Training throughput on 2 gloo processes against 1 process at the same global batch (CPU, digits MLP).
+
+    ``ours`` is the 2-process time per update, ``peer`` the 1-process one (ratio = speed-up); the per-update
+    data-parallel overhead is the 2-process time minus half the 1-process time (a perfect split).
+    """
+    reps = max(1, min(int(repeats), 3))
+    rows = []
+    for batch in DP_BATCHES:
+        one = statistics.median(measure_data_parallel(1, batch) for _ in range(reps))
+        two = statistics.median(measure_data_parallel(2, batch) for _ in range(reps))
+        rows.append(
+            {
+                "section": "dp",
+                "case": f"momentum digits-mlp B={batch}",
+                "ours": "2 gloo processes (explicit gradient all-reduce)",
+                "peer": "1 process",
+                "unit": "ms/update",
+                "ours_value": 1e3 * two,
+                "peer_value": 1e3 * one,
+                "ratio": one / two if two > 0 else math.inf,
+                "target": "speed-up peer/ours (2 processes on a shared 2-core CPU)",
+                "samples_per_s_one": batch / one,
+                "samples_per_s_two": batch / two,
+                "overhead_ms_per_update": 1e3 * (two - one / 2),
             }
         )
     return rows

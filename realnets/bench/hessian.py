@@ -10,12 +10,21 @@ r"""``realnets bench --sections hessian``: the cost of seed 003's curvature prob
 
 Models: ``mlp`` (digits-shaped input (64,), width 256) and ``fmnist-cnn`` ((1, 28, 28)), batch 128, random
 inputs and labels (the cost does not depend on the values).
+
+* The whole-run share of the curvature work (:func:`abs_share_rows`): ABS and ABSA trained by ``realnets`` for
+  :data:`SHARE_EPOCHS` epochs on a synthetic 10-class set of N = 50,000 (CIFAR-10's size) with the ``mlp`` at
+  b0 = 128 (``log_seconds=true``): seconds in the epoch-end eigenvalue probe against the run's wall time, target
+  <= 5%; FGSM's seconds reported on their own row (no target). The share depends on N (one probe per epoch of N
+  samples), hence the CIFAR-sized set.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +35,8 @@ from realnets.bench import interleaved_medians, register_section
 __all__ = [
     "CASES",
     "POWER_STEPS",
+    "SHARE_EPOCHS",
+    "abs_share_rows",
     "fgsm_block",
     "hessian_rows",
     "hessian_section",
@@ -35,6 +46,7 @@ __all__ = [
 
 POWER_STEPS = 10
 BATCH = 128
+SHARE_EPOCHS = 2.0
 #: (model, input shape, options, repetitions per timed block: power iterations / FGSM calls / steps)
 CASES = (("mlp", (64,), {"width": 256}, 10), ("fmnist-cnn", (1, 28, 28), {}, 2))
 
@@ -141,11 +153,68 @@ def hessian_rows(
     return rows
 
 
+def abs_share_rows(
+    device: torch.device, epochs: float = SHARE_EPOCHS, n_train: int = 50_000
+) -> list[dict[str, Any]]:
+    """Seconds of ABS's eigenvalue probe (and ABSA's FGSM) against the whole run's wall time (one run each)."""
+    from realnets.config import make_config
+    from realnets.engine import train
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for algo in ("abs", "absa"):
+            config = make_config(
+                {
+                    "algo": algo,
+                    "model": "mlp",
+                    "dataset": "synthetic-classification",
+                    "dataset_options": {"num_train": n_train, "num_test": 1000, "dim": 64, "num_classes": 10},
+                    "budget_epochs": epochs,
+                    "device": device.type,
+                    "progress": False,
+                    "checkpoint_every": 0,
+                    "threads": torch.get_num_threads(),  # the bench's setting, not the run's default
+                    "hp": {
+                        "batch_size": BATCH,
+                        "lr": 0.05,
+                        "r_max": 8,
+                        "duration": 1,
+                        "milestones": "1.5",
+                        "log_seconds": True,
+                    },
+                    "out_dir": str(Path(tmp) / algo),
+                }
+            )
+            result = train(config, plots=False)
+            lines = (Path(tmp) / algo / "metrics.jsonl").read_text().splitlines()
+            last = [r for r in map(json.loads, lines) if r["kind"] == "step"][-1]
+            wall = result.summary["wall_time"]
+            what, seconds = ("eigenvalue probe", last["probe_seconds"])
+            if algo == "absa":
+                what, seconds = ("FGSM inputs", last["fgsm_seconds"])
+            rows.append(
+                {
+                    "section": "hessian",
+                    "case": f"{algo} mlp N={n_train} {epochs:g} ep",
+                    "ours": f"{algo.upper()} {what} (s)",
+                    "peer": "whole run (s)",
+                    "unit": "s",
+                    "ours_value": seconds,
+                    "peer_value": wall,
+                    "ratio": seconds / wall,
+                    "target": "<= 0.05 (share)" if algo == "abs" else "reported (no target)",
+                }
+            )
+    return rows
+
+
 @register_section("hessian")
 def hessian_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
-    """HVP and FGSM cost against a plain training step, ``mlp`` and ``fmnist-cnn`` at batch 128."""
-    return [
+    """HVP and FGSM cost against a plain training step, ``mlp`` and ``fmnist-cnn`` at batch 128; the whole-run
+    share of ABS's probe and ABSA's FGSM."""
+    rows = [
         row
         for name, shape, options, reps in CASES
         for row in hessian_rows(name, shape, options, reps, device, repeats)
     ]
+    return rows + abs_share_rows(device)

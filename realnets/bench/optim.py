@@ -1,6 +1,7 @@
 """``realnets bench --sections optim``: the cost of a layer-wise optimizer step against torch's SGD step.
 
-For LARS, LAMB, PercentDelta and MCLR, ``optimizer.step()`` alone is timed (gradients fixed, set once by one
+For LARS, LAMB, PercentDelta and MCLR (and LARS, PercentDelta, MCLR with ``ratio_every=10``, the layer
+ratios refreshed every 10 steps), ``optimizer.step()`` alone is timed (gradients fixed, set once by one
 backward pass) on the MLP of width 256 on (64,) inputs (:func:`realnets.models.build_model`), against
 ``torch.optim.SGD(momentum=0.9)``'s step on a copy of the same model and gradients. Target: ours/peer <= 1.1.
 LAMB is also timed against ``torch.optim.Adam``'s step, its natural peer (no target).
@@ -33,6 +34,10 @@ CASES = (
     ("lamb", {"lr": 0.01, "momentum": 0.0}),
     ("percent-delta", {"lr": 0.001, "momentum": 0.9}),
     ("mclr", {"lr": 0.001, "momentum": 0.9}),
+    # The same rules with the layer ratios refreshed every 10 steps (``ratio_every``; not the paper's rule).
+    ("lars", {"lr": 1.0, "momentum": 0.9, "ratio_every": 10}),
+    ("percent-delta", {"lr": 0.001, "momentum": 0.9, "ratio_every": 10}),
+    ("mclr", {"lr": 0.001, "momentum": 0.9, "ratio_every": 10}),
 )
 
 
@@ -93,10 +98,11 @@ def optim_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
         ours_s, peer_s = interleaved_medians(
             step_block(ours, STEPS), step_block(peer, STEPS), repeats, device
         )
+        label = name if "ratio_every" not in hp else f"{name}(ratio_every={hp['ratio_every']})"
         rows.append(
             _row(
-                f"mlp(width=256) {name} step",
-                f"{name} step()",
+                f"mlp(width=256) {label} step",
+                f"{label} step()",
                 "torch SGD(momentum=0.9) step()",
                 ours_s,
                 peer_s,

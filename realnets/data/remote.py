@@ -193,7 +193,12 @@ SYSTEM_DATA_DIRS: tuple[Path, ...] = tuple(
 
 def _fetch(dataset: str, filename: str, data_dir: Path, download: bool, validate=None) -> Path:
     remote = FILES[dataset][filename]
-    if not (data_dir / dataset / filename).exists():
+    local = data_dir / dataset / filename
+    if local.exists() and not local.is_file():  # a folder (an unpacked archive?) where the file belongs
+        raise ValueError(
+            f"Invalid {dataset} file: {str(local)!r} is not a file (expected {filename}, or nothing)"
+        )
+    if not local.exists():
         for system_dir in SYSTEM_DATA_DIRS:
             if (system_dir / dataset / filename).is_file() and remote.sha256 is not None:
                 return ensure_file(remote, system_dir / dataset, dataset=dataset, download=False)

@@ -24,6 +24,21 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
+# Largest synthetic data set, in bytes while it is generated (float64 before the float32 copy): beyond this a
+# num_train of 10**11 would end in an out-of-memory error instead of a line naming the option.
+MAX_SYNTHETIC_BYTES = 8 * 2**30
+
+
+def _check_memory(num_train: int, num_test: int, bytes_per_row: int, row: str) -> None:
+    """Refuse a data set that would not fit: ``row`` names the option that sets the row size (``dim=20``)."""
+    need = (num_train + num_test) * bytes_per_row
+    if need > MAX_SYNTHETIC_BYTES:
+        raise ValueError(
+            f"Invalid num_train: {num_train} (with num_test={num_test} and {row} the data take about "
+            f"{need / 2**30:.3g} GiB; expected at most {MAX_SYNTHETIC_BYTES // 2**30} GiB)"
+        )
+
+
 def _nonnegative_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
@@ -104,6 +119,9 @@ def load_synthetic_classification(
     num_train, num_test = _positive_int("num_train", num_train), _positive_int("num_test", num_test)
     dim, num_classes = _positive_int("dim", dim), _positive_int("num_classes", num_classes, 2)
     separation = _nonnegative_float("separation", separation)
+    _check_memory(num_train, num_test, 8 * (dim + 1), f"dim={dim}")
+    if num_classes > num_train:  # a class without a training sample; 10**7 classes also build a huge model
+        raise ValueError(f"Invalid num_classes: {num_classes} (expected at most num_train = {num_train})")
     problem, train_rng, test_rng = _streams(seed)
     means = problem.standard_normal((num_classes, dim)) * separation / math.sqrt(dim)
     return _dataset(
@@ -136,6 +154,7 @@ def load_synthetic_regression(
     num_train, num_test = _positive_int("num_train", num_train), _positive_int("num_test", num_test)
     dim, num_outputs = _positive_int("dim", dim), _positive_int("num_outputs", num_outputs)
     noise_std = _nonnegative_float("noise_std", noise_std)
+    _check_memory(num_train, num_test, 8 * (dim + num_outputs), f"dim={dim}, num_outputs={num_outputs}")
     problem, train_rng, test_rng = _streams(seed)
     weights = problem.standard_normal((num_outputs, dim)) / math.sqrt(dim)
     return _dataset(
@@ -168,6 +187,7 @@ def load_synthetic_sequence(
     num_classes = _positive_int("num_classes", num_classes, 2)
     seq_len = _positive_int("seq_len", seq_len, num_classes)
     vocab_size = _positive_int("vocab_size", vocab_size, num_classes + 2)
+    _check_memory(num_train, num_test, 24 * seq_len, f"seq_len={seq_len}")  # tokens, random keys, argsort
     _, train_rng, test_rng = _streams(seed)
     return _dataset(
         "synthetic-sequence",

@@ -6,8 +6,9 @@ learning rate; :class:`~realnets.engine.step.TrainStep` draws that many fresh sa
 the loop logs it. The budget is counted in samples, so "the same epochs of data" is exact across algorithms.
 
 Artifacts in the run directory: ``config.json`` (resolved; usable as ``--config``), ``metrics.jsonl``,
-``summary.json``, ``env.json``, ``checkpoint.pt`` (after the initial evaluation, every ``checkpoint_every``
-epochs and at the end) and ``plots.png``. Records of ``metrics.jsonl``:
+``summary.json``, ``env.json``, ``checkpoint.pt`` (the last state: after the initial evaluation, every
+``checkpoint_every`` epochs and at the end), ``best.pt`` (the weights at the best evaluation, see
+:mod:`realnets.engine.best`) and ``plots.png``. Records of ``metrics.jsonl``:
 
 * ``{"kind": "step", step, samples, epoch, batch_size, lr, loss, fwd, bwd[, kept]}`` per update: ``loss`` is
   the batch's mean loss before the update, ``fwd``/``bwd`` the passes spent on it (statistics included),
@@ -36,8 +37,10 @@ from typing import Any
 
 import torch
 
+from realnets import distributed
 from realnets.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from realnets.config import TrainConfig, default_threads, make_config
+from realnets.engine.best import best_so_far, keep_best
 from realnets.engine.runlog import (
     check_run_dir,
     clear_artifacts,
@@ -113,10 +116,16 @@ def _autocast_fn(config: TrainConfig, device: torch.device):
 class Run:
     """The state of one run: the thin shell around :class:`TrainStep` that logs, evaluates and checkpoints.
 
-    ``realnets bench`` times :meth:`one_step` exactly as training runs it.
+    ``realnets bench`` times :meth:`one_step` exactly as training runs it. Under torchrun (``collective``)
+    every rank runs the same loop on its part of each batch and only rank 0 writes
+    (:mod:`realnets.distributed`).
     """
 
-    def __init__(self, config: TrainConfig, device: torch.device, run_dir: Path) -> None:
+    def __init__(
+        self, config: TrainConfig, device: torch.device, run_dir: Path, collective: Any = None
+    ) -> None:
+        self.collective = collective if collective is not None else distributed.NULL
+        self.is_main = self.collective.is_main
         self.config = config
         self.device = device
         self.run_dir = run_dir
@@ -124,7 +133,16 @@ class Run:
         if config.compile:
             self.task.model = torch.compile(self.task.model)  # type: ignore[assignment]
         info = get_algorithm(config.algo)
-        self.policy, self.optimizer = info.build(self.task.model, config.algo_overrides())
+        from realnets.algorithms.schedules import schedule_collapse_note
+
+        overrides = config.algo_overrides()  # budget fractions ("30%") already resolved to epochs
+        self.policy, self.optimizer = info.build(self.task.model, overrides)
+        resolved = {**info.defaults, **overrides}
+        self.schedule_note = schedule_collapse_note(config.algo, resolved, config.budget_epochs)
+        if self.schedule_note and self.is_main:
+            import sys
+
+            print(f"realnets: note: {self.schedule_note}", file=sys.stderr)
         if config.compile and self.policy.needs:
             raise ValueError(
                 f"Invalid compile: True (the statistics of {config.algo} hook into the layers of "
@@ -148,7 +166,13 @@ class Run:
             grad_clip=config.grad_clip,
             batch_transform=_augment_fn(device) if config.augment else None,
             autocast=_autocast_fn(config, device),
+            collective=self.collective,
         )
+        if config.stride_probe:
+            from realnets.probes.magnitudes import StrideProbe
+
+            self.trainer.stride_probe = StrideProbe(radius_every=config.stride_probe)
+            self.trainer.stride_radius_every = config.stride_probe
         self.evals_done = 0
         self.metric_lines = 0
         self.pending: list[dict[str, Any]] = []
@@ -190,6 +214,8 @@ class Run:
         self.totals["fwd"] += result.fwd
         self.totals["bwd"] += result.bwd
         record.update(self.policy.log_fields(self.trainer.state))
+        if self.trainer.last_strides is not None:  # opt-in (config stride_probe)
+            record.update(self.trainer.last_strides)
         self.pending.append(record)
         return result
 
@@ -215,35 +241,52 @@ class Run:
             "message": message,
         }
 
+    def _uncount(self, dropped: list[dict[str, Any]]) -> None:
+        """Updates queued after the divergence are not part of the run: take their passes off the totals."""
+        for record in dropped:
+            if record["kind"] == "step":
+                self.totals["fwd"] -= record["fwd"]
+                self.totals["bwd"] -= record["bwd"]
+
     def flush(self) -> str:
         """Write pending records; on a non-finite loss, write up to it plus the event and return a message."""
         lines: list[dict[str, Any]] = []
-        for record in self.pending:
+        for index, record in enumerate(self.pending):
             if record["kind"] == "step":
                 record["loss"] = float(record["loss"])
                 if not math.isfinite(record["loss"]):
                     lines += [record, self._divergence(record, "loss", record["loss"])]
+                    self._uncount(self.pending[index + 1 :])
                     break
             elif record["kind"] == "epoch" and not math.isfinite(record["train_loss"]):
                 lines += [record, self._divergence(record, "full training loss", record["train_loss"])]
+                self._uncount(self.pending[index + 1 :])
                 break
             lines.append(record)
-        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
-            stream.writelines(json.dumps(line) + "\n" for line in lines)
+        if self.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
+                stream.writelines(json.dumps(line) + "\n" for line in lines)
         if self.tensorboard is not None:
             self.tensorboard.add_records(lines)
         self.metric_lines += len(lines)
         self.pending = []
         return self.diverged["message"] if self.diverged else ""
 
-    def evaluate_epoch(self) -> None:
+    def evaluate_epoch(self, kind: str = "epoch") -> None:
+        """Evaluate the full training and test (and validation) loss; ``kind="eval"`` for the evaluations of
+        ``eval_every`` between epoch ends."""
         t = self.task
         chunk = self.config.eval_batch_size
-        train_loss, train_acc = evaluate(t.model, t.loss_fn, t.x_train, t.y_train, chunk, t.classification)
-        test_loss, test_acc = evaluate(t.model, t.loss_fn, t.x_test, t.y_test, chunk, t.classification)
+        shared = self.collective if self.collective.active else None  # each rank evaluates a part
+        train_loss, train_acc = evaluate(
+            t.model, t.loss_fn, t.x_train, t.y_train, chunk, t.classification, collective=shared
+        )
+        test_loss, test_acc = evaluate(
+            t.model, t.loss_fn, t.x_test, t.y_test, chunk, t.classification, collective=shared
+        )
         self.evals_done += 1
         record = {
-            "kind": "epoch",
+            "kind": kind,
             "epoch": self.samples / t.n_train,
             "step": self.step,
             "samples": self.samples,
@@ -254,12 +297,18 @@ class Run:
         }
         if t.x_val is not None:
             record["val_loss"], record["val_acc"] = evaluate(
-                t.model, t.loss_fn, t.x_val, t.y_val, chunk, t.classification
+                t.model, t.loss_fn, t.x_val, t.y_val, chunk, t.classification, collective=shared
             )
         record["time"] = self.wall()
         self.pending.append(record)
 
     def checkpoint(self) -> None:
+        rng = rng_states(self.device)
+        extra: dict[str, Any] = {}
+        if self.collective.active:  # every rank's RNG (augmentation, dropout), written by rank 0
+            extra = {"rng_ranks": self.collective.all_gather_object(rng)}
+            if not self.is_main:
+                return
         save_checkpoint(
             self.run_dir / CHECKPOINT_NAME,
             {
@@ -272,12 +321,14 @@ class Run:
                 "metric_lines": self.metric_lines,
                 "totals": dict(self.totals),
                 "elapsed": self.wall(),
-                "rng": rng_states(self.device),
+                "rng": rng,
+                **extra,
             },
         )
 
     def restore(self, payload: dict[str, Any]) -> None:
-        repair_metrics(self.run_dir / "metrics.jsonl", payload["metric_lines"])  # before any state changes
+        if self.is_main:  # before any state changes
+            repair_metrics(self.run_dir / "metrics.jsonl", payload["metric_lines"])
         self.task.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.trainer.load_state_dict(
@@ -291,7 +342,13 @@ class Run:
         self.evals_done, self.metric_lines = payload["evals_done"], payload["metric_lines"]
         self.totals = dict(payload["totals"])
         self.elapsed_before, self.start = payload["elapsed"], time.perf_counter()
-        set_rng_states(payload["rng"], self.device)
+        ranks = payload.get("rng_ranks") or []
+        if self.collective.active and len(ranks) == self.collective.world_size:
+            set_rng_states(ranks[self.collective.rank], self.device)
+        else:
+            set_rng_states(payload["rng"], self.device)
+            if self.collective.active and not self.is_main:
+                _rank_seed(self.config.seed, self.collective.rank, self.step)
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:
@@ -305,6 +362,11 @@ def _to_device(obj: Any, device: torch.device) -> Any:
     return obj
 
 
+def _rank_seed(seed: int, rank: int, step: int) -> None:
+    """A rank's own torch RNG stream under torchrun (augmentation and dropout differ between ranks)."""
+    torch.manual_seed((seed * 1_000_003 + rank * 7_919 + step) % (2**63))
+
+
 def _epochs_completed(run: Run) -> int:
     return run.samples // run.task.n_train
 
@@ -312,7 +374,7 @@ def _epochs_completed(run: Run) -> int:
 def _progress(run: Run):
     from realnets.progress import Progress
 
-    return Progress(run.budget, run.task.n_train, enabled=run.config.progress)
+    return Progress(run.budget, run.task.n_train, enabled=run.config.progress and run.is_main)
 
 
 def _show(progress, run: Run, result: StepResult | None) -> None:
@@ -327,11 +389,30 @@ def _show(progress, run: Run, result: StepResult | None) -> None:
     )
 
 
+def _synced(progress, records: list[dict[str, Any]]) -> None:
+    """Flushed records to the progress display: the last batch loss, and each evaluation."""
+    steps = [r for r in records if r["kind"] == "step"]
+    if steps:
+        progress.note(loss=steps[-1]["loss"])
+    for record in records:
+        if record["kind"] == "epoch":
+            progress.epoch_end(record)
+
+
 def _stop_diverged(run: Run, message: str, progress) -> RunResult:
     progress.close()
-    summary = _summary(run, "diverged")
-    write_json(run.run_dir / "summary.json", summary)
+    summary = _write_summary(run, "diverged")
     return RunResult("diverged", run.run_dir, summary, message)
+
+
+def _write_summary(run: Run, status: str) -> dict[str, Any]:
+    """Rank 0 writes ``summary.json``; under torchrun every rank returns rank 0's summary."""
+    summary = _summary(run, status) if run.is_main else None
+    if run.collective.active:
+        summary = run.collective.broadcast_object(summary)
+    if run.is_main:
+        write_json(run.run_dir / "summary.json", summary)
+    return summary
 
 
 def _loop(run: Run, stop_after_steps: int | None) -> RunResult | None:
@@ -347,10 +428,16 @@ def _loop(run: Run, stop_after_steps: int | None) -> RunResult | None:
         crossed = _epochs_completed(run) > epochs_before
         if crossed or run.samples >= run.budget:
             run.evaluate_epoch()
+            if run.is_main:  # under torchrun rank 0 writes best.pt
+                keep_best(run)
+        elif run.config.eval_every and run.step % run.config.eval_every == 0:
+            run.evaluate_epoch(kind="eval")
         if crossed or run.samples >= run.budget or len(run.pending) >= SYNC_EVERY:
+            records = list(run.pending)
             message = run.flush()
             if message:
                 return _stop_diverged(run, message, progress)
+            _synced(progress, records)
         if crossed and every and _epochs_completed(run) % every == 0 and run.samples < run.budget:
             run.checkpoint()
     progress.close()
@@ -378,15 +465,20 @@ def _summary(run: Run, status: str) -> dict[str, Any]:
         "final_test_loss": last_epoch.get("test_loss"),
         "final_test_acc": last_epoch.get("test_acc"),
         "best_test_acc": _best_test_acc(run),
+        "best_checkpoint": best_so_far(run.run_dir / "metrics.jsonl"),  # best.pt: realnets.engine.best
         "hparams": run.hparams,
     }
+    if run.collective.active:
+        summary["world_size"] = run.collective.world_size
     if run.diverged is not None:  # where it diverged, not where the queued updates had got to
         summary.update(
             steps=run.diverged["step"],
             samples=run.diverged["samples"],
             epochs=run.diverged["samples"] / run.task.n_train,
             diverged_at_step=run.diverged["step"],
-            diverged_loss=run.diverged["loss"],
+            # strict JSON: a non-finite loss is null here, its value spelled out beside it
+            diverged_loss=run.diverged["loss"] if math.isfinite(run.diverged["loss"]) else None,
+            diverged_loss_text=repr(float(run.diverged["loss"])),
             diverged_what=run.diverged["what"],
         )
     return summary
@@ -425,11 +517,16 @@ def _execute(
     stop_after_steps: int | None,
     plots: bool,
 ) -> RunResult:
+    collective = distributed.current()
+    distributed.check_same_config(collective, config.to_dict())
     device = resolve_device(config.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        run = Run(config, device, run_dir)  # every setting validated (model, data, algorithm) ...
-        run.trainer.check_statistics()  # ... and the statistics, before anything is written
+        run = collective.agree(lambda: _build(config, device, run_dir, collective), "building the run")
+        if collective.active:
+            collective.broadcast_module(run.task.model)
+            if not collective.is_main:
+                _rank_seed(config.seed, collective.rank, 0)
         with _threads(config, run):
             if payload is None:
                 _start_fresh(run)
@@ -444,17 +541,26 @@ def _execute(
             if result is not None:
                 return result
             run.checkpoint()
-    summary = _summary(run, "finished")
-    write_json(run_dir / "summary.json", summary)
-    if plots:
+    summary = _write_summary(run, "finished")
+    if plots and run.is_main:
         from realnets.plots import plot_run
 
         plot_run(run_dir)
     return RunResult("finished", run_dir, summary, f"finished {run.step} steps in {run.wall():.1f}s")
 
 
+def _build(config: TrainConfig, device: torch.device, run_dir: Path, collective: Any) -> Run:
+    run = Run(config, device, run_dir, collective)  # every setting validated (model, data, algorithm) ...
+    run.trainer.check_statistics()  # ... and the statistics, before anything is written
+    if collective.active:
+        distributed.check_supported(config.algo, run.policy, run.optimizer)
+        first, _ = run.policy.first_draw(run.policy.init_state(), run.trainer.info(0))
+        distributed.check_batch(collective, int(first), config.algo, getattr(run.policy, "m0", None))
+    return run
+
+
 def _open_tensorboard(run: Run) -> None:
-    if run.config.tensorboard:
+    if run.config.tensorboard and run.is_main:
         from realnets.export import TensorBoardWriter
 
         run.tensorboard = TensorBoardWriter(run.run_dir)
@@ -463,14 +569,20 @@ def _open_tensorboard(run: Run) -> None:
 def _start_fresh(run: Run) -> None:
     from realnets.envinfo import collect_env
 
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    if run.config.overwrite:
-        clear_artifacts(run.run_dir)
-    # config.json is a valid --config file: it reproduces the run with every hyperparameter spelled out.
-    write_json(run.run_dir / "config.json", {**run.config.to_dict(), "hp": run.hparams})
-    write_json(run.run_dir / "env.json", {**collect_env(run.device), "dataset": run.task.dataset_info})
-    (run.run_dir / "metrics.jsonl").write_text("")
+    if run.is_main:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        if run.config.overwrite:
+            clear_artifacts(run.run_dir)
+        # config.json is a valid --config file: it reproduces the run with every hyperparameter spelled out.
+        write_json(run.run_dir / "config.json", {**run.config.to_dict(), "hp": run.hparams})
+        env = {**collect_env(run.device), "dataset": run.task.dataset_info}
+        if run.collective.active:
+            env["world_size"], env["backend"] = run.collective.world_size, run.collective.backend
+        write_json(run.run_dir / "env.json", env)
+        (run.run_dir / "metrics.jsonl").write_text("")
     run.evaluate_epoch()
+    if run.is_main:
+        keep_best(run)
     run.flush()
     run.checkpoint()  # so that a run diverging in its first epoch still leaves a good checkpoint
 
@@ -505,8 +617,15 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None, plots: bo
     Raises:
         ValueError: a bad name or hyperparameter, or an existing run directory (before anything is written).
     """
-    run_dir = default_run_dir(config)
-    check_run_dir(run_dir, overwrite=config.overwrite)
+    collective = distributed.current()
+
+    def choose() -> Path:
+        run_dir = default_run_dir(config)
+        check_run_dir(run_dir, overwrite=config.overwrite)
+        return run_dir
+
+    run_dir = collective.agree(choose, "checking the run directory")
+    run_dir = Path(collective.broadcast_object(str(run_dir)))  # rank 0's choice of a default name
     return _execute(config, run_dir, None, stop_after_steps, plots)
 
 
@@ -524,7 +643,9 @@ def resume(
     run writes exactly the metrics the uninterrupted run would have written. ``metrics.jsonl`` is checked
     against the checkpoint first (:func:`~realnets.engine.runlog.repair_metrics`).
     """
-    payload = load_checkpoint(path)
+    collective = distributed.current()  # under torchrun rank 0 reads the checkpoint and sends it to all
+    payload = collective.agree(lambda: load_checkpoint(path) if collective.is_main else None, "resuming")
+    payload = collective.broadcast_object(payload)
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     layers = [payload["config"], {"out_dir": str(run_dir)}]
     if device is not None:

@@ -33,6 +33,7 @@ ARTIFACTS = (
     "metrics.jsonl",
     "summary.json",
     "checkpoint.pt",
+    "best.pt",
     "plots.png",
     "steps.csv",
     "epochs.csv",

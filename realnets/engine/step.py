@@ -82,6 +82,9 @@ class TrainStep:
         autocast: a context-manager factory wrapping the update's forward pass (mixed precision).
         on_decision: called as ``on_decision(ctx, decision, state, stats)`` after the policy's final decision and
             before the update (diagnostics record predictions there; it must leave ``p.grad`` as it found it).
+        collective: under torchrun, the :class:`~realnets.distributed.Collective` (None: one process). Every
+            rank draws the same global indices and keeps its part of each draw; the gradient and the
+            statistics are reduced over ranks, so the policy, the logged loss and the batch size are global.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class TrainStep:
         batch_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         autocast: Callable[[], Any] | None = None,
         on_decision: Callable[[StatContext, Update, dict[str, Any], dict[str, Any]], None] | None = None,
+        collective: Any = None,
     ) -> None:
         self.model, self.loss_fn, self.mean_loss_fn = model, loss_fn, mean_loss_fn
         self.policy, self.optimizer, self.sampler = policy, optimizer, sampler
@@ -114,6 +118,11 @@ class TrainStep:
         }
         self._needs_closure = bool(getattr(optimizer, "needs_closure", False))
         self._params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.collective = collective if collective is not None and collective.active else None
+        # opt-in per-update strides (seed 001; config ``stride_probe``): set by the run, off by default
+        self.stride_probe: Any = None
+        self.stride_radius_every = 1
+        self.last_strides: dict[str, float] | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------------
     @property
@@ -151,6 +160,9 @@ class TrainStep:
     # -- parts of an update -------------------------------------------------------------------------------
     def _draw(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.sampler.draw(count)
+        if self.collective is not None:  # every rank drew the same indices: keep this rank's part
+            start, stop = self.collective.shard(idx.shape[0])
+            idx = idx[start:stop]
         x = self.x_train[idx]
         if self.batch_transform is not None:
             x = self.batch_transform(x)
@@ -161,6 +173,9 @@ class TrainStep:
         epoch = self.samples // self.n_train
         for probe in self.policy.probes:
             ps = self.probe_state[probe.name]
+            active = getattr(probe, "active", None)  # optional (state -> bool): ABS stops at r_max
+            if active is not None and not active(self.state):
+                continue
             due = (
                 (probe.at_start and ps["runs"] == 0)
                 or (probe.at_epoch_end and epoch > ps["last_epoch"])
@@ -194,11 +209,14 @@ class TrainStep:
     def _choose(self, info: StepInfo, counts: dict[str, int]):
         """Draw the batch as the policy decides (with ``Grow`` rounds when it asks for them)."""
         first, self.state = self.policy.first_draw(self.state, info)
-        x, y = self._draw(_checked_count(first, self.budget - self.samples, self.policy.name))
-        ctx = StatContext(self.model, self.loss_fn, x, y, self.optimizer, None, counts=counts)
+        drawn = _checked_count(first, self.budget - self.samples, self.policy.name)
+        x, y = self._draw(drawn)
+        ctx = StatContext(
+            self.model, self.loss_fn, x, y, self.optimizer, None, counts=counts, collective=self.collective
+        )
         probe_stats = self._probe_stats() if self.policy.probes else None
         while True:
-            info = self.info(x.shape[0])
+            info = self.info(drawn)  # the global batch (this rank holds a part of it under torchrun)
             stats: dict[str, Any] = {}
             if self.policy.needs:
                 ctx.x, ctx.y, ctx.info = x, y, info
@@ -214,12 +232,16 @@ class TrainStep:
                     f"Policy {self.policy.name!r} returned {decision!r} with "
                     f"{info.budget_left} samples left (expected Update)"
                 )
-            more_x, more_y = self._draw(min(decision.n, info.budget_left))
+            more = min(decision.n, info.budget_left)
+            more_x, more_y = self._draw(more)
             x, y = torch.cat([x, more_x]), torch.cat([y, more_y])
+            drawn += more
 
     def _forward_backward(
         self, x: torch.Tensor, y: torch.Tensor, decision: Update, counts: dict[str, int]
     ) -> tuple[torch.Tensor, int]:
+        if self.collective is not None:
+            return self._forward_backward_distributed(x, y, decision, counts)
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast() if self.autocast is not None else contextlib.nullcontext():
             outputs = self.model(x)
@@ -228,6 +250,36 @@ class TrainStep:
         counts["fwd"] = counts.get("fwd", 0) + 1
         counts["bwd"] = counts.get("bwd", 0) + 1
         return loss.detach(), kept
+
+    def _forward_backward_distributed(
+        self, x: torch.Tensor, y: torch.Tensor, decision: Update, counts: dict[str, int]
+    ) -> tuple[torch.Tensor, int]:
+        """This rank's rows: their mean gradient weighted by their share, all-reduced into the global mean."""
+        if not decision.objective.reuses_prepared:
+            raise ValueError(
+                f"Invalid objective for torchrun: {type(decision.objective).__name__} of {self.policy.name} "
+                f"(it needs the losses of the whole batch; expected the plain mean, or one process)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        local = int(x.shape[0])
+        dtype, device = self._params[0].dtype, self._params[0].device
+        loss_sum = torch.zeros((), dtype=dtype, device=device)
+        if local > 0:
+            with self.autocast() if self.autocast is not None else contextlib.nullcontext():
+                outputs = self.model(x)
+            loss, _ = decision.objective.loss(outputs, y, self.loss_fn, self.mean_loss_fn)
+            loss.backward()
+            loss_sum = loss.detach().to(dtype) * local
+            counts["fwd"] = counts.get("fwd", 0) + 1
+            counts["bwd"] = counts.get("bwd", 0) + 1
+        # one all-reduce: the gradient sums (mean times rows) and the loss sum and row count next to them
+        sums = [(p.grad if p.grad is not None else torch.zeros_like(p)) * local for p in self._params]
+        tail = torch.stack([loss_sum, torch.tensor(float(local), dtype=dtype, device=device)])
+        *grads, totals = self.collective.all_reduce_sum([*sums, tail])
+        n = int(totals[1].item())
+        for p, g in zip(self._params, grads):
+            p.grad = g / n
+        return totals[0] / n, n
 
     def _closure(self, x: torch.Tensor, y: torch.Tensor, decision: Update) -> Callable[[], torch.Tensor]:
         def closure() -> torch.Tensor:  # the batch's loss with its graph (CBLR's Hessian refresh)
@@ -254,14 +306,21 @@ class TrainStep:
             and decision.transform is None
         ):
             loss, kept = torch.as_tensor(prepared.loss).detach(), int(x.shape[0])
+            if self.collective is not None:  # the statistic left the global mean gradient and loss
+                kept = int(ctx.info.batch_so_far)
         else:
             loss, kept = self._forward_backward(x, y, decision, counts)
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self._params, self.grad_clip)
+        probe = self.stride_probe
+        if probe is not None:  # radii on the run's own update counter: a resumed run keeps the schedule
+            probe.before(self.model, radii=self.step % self.stride_radius_every == 0)
         if self._needs_closure:
             self.optimizer.step(self._closure(x, y, decision))
         else:
             self.optimizer.step()
+        if probe is not None:
+            self.last_strides = probe.after(self.model, float(loss), None, decision.lr)
         return loss, kept
 
     # -- the update ---------------------------------------------------------------------------------------
@@ -275,6 +334,8 @@ class TrainStep:
         if self.on_decision is not None:
             self.on_decision(ctx, decision, self.state, stats)
         loss, kept = self.apply_update(ctx, decision, counts)
+        if self.collective is not None:
+            self.collective.average_buffers(self.model)
         for ps in self.probe_state.values():
             ps["new"] = False
         self.step += 1
@@ -282,7 +343,7 @@ class TrainStep:
             step=self.step,
             info=info,
             decision=decision,
-            batch_size=int(ctx.x.shape[0]),
+            batch_size=int(ctx.info.batch_so_far) if self.collective is not None else int(ctx.x.shape[0]),
             kept=kept,
             loss=loss,
             fwd=counts.get("fwd", 0),

@@ -118,6 +118,16 @@ def build_task(config: Any, device: torch.device) -> Task:
         train_idx, val_idx = _validation_split(x_train, y_train, fraction, config.seed, classification)
         x_val, y_val = x_train[val_idx].to(device), y_train[val_idx].to(device)
         x_train, y_train = x_train[train_idx], y_train[train_idx]
+    keep = getattr(config, "train_fraction", 1.0)
+    if keep < 1:  # a stratified, seeded subset (seed 002's data fractions), drawn after the validation split
+        dropped = 1 - keep
+        try:
+            train_idx, _ = _validation_split(x_train, y_train, dropped, config.seed + 1, classification)
+        except ValueError:
+            raise ValueError(
+                f"Invalid train_fraction: {keep!r} (keeps all or none of the {x_train.shape[0]} samples)"
+            ) from None
+        x_train, y_train = x_train[train_idx], y_train[train_idx]
     info = {
         "name": ds.name,
         "n_train": int(x_train.shape[0]),
@@ -150,20 +160,28 @@ def evaluate(
     y: torch.Tensor,
     chunk: int,
     classification: bool,
+    collective: Any = None,
 ) -> tuple[float, float | None]:
     """Mean loss over all of ``(x, y)`` and accuracy (None for regression), in eval mode, in chunks.
 
     This is the full training loss of seed 000 (fig. 1: the objective on the whole training set after each
-    epoch), not the running average of batch losses.
+    epoch), not the running average of batch losses. Under torchrun (``collective``) each rank evaluates its
+    contiguous part of the rows and the sums are all-reduced.
     """
     was_training = model.training
     model.eval()
     total, correct = torch.zeros((), dtype=torch.float64, device=x.device), 0
-    for start in range(0, x.shape[0], chunk):
-        outputs = model(x[start : start + chunk])
-        total += loss_fn(outputs, y[start : start + chunk]).double().sum()
+    lo, hi = (0, x.shape[0]) if collective is None else collective.shard(x.shape[0])
+    for start in range(lo, hi, chunk):
+        stop = min(start + chunk, hi)
+        outputs = model(x[start:stop])
+        total += loss_fn(outputs, y[start:stop]).double().sum()
         if classification:
-            correct += int((outputs.argmax(dim=1) == y[start : start + chunk]).sum())
+            correct += int((outputs.argmax(dim=1) == y[start:stop]).sum())
+    if collective is not None:
+        both = torch.stack([total, torch.tensor(float(correct), dtype=torch.float64, device=x.device)])
+        total, reduced_correct = collective.all_reduce_sum([both])[0].unbind()
+        correct = int(round(float(reduced_correct)))
     model.train(was_training)
     accuracy = correct / x.shape[0] if classification else None
     return float(total) / x.shape[0], accuracy

@@ -12,23 +12,56 @@ heavy-ball momentum:
 With :math:`\rho = 1` (a group with ``"trust": False``) the update is torch's ``SGD`` (dampening 0), op for
 op, so it reproduces it bitwise. The ratios stay on the device; :meth:`last_rates` copies them to the host
 only when called. On the CPU the layer ratios are computed from host floats instead (there is no device
-to keep in step with, and a few Python float operations cost less than as many tiny tensor operations).
+to keep in step with, and a few Python float operations cost less than as many tiny tensor operations);
+they are then folded into the ``alpha`` of the in-place updates, and a ratio beyond the dtype's range
+becomes inf as it would on the device.
+
+``ratio_every = k > 1`` (LARS, PercentDelta, MCLR) recomputes the layer ratios every k steps of a layer and
+reuses them in between (kept in the optimizer state, so a resumed run is identical). It is a speed option,
+not the papers' rule: the exact ratios need extra passes over w and g every step (two norms for LARS, a sum
+of |g/w| for PercentDelta, two medians, i.e. selections, for MCLR), which torch's SGD step does not make.
+:meth:`last_ratios` reports the ratios (LARS's trust ratios, the layer radii) and :meth:`last_rates` the
+effective per-layer rates ``lr * ratio``, for logging and plotting.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import torch
 
 from realnets.optim.registry import check_flag, check_hparam
 
-__all__ = ["LayerwiseSGD", "on_host"]
+__all__ = ["LayerwiseSGD", "host_norms", "on_host"]
+
+
+def host_norms(tensors: list[torch.Tensor]) -> list[float]:
+    """The L2 norms of ``tensors`` as host floats, from BLAS dot products (one transfer).
+
+    On the CPU ``torch.dot`` is faster than ``torch.linalg.vector_norm`` (and its foreach form) for the same
+    sum of squares; the square root is taken on the host.
+    """
+    if any(t.dtype not in (torch.float32, torch.float64) for t in tensors):  # no BLAS dot for these
+        return torch.stack(torch._foreach_norm(tensors)).tolist()
+    flat = [t.reshape(-1) for t in tensors]
+    return [math.sqrt(s) for s in torch.stack([torch.dot(f, f) for f in flat]).tolist()]
 
 
 def on_host(params: list[torch.Tensor]) -> bool:
     """Whether the parameters live on the CPU (ratios may then be computed as Python floats)."""
     return params[0].device.type == "cpu"
+
+
+@functools.cache
+def _dtype_max(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).max
+
+
+def _in_range(value: float, big: float) -> float:
+    """``value``, or an infinity of its sign where it exceeds the tensor dtype's largest value ``big``."""
+    return value if abs(value) <= big else math.copysign(math.inf, value)
 
 
 class LayerwiseSGD(torch.optim.Optimizer):
@@ -47,7 +80,8 @@ class LayerwiseSGD(torch.optim.Optimizer):
         check_hparam("weight_decay", defaults["weight_decay"], low=0.0)
         if check_flag("nesterov", defaults["nesterov"]) and momentum == 0:
             raise ValueError("Invalid nesterov: True with momentum 0 (expected momentum > 0)")
-        defaults = {**defaults, "trust": True, "lr_scale": 1.0}
+        every = check_hparam("ratio_every", defaults.get("ratio_every", 1), low=1, integer=True)
+        defaults = {**defaults, "ratio_every": every, "trust": True, "lr_scale": 1.0}
         super().__init__(params, defaults)
         self._rates: dict[int, tuple[list[str], list[torch.Tensor] | list[float] | None, float]] = {}
 
@@ -122,9 +156,13 @@ class LayerwiseSGD(torch.optim.Optimizer):
             group["nesterov"],
         )
         for p, g, ratio in zip(params, grads, ratios):
+            # A host ratio beyond the tensor's range (e.g. a tiny median gradient in float32) becomes inf, as
+            # the same product computed on the device would, instead of failing the float conversion.
+            big = _dtype_max(p.dtype)
+            ratio = ratio if abs(ratio) <= big else math.inf
             d = g.add(p, alpha=weight_decay) if weight_decay != 0 else g
             if momentum == 0:
-                p.add_(d, alpha=-lr * ratio)
+                p.add_(d, alpha=_in_range(-lr * ratio, big))
                 continue
             state = self.state[p]
             buf = state.get("momentum_buffer")
@@ -133,7 +171,7 @@ class LayerwiseSGD(torch.optim.Optimizer):
             else:
                 buf.mul_(momentum).add_(d, alpha=ratio)
             if nesterov:
-                p.add_(d, alpha=-lr * ratio).add_(buf, alpha=-lr * momentum)
+                p.add_(d, alpha=_in_range(-lr * ratio, big)).add_(buf, alpha=-lr * momentum)
             else:
                 p.add_(buf, alpha=-lr)
 
@@ -148,28 +186,54 @@ class LayerwiseSGD(torch.optim.Optimizer):
             names, params, grads = self._with_grad(index, group)
             if not params:
                 continue
-            ratios = self._ratios(group, params, grads) if self._uses_ratio(group) else None
+            ratios = self._group_ratios(group, params, grads) if self._uses_ratio(group) else None
             self._rates[index] = (names, ratios, float(group["lr"]))
             self._update(group, params, grads, ratios)
         return loss
 
+    def _group_ratios(self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor]):
+        """The group's ratios: recomputed every ``ratio_every`` steps of its parameters, reused in between.
+
+        The reused ratios and the step counts live in the optimizer state (``"layer_ratio"``,
+        ``"ratio_step"``), so a resumed run reuses the same ratios as the uninterrupted one.
+        """
+        every = group.get("ratio_every", 1)
+        if every == 1:
+            return self._ratios(group, params, grads)
+        states = [self.state[p] for p in params]
+        fresh = any("layer_ratio" not in st or st.get("ratio_step", 0) % every == 0 for st in states)
+        ratios = self._ratios(group, params, grads) if fresh else [st["layer_ratio"] for st in states]
+        for st, ratio in zip(states, ratios):
+            st["layer_ratio"] = ratio
+            st["ratio_step"] = st.get("ratio_step", 0) + 1
+        return ratios
+
+    def last_ratios(self) -> dict[str, float]:
+        r"""Per layer (parameter name): the ratio :math:`\rho` of the last step (LARS's trust ratio, the
+        PercentDelta and MCLR radii); 1 for layers without one (``"trust": False``).
+
+        A layer with a per-element ratio (CBLR) reports the median over its elements. The ratios of a
+        group are read back from the device in one transfer.
+        """
+        out: dict[str, float] = {}
+        for names, ratios, _ in self._rates.values():
+            if ratios is None:
+                out.update(dict.fromkeys(names, 1.0))
+                continue
+            if not isinstance(ratios[0], float):
+                per_layer = [r.reshape(()) if r.numel() == 1 else r.flatten().median() for r in ratios]
+                ratios = torch.stack(per_layer).tolist()
+            out.update(zip(names, ratios))
+        return out
+
     def last_rates(self) -> dict[str, float]:
         """Per layer (parameter name): the effective learning rate ``lr * ratio`` of the last step.
 
-        A layer with a per-element ratio (CBLR) reports the median of ``lr * ratio`` over its elements;
+        A layer with a per-element ratio (CBLR) reports ``lr`` times the median ratio over its elements;
         layers without a ratio (``"trust": False``) report ``lr``.
         """
-        out: dict[str, float] = {}
-        for names, ratios, lr in self._rates.values():
-            if ratios is None:
-                out.update(dict.fromkeys(names, lr))
-                continue
-            values = [
-                r if isinstance(r, float) else float(r if r.numel() == 1 else r.flatten().median())
-                for r in ratios
-            ]
-            out.update({name: lr * value for name, value in zip(names, values)})
-        return out
+        lrs = {name: lr for names, _, lr in self._rates.values() for name in names}
+        return {name: lrs[name] * ratio for name, ratio in self.last_ratios().items()}
 
     def momentum_buffer(self, param: torch.Tensor) -> torch.Tensor | None:
         """The heavy-ball buffer v of ``param`` (None before its first step); ValueError with momentum 0."""

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from realnets.optim.base import on_host
+from realnets.optim.base import host_norms, on_host
 from realnets.optim.registry import check_flag, check_hparam, register_optimizer
 
 __all__ = ["LAMB"]
@@ -131,27 +131,34 @@ class LAMB(torch.optim.Optimizer):
                 torch._foreach_add_(update, params, alpha=group["weight_decay"])
             ratio = None
             if group["trust"]:
-                w_norm = torch.stack(torch._foreach_norm(params))
-                r_norm = torch.stack(torch._foreach_norm(update))
+                n = len(params)
                 if on_host(params):  # host floats: cheaper than a handful of tiny tensor ops
-                    ratio = [
-                        a / b if a > 0 and b > 0 else 1.0 for a, b in zip(w_norm.tolist(), r_norm.tolist())
-                    ]
+                    values = host_norms([*params, *update])
+                    ratio = [a / b if a > 0 and b > 0 else 1.0 for a, b in zip(values[:n], values[n:])]
                     torch._foreach_mul_(update, ratio)
                 else:
+                    norms = torch.stack(torch._foreach_norm([*params, *update]))  # one kernel
+                    w_norm, r_norm = norms[:n], norms[n:]
                     ratio = torch.where((w_norm > 0) & (r_norm > 0), w_norm / r_norm, torch.ones_like(w_norm))
                     torch._foreach_mul_(update, list(ratio.unbind()))
             self._rates[index] = (names, ratio, float(group["lr"]))
             torch._foreach_add_(params, update, alpha=-group["lr"])
         return loss
 
+    def last_ratios(self) -> dict[str, float]:
+        """Per layer (parameter name): the trust ratio ``||w|| / ||r||`` of the last step (1 without one)."""
+        out: dict[str, float] = {}
+        for names, ratio, _ in self._rates.values():
+            values = (
+                [1.0] * len(names) if ratio is None else ratio if isinstance(ratio, list) else ratio.tolist()
+            )
+            out.update(zip(names, values))
+        return out
+
     def last_rates(self) -> dict[str, float]:
         """Per layer (parameter name): ``lr * trust ratio`` of the last step (``lr`` without one)."""
-        out: dict[str, float] = {}
-        for names, ratio, lr in self._rates.values():
-            values = [1.0] * len(names) if ratio is None else list(map(float, ratio))
-            out.update({name: lr * value for name, value in zip(names, values)})
-        return out
+        lrs = {name: lr for names, _, lr in self._rates.values() for name in names}
+        return {name: lrs[name] * ratio for name, ratio in self.last_ratios().items()}
 
     def momentum_buffer(self, param: torch.Tensor) -> torch.Tensor | None:
         """LAMB has Adam moments, not a heavy-ball buffer: always ValueError."""

@@ -27,8 +27,6 @@ median is 0 or the ratio is not finite.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from realnets.optim.base import LayerwiseSGD, on_host
@@ -47,6 +45,8 @@ class MCLR(LayerwiseSGD):
         weight_decay: :math:`\beta` >= 0 (eq. 22).
         signed: the literal signed medians of eq. 20 (see the module note on why they fail).
         nesterov: Nesterov momentum.
+        ratio_every: recompute the layer ratios every this many steps and reuse them in between (default 1:
+            every step, the paper's rule; larger values trade exactness for speed).
     """
 
     def __init__(
@@ -57,6 +57,7 @@ class MCLR(LayerwiseSGD):
         weight_decay: float = 0.0,
         signed: bool = False,
         nesterov: bool = False,
+        ratio_every: int = 1,
     ) -> None:
         check_flag("signed", signed)
         super().__init__(
@@ -67,6 +68,7 @@ class MCLR(LayerwiseSGD):
                 "weight_decay": weight_decay,
                 "signed": signed,
                 "nesterov": nesterov,
+                "ratio_every": ratio_every,
             },
         )
 
@@ -75,10 +77,11 @@ class MCLR(LayerwiseSGD):
         d = torch._foreach_add(grads, params, alpha=wd) if wd != 0 else grads
         if on_host(params) and params[0].dtype in _NUMPY_DTYPES:
             ratios = []
+            big = torch.finfo(params[0].dtype).max  # "finite" in the parameters' dtype, as on the device
             for w, dw in zip(params, d):
                 num, den = _host_median(w, signed), _host_median(dw, signed)
                 ratio = abs(num / den) if num != 0 and den != 0 else 1.0
-                ratios.append(ratio if math.isfinite(ratio) and ratio > 0 else 1.0)
+                ratios.append(ratio if 0 < ratio <= big else 1.0)
             return ratios
         ratios = []
         for w, dw in zip(params, d):
@@ -101,6 +104,7 @@ def _host_median(t: torch.Tensor, signed: bool = False) -> float:
 
 def _mclr_kwargs(hp):
     return {
+        "ratio_every": hp["ratio_every"],
         "lr": hp["lr"],
         "momentum": hp["momentum"],
         "weight_decay": hp["weight_decay"],
@@ -113,7 +117,7 @@ register_optimizer(
     MCLR,
     description="MCLR: layer rate gamma median|w| / median|g + beta w| (seed 001, eq. 20-22)",
     kwargs=_mclr_kwargs,
-    defaults={"mclr_signed": False},
+    defaults={"mclr_signed": False, "ratio_every": 1},
     has_momentum_buffer=True,
     source="seed 001, sec. 4.2, eq. 20-22",
 )

@@ -40,6 +40,8 @@ class PercentDelta(LayerwiseSGD):
         momentum: heavy-ball momentum in [0, 1) (0: the paper's rule).
         weight_decay: :math:`\beta` >= 0.
         nesterov: Nesterov momentum.
+        ratio_every: recompute the layer ratios every this many steps and reuse them in between (default 1:
+            every step, the paper's rule; larger values trade exactness for speed).
     """
 
     def __init__(
@@ -49,9 +51,17 @@ class PercentDelta(LayerwiseSGD):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        ratio_every: int = 1,
     ) -> None:
         super().__init__(
-            params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov}
+            params,
+            {
+                "lr": lr,
+                "momentum": momentum,
+                "weight_decay": weight_decay,
+                "nesterov": nesterov,
+                "ratio_every": ratio_every,
+            },
         )
 
     def _ratios(self, group, params, grads):
@@ -60,13 +70,14 @@ class PercentDelta(LayerwiseSGD):
         if on_host(params):
             # sum |d/w| per layer; a zero weight makes it inf or nan, and only then is the layer recomputed
             # with the zero coordinates left out.
+            # (div, abs_, sum per layer: several times faster on the CPU than an L1 norm or its foreach form)
             sums = torch.stack([torch.div(dw, w).abs_().sum() for w, dw in zip(params, d)]).tolist()
-            ratios = []
+            ratios, big = [], torch.finfo(params[0].dtype).max
             for w, dw, total in zip(params, d, sums):
                 ratio = (
                     w.numel() / total if math.isfinite(total) and total > 0 else float(_masked_ratio(w, dw))
                 )
-                ratios.append(ratio if math.isfinite(ratio) and ratio > 0 else 1.0)
+                ratios.append(ratio if 0 < ratio <= big else 1.0)
             return ratios
         return [_masked_ratio(w, dw) for w, dw in zip(params, d)]
 
@@ -80,7 +91,12 @@ def _masked_ratio(w: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 
 
 def _percent_delta_kwargs(hp):
-    return {"lr": hp["lr"], "momentum": hp["momentum"], "weight_decay": hp["weight_decay"]}
+    return {
+        "ratio_every": hp["ratio_every"],
+        "lr": hp["lr"],
+        "momentum": hp["momentum"],
+        "weight_decay": hp["weight_decay"],
+    }
 
 
 register_optimizer(
@@ -88,6 +104,7 @@ register_optimizer(
     PercentDelta,
     description="PercentDelta: layer rate gamma size(w)/||g/w||_1 (Abu-El-Haija 2017; seed 001, eq. 24)",
     kwargs=_percent_delta_kwargs,
+    defaults={"ratio_every": 1},
     has_momentum_buffer=True,
     source="Abu-El-Haija 2017; seed 001, eq. 24",
 )

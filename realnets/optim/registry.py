@@ -232,6 +232,10 @@ def build_optimizer(
     lr, weight_decay, momentum = _check_common(hp)
     own = {key: hp.get(key, default) for key, default in info.defaults.items()}
     exclude = default_exclude if check_flag("exclude_bias_norm", hp.get("exclude_bias_norm", True)) else None
+    if weight_decay == 0.0 and info.cls.__module__.startswith("torch."):
+        # torch's own optimizers ignore "trust": with no weight decay the two groups would be identical,
+        # and one group saves a per-group pass of the optimizer's step on every update (same numbers).
+        exclude = None
     resolved = {**own, "lr": lr, "weight_decay": weight_decay, "momentum": momentum}
     kwargs = info.kwargs(resolved)
     return info.cls(param_groups(named_params, weight_decay, exclude=exclude), **kwargs)

@@ -53,6 +53,8 @@ class StatContext:
         cache: per-step scratch space, shared by the statistics and the ``Grow`` calls of one update.
         counts: forward and backward passes made so far in this step (``{"fwd": .., "bwd": ..}``).
         prepared: set by a statistic that left the batch's mean gradient in ``p.grad``.
+        collective: under torchrun, the :class:`~realnets.distributed.Collective`; ``x``/``y`` are then this
+            rank's rows only, and a statistic that the policy may see must reduce over ranks (None: one process).
     """
 
     model: torch.nn.Module
@@ -64,6 +66,7 @@ class StatContext:
     cache: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"fwd": 0, "bwd": 0})
     prepared: PreparedGradient | None = None
+    collective: Any = None  # realnets.distributed.Collective under torchrun (None: one process)
 
     def count(self, kind: str, passes: int = 1) -> None:
         """Record ``passes`` forward (``"fwd"``) or backward (``"bwd"``) passes."""

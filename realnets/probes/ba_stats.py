@@ -43,7 +43,7 @@ import torch
 
 from realnets.optim import has_momentum_buffer, momentum_buffer
 from realnets.probes import PreparedGradient, StatContext, register_statistic
-from realnets.probes.gradstats import MODES, GradStatsAccumulator
+from realnets.probes.gradstats import MODES, GradStatsAccumulator, _diag_term
 
 __all__ = ["STAT_NAMES", "ba_statistics", "statistic_name"]
 
@@ -61,7 +61,7 @@ def _accumulator(ctx: StatContext, mode: str) -> GradStatsAccumulator:
     key = f"ba_accumulator_{mode}"
     acc = ctx.cache.get(key)
     if acc is None:
-        acc = GradStatsAccumulator(ctx.model, ctx.loss_fn, mode=mode)
+        acc = GradStatsAccumulator(ctx.model, ctx.loss_fn, mode=mode, gram=not _distributed(ctx))
         ctx.cache[key] = acc
         ctx.cache["ba_loss_sum"] = 0.0
     return acc
@@ -79,8 +79,14 @@ def _buffer_product(ctx: StatContext, mean_grad: list[torch.Tensor], params: lis
     return float(torch.stack(terms).sum()) if terms else 0.0
 
 
+def _distributed(ctx: StatContext) -> bool:
+    return ctx.collective is not None and ctx.collective.active
+
+
 def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
     """Statistics of the batch drawn so far in this step (see the module docstring)."""
+    if _distributed(ctx):
+        return _ba_statistics_distributed(ctx, mode)
     acc = _accumulator(ctx, mode)
     fresh = ctx.x.shape[0] - acc.n
     if fresh > 0:
@@ -105,6 +111,63 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
         grad_sq = float(torch.stack([(f * f).sum(dtype=torch.float64) for f in mean_grad]).sum())
     return {
         "n": acc.n,
+        "loss": loss,
+        "grad_sq_norm": grad_sq,
+        "grad_dot_buffer": _buffer_product(ctx, mean_grad, params),
+        "sigma2": sigma2,
+        "mode": mode,
+    }
+
+
+def _ba_statistics_distributed(ctx: StatContext, mode: str) -> dict[str, Any]:
+    """:func:`ba_statistics` under torchrun: ``ctx.x`` holds this rank's rows; the policy sees global numbers.
+
+    Two all-reduces per call. The gradient sums (and, in diag mode, the squared-gradient sums) divided by the
+    global batch size (which every rank knows) give the global mean gradient :math:`\\hat f` in ``p.grad``.
+    Then, in float64, the loss sum and, in the exact and full modes, :math:`\\sum_j (d_j - c)` and
+    :math:`\\sum_j (d_j - c)^2` of the local directional derivatives :math:`d_j = \\hat f^\\top g_j`, shifted
+    by their mean :math:`c = \\hat f^\\top \\hat f`, for the global sample variance :math:`\\sigma^2`.
+    """
+    collective = ctx.collective
+    acc = _accumulator(ctx, mode)
+    fresh = ctx.x.shape[0] - acc.n
+    if fresh > 0:
+        passes = (acc.forwards, acc.backwards)
+        losses = acc.add(ctx.x[acc.n :], ctx.y[acc.n :])
+        ctx.count("fwd", acc.forwards - passes[0])
+        ctx.count("bwd", acc.backwards - passes[1])
+        ctx.cache["ba_loss_sum"] += float(losses.double().sum())
+    grad_sums, square_sums = acc.local_sums()
+    reduced = collective.all_reduce_sum(list(grad_sums) + list(square_sums or []))
+    device = grad_sums[0].device
+    if ctx.info is not None:  # every rank knows the global batch drawn so far
+        n = int(ctx.info.batch_so_far)
+    else:
+        n = int(collective.all_reduce_sum([torch.tensor([float(acc.n)], dtype=torch.float64)])[0].item())
+    params = acc.params
+    mean_grad = [g / n for g in reduced[: len(params)]]
+    for p, f in zip(params, mean_grad):
+        p.grad = f
+    grad_sq = float(torch.stack([(f * f).sum(dtype=torch.float64) for f in mean_grad]).sum())
+    # one float64 all-reduce: the loss sum, and the shifted sums of the directional derivatives
+    local = [ctx.cache["ba_loss_sum"], 0.0, 0.0]
+    if n >= 2 and mode != "diag" and acc.n > 0:
+        shifted = acc.directional(mean_grad).double() - grad_sq
+        local[1:] = [float(shifted.sum()), float(shifted.square().sum())]
+    loss_sum, total, squares = collective.all_reduce_sum(
+        [torch.tensor(local, dtype=torch.float64, device=device)]
+    )[0].tolist()
+    loss = loss_sum / n
+    ctx.prepared = PreparedGradient(loss=loss, n=acc.n)
+    sigma2 = None
+    if n >= 2 and mode == "diag":
+        terms = [_diag_term(f, sq, n) for f, sq in zip(mean_grad, reduced[len(params) :])]
+        sigma2 = max(float(torch.stack(terms).sum()) / (n - 1), 0.0)
+    elif n >= 2:
+        sigma2 = max((squares - total * total / n) / (n - 1), 0.0)
+        ctx.count("fwd")  # the directional derivatives: one (layer-)forward of this rank's rows
+    return {
+        "n": n,
         "loss": loss,
         "grad_sq_norm": grad_sq,
         "grad_dot_buffer": _buffer_product(ctx, mean_grad, params),

@@ -173,6 +173,8 @@ class GradStatsAccumulator:
         mode: ``"exact"`` (default), ``"diag"`` or ``"full"``.
         route: ``"auto"`` (layer hooks when every parameter belongs to a Linear/Conv layer, else generic),
             ``"layers"`` or ``"generic"``.
+        gram: keep the exact mode's Gram matrix when it is cheaper (default True); data-parallel statistics
+            pass False, since they evaluate the directional derivatives along the global mean gradient.
 
     Example:
         >>> acc = GradStatsAccumulator(model, loss_fn)           # doctest: +SKIP
@@ -180,8 +182,17 @@ class GradStatsAccumulator:
         >>> acc.stats().sigma2                                    # doctest: +SKIP
     """
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, *, mode: str = "exact", route: str = "auto"):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        *,
+        mode: str = "exact",
+        route: str = "auto",
+        gram: bool = True,
+    ):
         _check_mode(mode)
+        self._gram_allowed = gram  # False: never keep the Gram matrix (directions other than the local mean)
         if route not in ("auto", "layers", "generic"):
             raise ValueError(f"Invalid route: {route!r} (expected 'auto', 'layers' or 'generic')")
         layer_ok = _layer_route_possible(model)
@@ -228,7 +239,7 @@ class GradStatsAccumulator:
         # cheaper than re-evaluating the directional derivatives (see _extend_gram)
         self._gram: Tensor | None = None
         self._gram_layers: dict[nn.Module, list[Tensor]] = {}
-        self._gram_on = self.mode == "exact" and self.route == "layers"
+        self._gram_on = self.mode == "exact" and self.route == "layers" and self._gram_allowed
         self.forwards = 0
         self.backwards = 0
 
@@ -346,6 +357,11 @@ class GradStatsAccumulator:
         """The batch-mean gradient :math:`\\hat f`, one tensor per trainable parameter."""
         self._require_samples(1)
         return [g / self.n for g in self._grad_sum]
+
+    def local_sums(self) -> tuple[list[Tensor], list[Tensor] | None]:
+        """The running sums (not copies): per-parameter gradient sums, and the squared-gradient sums in diag
+        mode (None otherwise). Data-parallel training all-reduces them (:mod:`realnets.probes.ba_stats`)."""
+        return self._grad_sum, self._sq_sum
 
     def write_grad(self) -> None:
         """Set ``p.grad`` to the batch-mean gradient, ready for ``optimizer.step()``."""
@@ -487,6 +503,8 @@ def per_sample_gradients(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor
     """Per-sample gradients ``{name: (n, *param.shape)}`` with ``torch.func.vmap(grad)`` (the test oracle)."""
     from torch.func import functional_call, grad, vmap
 
+    _check_batch(x, y, minimum=1)
+
     params = {n: p.detach() for n, p in _trainable(model)}
     buffers = dict(model.named_buffers())
 
@@ -551,6 +569,19 @@ def _directional_double_backward(
 
 
 # ---------------------------------------------------------------------------------------- public helpers
+def _check_batch(x: object, y: object, *, minimum: int) -> None:
+    """``x`` and ``y`` are tensors with the same number of samples, at least ``minimum`` of them."""
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, Tensor) or value.ndim == 0:
+            shown = " ".join(repr(value).split())[:60]
+            raise ValueError(f"Invalid {name}: {shown} (expected a tensor with one row per sample)")
+    if len(x) < minimum:
+        what = "gradient statistics" if minimum >= 2 else "per-sample gradients"
+        raise ValueError(f"Invalid x: {len(x)} samples (expected at least {minimum} for {what})")
+    if len(y) != len(x):
+        raise ValueError(f"Invalid y: {len(y)} targets (expected {len(x)}, one per sample of x)")
+
+
 def gradient_stats(
     model: nn.Module,
     loss_fn: LossFn,
@@ -566,14 +597,11 @@ def gradient_stats(
         ValueError: for fewer than 2 samples (no covariance), ``x`` and ``y`` of different lengths, or a
             ``chunk_size`` below 1.
     """
-    if len(x) < 2:
-        raise ValueError(f"Invalid x: {len(x)} samples (expected at least 2 for gradient statistics)")
-    if len(y) != len(x):
-        raise ValueError(f"Invalid y: {len(y)} targets (expected {len(x)}, one per sample of x)")
-    acc = GradStatsAccumulator(model, loss_fn, mode=mode)
+    _check_batch(x, y, minimum=2)
     step = len(x) if chunk_size is None else chunk_size
-    if isinstance(step, bool) or step < 1:
-        raise ValueError(f"Invalid chunk_size: {chunk_size} (expected >= 1)")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"Invalid chunk_size: {chunk_size!r} (expected an integer >= 1)")
+    acc = GradStatsAccumulator(model, loss_fn, mode=mode)
     for start in range(0, len(x), step):
         acc.add(x[start : start + step], y[start : start + step])
     return acc.stats()
@@ -585,6 +613,11 @@ def stats_from_per_sample_gradients(per_sample: Tensor, losses: Tensor, *, diag:
     Raises:
         ValueError: unless ``per_sample`` is ``(n, P)`` with n >= 2 and ``losses`` has shape ``(n,)``.
     """
+    for name, value in (("per_sample", per_sample), ("losses", losses)):
+        if not isinstance(value, Tensor):
+            raise ValueError(f"Invalid {name}: {type(value).__name__} (expected a tensor)")
+    if not isinstance(diag, bool):
+        raise ValueError(f"Invalid diag: {diag!r} (expected True or False)")
     if per_sample.ndim != 2:
         raise ValueError(f"Invalid per_sample: shape {tuple(per_sample.shape)} (expected (n, P))")
     n = per_sample.shape[0]
@@ -613,10 +646,7 @@ def per_sample_backward_stats(
     Raises:
         ValueError: for fewer than 2 samples or ``x`` and ``y`` of different lengths.
     """
-    if len(x) < 2:
-        raise ValueError(f"Invalid x: {len(x)} samples (expected at least 2 for gradient statistics)")
-    if len(y) != len(x):
-        raise ValueError(f"Invalid y: {len(y)} targets (expected {len(x)}, one per sample of x)")
+    _check_batch(x, y, minimum=2)
     params = [p for _, p in _trainable(model)]
     rows, losses = [], []
     for i in range(len(x)):

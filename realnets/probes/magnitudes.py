@@ -147,6 +147,10 @@ class GradMagnitudeSweep:
             replacement): the zero-mean Gaussian prediction with the measured per-coordinate sigma.
         predicted_folded: the folded-normal mean with the measured full-batch mean :math:`\mu_i` too.
         paper_predicted: seed 001, eq. 4: :math:`2\overline{\sigma_i}/\sqrt{\pi n}` (no population factor).
+        mean_abs_centred: measured :math:`E|g_i - \mu_i|` (the batch gradient minus the full-population
+            gradient), which is zero-mean by construction: the quantity eq. 4 models, so the constant of
+            eq. 4 can be tested on a network whose mean gradient is not zero.
+        stderr_centred: its standard error over the batches.
         sigma_mean: :math:`\overline{\sigma_i}`, the layer mean of the per-sample gradient std.
         fit: weighted log-log fit of ``mean_abs`` against ``n`` (slope, constant, standard errors).
     """
@@ -160,6 +164,8 @@ class GradMagnitudeSweep:
     predicted: dict[str, list[float]] = field(default_factory=dict)
     predicted_folded: dict[str, list[float]] = field(default_factory=dict)
     paper_predicted: dict[str, list[float]] = field(default_factory=dict)
+    mean_abs_centred: dict[str, list[float]] = field(default_factory=dict)
+    stderr_centred: dict[str, list[float]] = field(default_factory=dict)
     sigma_mean: dict[str, float] = field(default_factory=dict)
     fit: dict[str, LogLogFit] = field(default_factory=dict)
 
@@ -222,10 +228,19 @@ def mean_abs_gradient_sweep(
     result = GradMagnitudeSweep(sizes, n_pop, replacement, batches_per_size)
     result.sigma_mean = {name: float(sigma[name].mean()) for name in names}
     for name in names:
-        for key in ("mean_abs", "stderr", "predicted", "predicted_folded", "paper_predicted"):
+        for key in (
+            "mean_abs",
+            "stderr",
+            "predicted",
+            "predicted_folded",
+            "paper_predicted",
+            "mean_abs_centred",
+            "stderr_centred",
+        ):
             getattr(result, key)[name] = []
     for b in sizes:
         per_batch: dict[str, list[float]] = {name: [] for name in names}
+        centred: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(batches_per_size):
             if replacement:
                 idx = torch.randint(n_pop, (b,), generator=gen)
@@ -235,11 +250,17 @@ def mean_abs_gradient_sweep(
             grads = _batch_gradient(model, loss_fn, x[idx], y[idx])
             for name in names:
                 per_batch[name].append(float(grads[name].double().abs().mean()))
+                centred[name].append(float((grads[name].double() - mu[name]).abs().mean()))
         factor = 1.0 if replacement else (n_pop - b) / (n_pop - 1)
         for name in names:
             values = torch.tensor(per_batch[name], dtype=torch.float64)
             result.mean_abs[name].append(float(values.mean()))
             result.stderr[name].append(float(values.std(unbiased=True) / math.sqrt(batches_per_size)))
+            values_c = torch.tensor(centred[name], dtype=torch.float64)
+            result.mean_abs_centred[name].append(float(values_c.mean()))
+            result.stderr_centred[name].append(
+                float(values_c.std(unbiased=True) / math.sqrt(batches_per_size))
+            )
             s = sigma[name] * math.sqrt(factor / b)
             result.predicted[name].append(float(math.sqrt(2 / math.pi) * s.mean()))
             result.predicted_folded[name].append(float(_folded_normal_mean(mu[name], s).mean()))
@@ -268,11 +289,17 @@ class StrideProbe:
 
     * ``param_stride/<name>``: normalised parameter stride :math:`E|\Delta w_i| / lr` (seed 001, eq. 6, fig. 4;
       times ``lr`` it is fig. 5's stride), the mean over the layer's coordinates;
-    * ``radius_median/<name>``: median over coordinates of the curvature radius :math:`|w_i / g_i|` (eq. 17);
+    * ``radius_median/<name>``: median over coordinates of the curvature radius :math:`|w_i / g_i|` (eq. 17)
+      (this and the other radii only on every ``radius_every``-th update: medians are the costly part);
     * ``radius_mean/<name>``: its mean over the coordinates with :math:`g_i \ne 0` (eq. 17 fails as
       :math:`g_i \to 0`, eq. 19; the mean is dominated by those coordinates, the median is not);
     * ``radius_of_medians/<name>``: :math:`|\operatorname{med}|w| / \operatorname{med}|g||`, MCLR's :math:`R_m`
       (eq. 20, read as medians of magnitudes);
+
+    * ``radius_hessian_median/<name>`` (only when :meth:`before` got ``hessian_diagonal``): median over
+      coordinates of the curvature radius of the loss curve :math:`(1 + g_i^2)^{3/2} / |H_{ii}|` (seed 001,
+      eq. 9-10, the radius CBLR uses; coordinates with :math:`H_{ii} = 0` are left out), the "Hessian probe"
+      variant of fig. 2 (:func:`realnets.probes.hessian.hessian_diagonal` gives the diagonal);
 
     and for the whole network ``param_stride`` (all coordinates) and ``loss_stride`` :math:`\Delta L / lr`
     with :math:`\Delta L` = ``loss_before - loss_after`` (eq. 8, fig. 7; positive when the loss fell). ``w`` and
@@ -280,35 +307,75 @@ class StrideProbe:
     :math:`lr\,g`; the stride is what they moved.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, radius_every: int = 1) -> None:
+        if isinstance(radius_every, bool) or not isinstance(radius_every, int) or radius_every < 0:
+            raise ValueError(f"Invalid radius_every: {radius_every!r} (expected an integer >= 0)")
+        #: the radii (medians over coordinates, the costly part) on every ``radius_every``-th update; 0: never
+        self.radius_every = radius_every
+        self.updates = 0
         self._w: dict[str, Tensor] = {}
         self._g: dict[str, Tensor | None] = {}
+        self._h: dict[str, Tensor] = {}
 
-    def before(self, model: nn.Module) -> None:
-        """Snapshot the parameters and their gradients (call just before ``optimizer.step()``)."""
-        self._w = {name: p.detach().clone() for name, p in _trainable(model)}
-        self._g = {name: None if p.grad is None else p.grad.detach().clone() for name, p in _trainable(model)}
+    def _radius_due(self) -> bool:
+        return self.radius_every > 0 and self.updates % self.radius_every == 0
 
-    def after(self, model: nn.Module, loss_before: float, loss_after: float, lr: float) -> dict[str, float]:
-        """The strides and radii of the update since :meth:`before` (see the class docstring)."""
+    def before(
+        self, model: nn.Module, hessian_diagonal: dict[str, Tensor] | None = None, radii: bool | None = None
+    ) -> None:
+        """Snapshot the parameters and their gradients (call just before ``optimizer.step()``).
+
+        ``hessian_diagonal``: optional ``{name: diag H}`` (shaped like each parameter) for the Hessian radius.
+        The gradients are copied only on updates whose radii are due: ``radii`` says so explicitly (the
+        engine passes its own update counter, so that a resumed run keeps the schedule), None follows
+        ``radius_every``.
+        """
+        due = self._radius_due() if radii is None else bool(radii)
+        named = _trainable(model)
+        copies = torch._foreach_mul([p.detach() for _, p in named], 1.0) if named else []  # one fused copy
+        self._w = {name: w for (name, _), w in zip(named, copies)}
+        self._g = {
+            name: None if (p.grad is None or not due) else p.grad.detach().clone() for name, p in named
+        }
+        self._h = dict(hessian_diagonal or {}) if due else {}
+
+    def after(
+        self, model: nn.Module, loss_before: float, loss_after: float | None, lr: float
+    ) -> dict[str, float]:
+        """The strides and radii of the update since :meth:`before` (see the class docstring); no
+        ``loss_stride`` when ``loss_after`` is None (it needs one more forward pass)."""
         if not self._w:
             raise RuntimeError("StrideProbe.after called without StrideProbe.before")
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (expected a finite number > 0)")
         out: dict[str, float] = {}
-        total, count = 0.0, 0
-        for name, p in _trainable(model):
-            w0 = self._w[name]
-            step = (p.detach() - w0).abs().double()
-            out[f"param_stride/{name}"] = float(step.mean()) / lr
-            total += float(step.sum())
-            count += step.numel()
-            g = self._g.get(name)
-            if g is not None:
-                out.update(_radii(name, w0.double(), g.double()))
-        out["param_stride"] = total / max(count, 1) / lr
-        out["loss_stride"] = (float(loss_before) - float(loss_after)) / lr
-        self._w, self._g = {}, {}
+        named = _trainable(model)
+        names = [name for name, _ in named]
+        count = sum(p.numel() for _, p in named)
+        with torch.no_grad():
+            # fused: the L1 norm of every layer's step in a handful of kernels, one device sync for all layers
+            steps = torch._foreach_sub([p.detach() for _, p in named], [self._w[n] for n in names])
+            norms = torch._foreach_norm(steps, 1) if steps else []
+            values = torch.stack([v.double() for v in norms]).tolist() if norms else []
+            for name, p, total in zip(names, (p for _, p in named), values):
+                out[f"param_stride/{name}"] = total / max(p.numel(), 1) / lr
+                g = self._g.get(name)
+                if g is not None:
+                    w0 = self._w[name]
+                    out.update(_radii(name, w0.double(), g.double()))
+                    h = self._h.get(name)
+                    if h is not None:
+                        curv = h.detach().double().abs().reshape(-1)
+                        keep = curv > 0
+                        radius = (1 + g.double().reshape(-1)[keep].pow(2)).pow(1.5) / curv[keep]
+                        out[f"radius_hessian_median/{name}"] = (
+                            float(radius.median()) if radius.numel() else math.inf
+                        )
+        out["param_stride"] = sum(values) / max(count, 1) / lr
+        if loss_after is not None:
+            out["loss_stride"] = (float(loss_before) - float(loss_after)) / lr
+        self._w, self._g, self._h = {}, {}, {}
+        self.updates += 1
         return out
 
 

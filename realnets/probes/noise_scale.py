@@ -26,8 +26,11 @@ The two-batch estimator (app. A, eq. A.1-A.2) needs only batch gradients at two 
 unbiased for :math:`|G|^2` and :math:`\operatorname{tr}\Sigma` when the batches hold iid samples; McCandlish et al.
 average each over many batches before taking :math:`B_\text{simple} = \bar{\mathcal S}/\overline{|\mathcal G|^2}`.
 
-The Hessian-vector products use a small double-backward HVP of this module (:func:`hvp`); once
-``realnets.probes.hessian`` is settled, :func:`b_noise` can switch to it.
+The Hessian-vector products use a small double-backward HVP of this module (:func:`hvp`, one gradient graph
+for all products), not :class:`realnets.probes.hessian.HessianOperator`: that probe switches the model to
+``eval()`` mode (the curvature convention of seed 003), while :math:`\operatorname{tr}(H\Sigma)` pairs the
+Hessian with per-sample gradients taken in the model's own mode; :func:`hvp` keeps both in that mode (for a
+model without BatchNorm or dropout the two agree, which ``tests/test_probes_noise_scale.py`` checks).
 """
 
 from __future__ import annotations
