@@ -260,3 +260,11 @@ def test_nan_in_the_full_training_loss_is_a_divergence_reported_where_it_happene
     # strict JSON (no NaN literal), and the pass counts stop where the run diverged
     json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=pytest.fail)
     assert summary["fwd"] == sum(s["fwd"] for s in steps) and summary["bwd"] == sum(s["bwd"] for s in steps)
+
+
+@pytest.mark.parametrize(("algo", "key"), [("sgd", "batch_size"), ("ba-sgd", "m0")])
+def test_a_batch_larger_than_the_training_set_is_refused_before_anything_is_written(tmp_path, algo, key):
+    config = tiny(tmp_path, algo, hp={key: N_TRAIN + 1}, budget_epochs=3.0, model="mlp")
+    with pytest.raises(ValueError, match=rf"Invalid {key}: {N_TRAIN + 1} .*expected at most {N_TRAIN}\)"):
+        train(config, plots=False)
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

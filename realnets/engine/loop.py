@@ -136,6 +136,7 @@ class Run:
         from realnets.algorithms.schedules import schedule_collapse_note
 
         overrides = config.algo_overrides()  # budget fractions ("30%") already resolved to epochs
+        _check_batch_fits(overrides, self.task.n_train, config.dataset)
         self.policy, self.optimizer = info.build(self.task.model, overrides)
         resolved = {**info.defaults, **overrides}
         self.schedule_note = schedule_collapse_note(config.algo, resolved, config.budget_epochs)
@@ -349,6 +350,21 @@ class Run:
             set_rng_states(payload["rng"], self.device)
             if self.collective.active and not self.is_main:
                 _rank_seed(self.config.seed, self.collective.rank, self.step)
+
+
+#: Batch sizes a user may set that are drawn as one batch (a larger value would repeat samples in a batch).
+_DRAWN_BATCH_KEYS = ("batch_size", "m0", "small_batch_size")
+
+
+def _check_batch_fits(overrides: dict[str, Any], n_train: int, dataset: str) -> None:
+    """A batch size given by the user must fit the training set: one line, before anything is written."""
+    for key in _DRAWN_BATCH_KEYS:
+        value = overrides.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > n_train:
+            raise ValueError(
+                f"Invalid {key}: {value!r} (larger than the {n_train} training samples of {dataset}; "
+                f"expected at most {n_train})"
+            )
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:
