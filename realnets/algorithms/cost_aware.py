@@ -311,18 +311,7 @@ def compare_with_ba(
 # ------------------------------------------------------------------------------------- registration
 def _defaults() -> dict[str, Any]:
     return {
-        "lr": 0.05,
-        "batch_size": None,
-        "m0": 32,
-        "s_star": 0.0,
-        "max_batch_size": 0,
-        "stat": "exact",
-        "growth": "step",
-        "code_variance": False,
-        "epoch_boundary": "cap",
-        "shortcut": True,
-        "search_max": 0,
-        "weight_decay": 0.0,
+        **ba._defaults(0.05, momentum=False),  # BA-SGD's, plus the cost model's
         "workers": 8,
         "alpha": 5e-6,
         "beta": 1e-10,
