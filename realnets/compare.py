@@ -430,6 +430,8 @@ def _hp_cell(row: Mapping[str, Any], key: str) -> str:
     how (``adaptive`` for BA, ``32..256`` for a schedule with a cap)."""
     hp = row.get("hparams", {})
     value = hp.get(key)
+    if key == "momentum" and hp.get("optimizer") in ("sgd", "adam"):
+        return "-"  # the default momentum is carried in hp but plain SGD and Adam do not use it
     if key == "batch_size":
         if str(row.get("algo", "")).startswith("BA-"):
             return "adaptive"

@@ -18,3 +18,12 @@ def test_seed000_lr_preset_pairs_ba_and_mini32_at_each_rate(tmp_path):
     expected |= {("momentum", lr, 32) for lr in SEED000_FIG4_LRS}
     assert rows == expected
     assert sorted(plan["labels"].values())[0] == "BA-Momentum (lr=0.005)"
+
+
+def test_the_table_shows_no_momentum_for_optimizers_that_ignore_it():
+    from realnets.compare import _hp_cell
+
+    sgd = {"algo": "Mini-32-SGD", "hparams": {"optimizer": "sgd", "momentum": 0.9, "batch_size": 32}}
+    heavy_ball = {"algo": "Mini-32-Momentum", "hparams": {"optimizer": "momentum", "momentum": 0.9}}
+    assert _hp_cell(sgd, "momentum") == "-"
+    assert _hp_cell(heavy_ball, "momentum") == "0.9"
