@@ -330,7 +330,7 @@ def _defaults() -> dict[str, Any]:
     source="seed 000, sec. 2.2 eq. 7-9, with a ring all-reduce cost",
 )
 def _ba_cost(params, hp):
-    import torch
+    from realnets.optim import build_optimizer
 
     params_bytes = check_number("params_bytes", hp["params_bytes"], low=0.0)
     if params_bytes == 0:
@@ -356,13 +356,6 @@ def _ba_cost(params, hp):
         shortcut=hp["shortcut"],
         search_max=hp["search_max"],
     )
-    weight_decay = check_number("weight_decay", hp["weight_decay"], low=0.0)
-    optimizer = torch.optim.SGD(
-        [p for _, p in params],
-        lr=policy.lr,
-        momentum=0.0,
-        dampening=0.0,
-        nesterov=False,
-        weight_decay=weight_decay,
-    )
+    # plain SGD from the optimizer room, as BA-SGD builds it (biases and norms get no weight decay)
+    optimizer = build_optimizer("sgd", params, {**hp, "lr": policy.lr, "momentum": 0.0})
     return policy, optimizer
