@@ -412,23 +412,22 @@ def _defaults(lr: float, momentum: bool) -> dict[str, Any]:
     return hp
 
 
+def _policy_kwargs(hp: Mapping[str, Any], rho: float) -> dict[str, Any]:
+    """The :class:`BatchAdaptivePolicy` arguments from resolved hyperparameters (BA's variants share them)."""
+    keys = ("lr", "m0", "s_star", "max_batch_size", "stat", "growth", "code_variance", "epoch_boundary")
+    return {
+        **{key: hp[key] for key in keys},
+        "rho": rho,
+        "first": hp["batch_size"],
+        "shortcut": hp["shortcut"],
+        "search_max": hp["search_max"],
+    }
+
+
 def _build(params, hp: Mapping[str, Any], rho: float):
     from realnets.optim import build_optimizer, get_optimizer
 
-    policy = BatchAdaptivePolicy(
-        lr=hp["lr"],
-        rho=rho,
-        m0=hp["m0"],
-        first=hp["batch_size"],
-        s_star=hp["s_star"],
-        max_batch_size=hp["max_batch_size"],
-        stat=hp["stat"],
-        growth=hp["growth"],
-        code_variance=hp["code_variance"],
-        epoch_boundary=hp["epoch_boundary"],
-        shortcut=hp["shortcut"],
-        search_max=hp["search_max"],
-    )
+    policy = BatchAdaptivePolicy(**_policy_kwargs(hp, rho))
     # The heavy-ball SGD of the room with dampening 0 and no Nesterov: its buffer is exactly mu_P of eq. 15.
     name = hp.get("optimizer") or ("momentum" if rho > 0 else "sgd")
     info = get_optimizer(name)

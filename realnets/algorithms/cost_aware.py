@@ -343,18 +343,7 @@ def _ba_cost(params, hp):
         allreduce=hp["allreduce"],
         time_per_sample=hp["time_per_sample"],
         params_bytes=params_bytes,
-        lr=hp["lr"],
-        rho=0.0,
-        m0=hp["m0"],
-        first=hp["batch_size"],
-        s_star=hp["s_star"],
-        max_batch_size=hp["max_batch_size"],
-        stat=hp["stat"],
-        growth=hp["growth"],
-        code_variance=hp["code_variance"],
-        epoch_boundary=hp["epoch_boundary"],
-        shortcut=hp["shortcut"],
-        search_max=hp["search_max"],
+        **ba._policy_kwargs(hp, rho=0.0),
     )
     # plain SGD from the optimizer room, as BA-SGD builds it (biases and norms get no weight decay)
     optimizer = build_optimizer("sgd", params, {**hp, "lr": policy.lr, "momentum": 0.0})
