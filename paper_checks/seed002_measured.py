@@ -2,7 +2,8 @@ r"""Seed 002 (Golmant et al.), Figs. 1, 2 (left), 4 and 5 measured on a real net
 (real data, 1437 training and 360 test images) with the package's MLP (64-32-32-10, ReLU), plain SGD, 3 seeds.
 All four are tier "full" (30 epochs at batch sizes 4..256, 3 seeds: about 1 min each on 2 busy cores, Fig. 4
 2 min); the test suite runs each in a miniature configuration.
-These are the verdicts on the paper; ``seed002_derivations.py`` keeps what the noisy quadratic model says.
+These are the verdicts on the paper; ``seed002_derivations.py`` keeps what the noisy quadratic model says, and
+``seed002_sweep.py`` runs Figs. 1 and 2 (left) in the quick tier, and Fig. 3, through ``realnets sweep`` itself.
 
 Protocol (seed 002, sec. 3-4, the one ``realnets sweep`` implements, and the same functions:
 :func:`realnets.sweep.first_crossing` and :func:`realnets.sweep.regimes`): every batch size :math:`m` trains the

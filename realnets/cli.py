@@ -827,21 +827,62 @@ def _add_bench(subparsers) -> None:
         help="interleaved repetitions (default: 7)",
     )
     p.add_argument("--out", default="bench.json", help="JSON output path (default: bench.json)")
+    p.add_argument(
+        "--threads",
+        type=_number(int, "threads"),
+        default=None,
+        metavar="N",
+        help="torch intra-op threads of the timed code, ours and the peer alike (default: torch's, every "
+        "core; the threads section starts its own runs with their defaults)",
+    )
     p.set_defaults(func=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from realnets import bench
-    from realnets.bench import format_results, run_bench
 
     sections = args.sections.split(",") if args.sections is not None else None  # '' is no section, not all
     if args.out is not None:
         _check_output_file("out", args.out)
+    if args.threads is not None:
+        from realnets.config import MAX_THREADS
+
+        if not 1 <= args.threads <= MAX_THREADS:
+            raise ValueError(
+                f"Invalid threads: {args.threads} (expected an integer >= 1 and <= {MAX_THREADS})"
+            )
     bench._import_section_modules()
     names = sections or list(bench.SECTIONS)
     unknown = [n for n in names if n not in bench.SECTIONS]
     if unknown:
         raise ValueError(f"Invalid section: {unknown[0]!r} (expected one of {', '.join(bench.SECTIONS)})")
+    with _torch_threads(args.threads):  # env.json below records the setting the sections ran at
+        _bench_sections(args, names)
+    return 0
+
+
+def _torch_threads(threads: int | None):
+    """``torch.set_num_threads(threads)`` for the block (None: unchanged), restored after."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def scope():
+        before = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    return scope()
+
+
+def _bench_sections(args: argparse.Namespace, names: list[str]) -> None:
+    from realnets.bench import format_results, run_bench
+
     rows: list[dict[str, Any]] = []
     for index, name in enumerate(names):  # each section's rows as soon as it returns
         section_rows = run_bench(
@@ -863,7 +904,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.out, json.dumps({"rows": rows, "repeats": args.repeats, "env": env}, indent=2)
         )
         print(f"written: {args.out}")
-    return 0
 
 
 def _write_text_atomic(path: str, text: str) -> None:

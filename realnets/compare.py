@@ -5,7 +5,9 @@ Every run gets the same dataset, model and budget in samples, so the comparison 
 the final full training loss, the best test accuracy over the budget (seed 000, Table 1), the final test
 accuracy and the number of updates, plus every hyperparameter that differs between the rows; the figure is
 seed 000's fig. 1 (training loss per epoch, mean over seeds with the min-max band), with the loss against
-updates and the test accuracy below.
+updates and the test accuracy below. Under the table, seed 000's sec. 4.4 / fig. 5 timing: the update and
+epoch at which each BA run's batch-size boom starts, and at which each run's training loss stops falling
+(definitions in :mod:`realnets.boom`).
 
 Algorithm specs: ``name`` or ``name:key=value:key=value``; several specs are separated by ``;`` (a value may
 then contain commas: ``increase-batch:milestones=6,12,16;sgd``). Commas between specs also work when no
@@ -27,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from realnets.boom import PLATEAU_FACTOR, PLATEAU_TAIL, boom_period, loss_plateau
 from realnets.config import TrainConfig, make_config, parse_hparam, split_layer
 from realnets.engine import train
 from realnets.plots import algo_label, differing_keys, entry_keys, format_value, load_metrics, plot_compare
@@ -377,6 +380,21 @@ def _best_test_acc(run_dir: Path) -> float | None:
     return max(accs) if accs else None
 
 
+def _timing(run_dir: Path, n_train: int | None, ba: bool) -> dict[str, Any]:
+    """Seed 000 sec. 4.4's two points of one run (definitions in :mod:`realnets.boom`): the start of the
+    batch-size boom (BA runs only) and where the full training loss stops falling."""
+    steps, epochs = load_metrics(run_dir)
+    n = n_train or 1
+    boom = boom_period(steps, n) if ba and n_train else None
+    flat = loss_plateau(epochs, n) if n_train else None
+    return {
+        "boom_start_update": boom and boom["start_update"],
+        "boom_start_epoch": boom and boom["start_epoch"],
+        "loss_flat_update": flat and flat["update"],
+        "loss_flat_epoch": flat and flat["epoch"],
+    }
+
+
 def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
     values = [v for v in values if v is not None]
     if not values:
@@ -393,7 +411,10 @@ def summarize(
     differing: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Per algorithm: mean and sample standard deviation over seeds of the final training loss, the best and
-    the final test accuracy (fractions in the JSON; the table prints %) and the updates."""
+    the final test accuracy (fractions in the JSON; the table prints %) and the updates; and seed 000 sec.
+    4.4's timing (:mod:`realnets.boom`): ``boom_start_update``/``_epoch`` for BA runs and
+    ``loss_flat_update``/``_epoch`` for every run, each over the seeds where the point exists (counted in
+    ``boom_seeds`` and ``loss_flat_seeds``)."""
     rows = []
     for algo in algos:
         runs = [results[(algo, s)] for s in seeds]
@@ -409,6 +430,12 @@ def summarize(
         for key in ("final_train_loss", "final_test_acc", "steps"):
             row[key], row[key + "_std"] = _mean_std([r.summary.get(key) for r in runs])
         row["best_test_acc"], row["best_test_acc_std"] = _mean_std([_best_test_acc(r.run_dir) for r in runs])
+        ba = str(row["algo"]).startswith("BA-") or parse_algo_spec(algo)[0].startswith("ba-")
+        timings = [_timing(r.run_dir, r.summary.get("n_train"), ba) for r in runs]
+        for key in ("boom_start_update", "boom_start_epoch", "loss_flat_update", "loss_flat_epoch"):
+            row[key], row[key + "_std"] = _mean_std([t[key] for t in timings])
+        row["boom_seeds"] = sum(t["boom_start_update"] is not None for t in timings) if ba else None
+        row["loss_flat_seeds"] = sum(t["loss_flat_update"] is not None for t in timings)
         rows.append(row)
     return rows
 
@@ -475,4 +502,37 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             f"{_cell(r['final_test_acc'], r['final_test_acc_std'], '.2f', 100):>17} "
             f"{_cell(r['steps'], r['steps_std'], '.0f'):>16}  {mark}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _timing_footer(rows))
+
+
+def _timing_footer(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Seed 000 sec. 4.4 / fig. 5 under the table: when each BA run's batch-size boom starts and when each
+    run's training loss stops falling (update and epoch, mean ± std over the seeds that have the point)."""
+    lines = []
+    for key, seeds_key, title in (
+        ("boom_start", "boom_seeds", "batch-size boom starts"),
+        ("loss_flat", "loss_flat_seeds", "training loss stops falling"),
+    ):
+        cells = []
+        for r in rows:
+            found, total = r.get(seeds_key), r.get("seeds", 0)
+            if found is None:
+                continue
+            if not found:
+                cells.append(f"  {r['algo']}: none in {total} seed{'s' if total != 1 else ''}")
+                continue
+            update = _cell(r.get(f"{key}_update"), r.get(f"{key}_update_std"), ".0f")
+            epoch = _cell(r.get(f"{key}_epoch"), r.get(f"{key}_epoch_std"), ".1f")
+            cells.append(f"  {r['algo']}: update {update}, epoch {epoch} ({found}/{total} seeds)")
+        if cells:
+            lines += ["", f"{title} ({_TIMING_DEFINITIONS[key]}):", *cells]
+    return lines
+
+
+#: One line each; the definitions are those of :mod:`realnets.boom` (seed 000, sec. 4.4 and fig. 5).
+_TIMING_DEFINITIONS = {
+    "boom_start": "start of the period in which batches above the early median are most concentrated, "
+    "seed 000 sec. 4.4",
+    "loss_flat": f"first epoch after which the full training loss never falls below 1/{PLATEAU_FACTOR:g} of it "
+    f"again, with {PLATEAU_TAIL:.0%} of the budget after it; none: still falling",
+}

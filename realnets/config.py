@@ -183,7 +183,14 @@ def default_threads(num_parameters: int, batch_size: int = 32) -> int | None:
     """The intra-op thread count for a model of ``num_parameters`` trained at ``batch_size`` (None: leave torch's
     default). One thread when ``num_parameters * batch_size < SMALL_STEP_WORK`` (see there for the measurement):
     the digits MLP at its default batch of 32 gains nothing from a second thread. For batch-adaptive policies
-    pass the first batch (``m0``)."""
+    pass the first batch (``m0``).
+
+    This is the one rule behind every ``--threads`` default: ``realnets train`` and ``realnets compare``
+    apply it per run, ``realnets sweep`` per cell (but one thread per cell with ``--jobs`` > 1, the cells
+    sharing the cores), and ``python -m paper_checks`` gives each worker one thread (its models are all small
+    by this rule). ``realnets bench`` leaves torch's default: its sections time ours and the peer at the same
+    setting. Why it matters: two runs at torch's default (every core each) side by side oversubscribe the
+    cores and each becomes several times slower (``realnets bench --sections threads``)."""
     return 1 if num_parameters * max(1, batch_size) < SMALL_STEP_WORK else None
 
 

@@ -8,8 +8,11 @@ Measurement protocol (seed 002, sec. 3 and 4.3):
 
 * the loss curve of a cell is the full training loss at the end of each epoch (``--loss-source epoch``,
   the engine's exact evaluation), and every ``--eval-every`` updates when given (the paper's fixed update
-  intervals; the engine's ``eval`` records) or the mean batch loss over windows of ``--log-every`` updates
-  (``--loss-source step``, finer in updates but noisy and measured in train mode before each update);
+  intervals; the engine's ``eval`` records), or about ``--eval-points`` times per cell (every
+  ``max(1, updates // N)`` updates of that cell: a fixed interval within a run, so that every curve has
+  about N points however few updates its batch size makes), or the mean batch loss over windows of
+  ``--log-every`` updates (``--loss-source step``, finer in updates but noisy and measured in train mode
+  before each update);
 * the threshold :math:`\epsilon` is the lower quartile (``--quantile``) of the logged losses of the largest
   batch size, pooled over its seeds, separately for each strategy and data fraction (the paper's rule;
   ``--threshold`` fixes it instead);
@@ -114,6 +117,12 @@ def _parser() -> _Parser:
     p.add_argument(
         "--log-every", default="10", help="updates per window of batch losses for --loss-source step"
     )
+    p.add_argument(
+        "--eval-points",
+        default=None,
+        help="evaluate the full losses about N times per cell, every max(1, updates // N) updates (an interval "
+        "per cell; instead of --eval-every)",
+    )
     p.add_argument("--linear-alpha", default="0.8", help="local exponent at or above which scaling is linear")
     p.add_argument("--plateau-alpha", default="0.2", help="local exponent at or below which it is a plateau")
     p.add_argument("--jobs", default="1", help="cells trained in parallel processes (default: 1)")
@@ -137,6 +146,13 @@ def _parser() -> _Parser:
     ):
         p.add_argument(flag, dest=dest, action="append", default=[], help="key=value (repeatable)")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the figures")
+    p.add_argument(
+        "--threads",
+        dest="threads",
+        default=None,
+        help="torch threads per cell (default: realnets train's rule, realnets.config.default_threads; "
+        "1 with --jobs > 1)",
+    )
     return p
 
 
@@ -226,6 +242,8 @@ def plan_sweep(argv: Sequence[str]) -> SweepPlan:
     algo_layers = {spec: _strategy_layer(spec, shared_hp, batch_sizes[0]) for spec in strategies}
     _check_hp_used(strategies, shared_hp)
     dataset_options = _fraction_options(base, fractions)
+    points = _eval_points(args, base)
+    sizes = _train_sizes(base, fractions) if points else {}
     no_hp = {k: v for k, v in base.to_dict().items() if k not in ("hp", "out_dir")}
     cells = []
     for spec in strategies:
@@ -239,7 +257,10 @@ def plan_sweep(argv: Sequence[str]) -> SweepPlan:
                         layer,
                         {"seed": seed, "out_dir": str(run_dir), **dataset_options[fraction]},
                     )
-                    _check_build(config)
+                    factor = _check_build(config)
+                    if points:
+                        updates = math.ceil(round(config.budget_epochs * sizes[fraction] * factor) / batch)
+                        config = make_config(config.to_dict(), {"eval_every": max(1, updates // points)})
                     cells.append(
                         Cell(len(cells), spec, batch, seed, fraction, str(run_dir), config.to_dict())
                     )
@@ -258,6 +279,7 @@ def _analysis_options(args: argparse.Namespace) -> dict[str, Any]:
         "linear_alpha": _number(args.linear_alpha, "linear alpha", float),
         "plateau_alpha": _number(args.plateau_alpha, "plateau alpha", float),
         "jobs": _number(args.jobs, "jobs", int, 1),
+        "threads": None if args.threads is None else _number(args.threads, "threads", int, 1, 1024),
         "plots": args.plots,
     }
     if options["plateau_alpha"] >= options["linear_alpha"]:
@@ -348,15 +370,37 @@ def _check_hp_used(strategies: Sequence[str], hp: Mapping[str, Any]) -> None:
             )
 
 
-def _check_build(config) -> None:
-    """Build the policy once on a dummy parameter, so bad hyperparameter values fail before any training."""
+def _check_build(config) -> float:
+    """Build the policy once on a dummy parameter, so bad hyperparameter values fail before any training;
+    returns its budget factor (``train-longer``: m/m0)."""
     import torch
 
     from realnets.registry import get_algorithm
 
-    get_algorithm(config.algo).build(
+    policy, _ = get_algorithm(config.algo).build(
         [("weight", torch.nn.Parameter(torch.zeros(1)))], config.algo_overrides()
     )
+    return float(getattr(policy, "budget_factor", 1.0))
+
+
+def _eval_points(args: argparse.Namespace, base) -> int | None:
+    if args.eval_points is None:
+        return None
+    if args.eval_every is not None or (base.eval_every is not None and base.eval_every != 0):
+        raise ValueError(
+            f"Invalid eval points: {args.eval_points!r} (expected either --eval-points or --eval-every, not both)"
+        )
+    return _number(args.eval_points, "eval points", int, 1)
+
+
+def _train_sizes(base, fractions: Sequence[float]) -> dict[float, int]:
+    """Training samples of a cell at each data fraction (the engine's count up to per-class rounding)."""
+    from realnets.data import load_dataset
+
+    full = load_dataset(base.dataset, data_dir=base.data_dir, seed=base.seed, **base.dataset_options)
+    n = int(full.x_train.shape[0])
+    n -= round(base.val_fraction * n)
+    return {f: max(1, round(f * n)) for f in fractions}
 
 
 def _fraction_options(base, fractions: Sequence[float]) -> dict[float, dict[str, Any]]:
@@ -391,7 +435,7 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _runtime_layer(status: str, jobs: int) -> dict[str, Any]:
+def _runtime_layer(status: str, jobs: int, threads: int | None = None) -> dict[str, Any]:
     """Settings that do not change the experiment: no progress bar, one thread per parallel job, and leave to
     replace a cell folder that holds neither a checkpoint nor a summary (a start that died early)."""
     from dataclasses import fields
@@ -400,14 +444,14 @@ def _runtime_layer(status: str, jobs: int) -> dict[str, Any]:
 
     names = {f.name for f in fields(TrainConfig)}
     layer: dict[str, Any] = {"progress": False}
-    if jobs > 1 and "threads" in names:
-        layer["threads"] = 1
+    if "threads" in names and (threads is not None or jobs > 1):  # --threads, else 1 per parallel job
+        layer["threads"] = 1 if threads is None else threads
     if status == "new" and "overwrite" in names:
         layer["overwrite"] = True
     return layer
 
 
-def _run_cell(config_dict: dict[str, Any], jobs: int = 1) -> tuple[str, float]:
+def _run_cell(config_dict: dict[str, Any], jobs: int = 1, threads: int | None = None) -> tuple[str, float]:
     """Train, resume or skip one cell; returns ``(status, seconds)``. Runs in the worker processes."""
     from realnets.config import make_config
     from realnets.engine import resume, train
@@ -420,7 +464,8 @@ def _run_cell(config_dict: dict[str, Any], jobs: int = 1) -> tuple[str, float]:
     if status == "partial":
         result = resume(run_dir, plots=False)
         return f"{result.status} (resumed)", time.perf_counter() - start
-    result = train(make_config(config_dict, _runtime_layer(status, jobs)), plots=False)
+    layer = _runtime_layer(status, jobs, threads)
+    result = train(make_config(config_dict, layer), plots=False)
     return result.status, time.perf_counter() - start
 
 
@@ -467,14 +512,17 @@ def run_sweep(plan: SweepPlan, *, stream=None) -> dict[str, Any]:
     if jobs == 1:
         for cell in plan.cells:
             print(cell.label(total, fractions), file=stream, flush=True)
-            status, seconds = _run_cell(cell.config, 1)
+            status, seconds = _run_cell(cell.config, 1, plan.options["threads"])
             print(f"  {status} ({seconds:.1f}s)", file=stream, flush=True)
     else:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker) as pool:
-            futures = {pool.submit(_run_cell, cell.config, jobs): cell for cell in plan.cells}
+            futures = {
+                pool.submit(_run_cell, cell.config, jobs, plan.options["threads"]): cell
+                for cell in plan.cells
+            }
             for future in as_completed(futures):
                 status, seconds = future.result()
                 print(

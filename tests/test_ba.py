@@ -344,16 +344,17 @@ TINY = {
 }
 
 
+@pytest.mark.parametrize("lookahead", [True, False])
 @pytest.mark.parametrize("algo", ["ba-sgd", "ba-momentum"])
 @pytest.mark.parametrize("mode", ["exact", "diag", "full"])
-def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode):
+def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode, lookahead):
     # lr 2 on this easy problem makes m* exceed m0, so the batch grows
     config = make_config(
         TINY,
         {
             "algo": algo,
             "out_dir": str(tmp_path / "run"),
-            "hp": {"m0": 16, "lr": 2.0, "stat": mode, "max_batch_size": 96},
+            "hp": {"m0": 16, "lr": 2.0, "stat": mode, "max_batch_size": 96, "lookahead": lookahead},
         },
     )
     result = train(config, plots=False)
@@ -365,7 +366,10 @@ def test_engine_runs_with_exact_budget_and_logs(tmp_path, algo, mode):
     assert all(b % 16 == 0 for b in sizes[:-1]) and max(sizes) <= 96 and max(sizes) > 16
     for r in steps:
         assert {"m_star", "mu", "sigma2", "s_t", "rounds", "fwd", "bwd"} <= set(r)
-        assert r["bwd"] == r["rounds"] and r["rounds"] >= 1  # one backward per increment, none for the update
+        if lookahead and mode != "full":  # one backward per look-ahead block (and per row taken beyond it)
+            assert 1 <= r["bwd"] <= r["rounds"]
+        else:  # one backward per increment, none for the update
+            assert r["bwd"] == r["rounds"] and r["rounds"] >= 1
     for r in steps[:-1]:  # the update comes once the batch reaches min(m*, cap) or the end of the epoch
         assert r["batch_size"] >= min(r["m_star"], 96) or r["samples"] % 160 == 0
 

@@ -280,3 +280,170 @@ def test_stride_probe_opt_in_logs_per_update_strides_in_a_real_run(tmp_path):
     plain = run("plain", 0)
     assert not any(k.startswith("param_stride") for r in plain for k in r)
     assert [r["loss"] for r in plain] == [r["loss"] for r in steps]  # the probe does not change training
+
+
+def _sgd_run(model, x, y, optimizer, probe, steps, *, use_optimizer=True, seed=0):
+    """``steps`` updates on random half-batches; per update the probe's values (read at once) and the oracle
+    ``|dw| / lr`` per layer from the weights before and after in float64."""
+    gen = torch.Generator().manual_seed(seed)
+    lr = optimizer.param_groups[0]["lr"]
+    outs, oracles = [], []
+    for _ in range(steps):
+        idx = torch.randperm(len(x), generator=gen)[: len(x) // 2]
+        optimizer.zero_grad()
+        _ce(model(x[idx]), y[idx]).mean().backward()
+        before = {name: p.detach().clone() for name, p in model.named_parameters()}
+        probe.before(model, optimizer=optimizer if use_optimizer else None)
+        optimizer.step()
+        outs.append(probe.after(model, 1.0, None, lr))
+        oracles.append(
+            {
+                name: float((p.detach() - before[name]).abs().mean()) / lr
+                for name, p in model.named_parameters()
+            }
+        )
+    return outs, oracles
+
+
+@pytest.mark.parametrize(
+    "options, mode",
+    [
+        ({}, "grad"),
+        ({"momentum": 0.9}, "buffer"),
+        ({"momentum": 0.9, "weight_decay": 0.01, "dampening": 0.3}, "buffer"),
+        ({"momentum": 0.9, "nesterov": True}, "difference"),
+        ({"weight_decay": 0.01}, "difference"),
+    ],
+)
+def test_stride_probe_reads_sgd_moves_from_the_direction_and_matches_the_weight_difference(options, mode):
+    model, x, y = _mlp(6)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, **options)
+    probe = StrideProbe(radius_every=0)
+    outs, oracles = _sgd_run(model, x, y, optimizer, probe, 4)
+    assert probe._mode == mode
+    for out, oracle in zip(outs, oracles):
+        for name, value in oracle.items():  # float64 model: the weight difference rounds at ~1e-16 |w|
+            assert out[f"param_stride/{name}"] == pytest.approx(value, rel=1e-9)
+        total = sum(oracle[n] * p.numel() for n, p in model.named_parameters())
+        assert out["param_stride"] == pytest.approx(
+            total / sum(p.numel() for p in model.parameters()), rel=1e-9
+        )
+        assert not any(k.startswith("radius") for k in out)
+
+
+def test_stride_probe_direction_route_scales_each_group_by_its_learning_rate():
+    model, x, y = _mlp(7)
+    optimizer = torch.optim.SGD(
+        [{"params": model[0].parameters(), "lr": 0.05}, {"params": model[2].parameters()}],
+        lr=0.1,
+        momentum=0.5,
+    )
+    outs, oracles = _sgd_run(model, x, y, optimizer, StrideProbe(radius_every=0), 3)
+    for out, oracle in zip(outs, oracles):  # |dw| / lr with lr = 0.05 (the first group's) for every layer
+        for name, value in oracle.items():
+            assert out[f"param_stride/{name}"] == pytest.approx(value, rel=1e-9)
+    assert outs[0]["param_stride/0.weight"] > 0
+
+
+def test_stride_probe_falls_back_to_the_difference_for_other_optimizers_and_missing_gradients():
+    model, x, y = _mlp(8)
+    adam = torch.optim.Adam(model.parameters(), lr=0.01)
+    probe = StrideProbe(radius_every=0)
+    outs, oracles = _sgd_run(model, x, y, adam, probe, 2)
+    assert probe._mode == "difference"
+    for out, oracle in zip(outs, oracles):
+        for name, value in oracle.items():
+            assert out[f"param_stride/{name}"] == pytest.approx(value, rel=1e-9)
+    # a parameter without a gradient: torch's SGD leaves it (and its momentum buffer) alone
+    model, x, y = _mlp(9)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    outs, _ = _sgd_run(model, x, y, sgd, probe, 2)
+    sgd.zero_grad()
+    _ce(model(x), y).mean().backward()
+    model[2].bias.grad = None
+    probe.before(model, optimizer=sgd)
+    assert probe._mode == "difference"
+    sgd.step()
+    out = probe.after(model, 1.0, None, 0.1)
+    assert out["param_stride/2.bias"] == 0.0 and out["param_stride/2.weight"] > 0
+
+
+def test_stride_probe_float32_direction_agrees_with_the_rounded_weight_difference():
+    model, x, y = _mlp(10)
+    model = model.float()
+    x = x.float()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    outs, oracles = _sgd_run(model, x, y, optimizer, StrideProbe(radius_every=0), 3)
+    for out, oracle in zip(outs, oracles):
+        for name, value in oracle.items():  # float32 weights round each move by ~6e-8 |w|
+            assert out[f"param_stride/{name}"] == pytest.approx(value, rel=1e-3)
+
+
+def test_stride_readings_stay_on_the_device_and_read_back_together_across_blocks():
+    from realnets.probes.magnitudes import StrideReading
+
+    model, x, y = _mlp(11)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    probe = StrideProbe(radius_every=30)
+    readings, expected = [], []
+    for step in range(70):  # more than one block of 64 rows of chunk sums
+        optimizer.zero_grad()
+        _ce(model(x), y).mean().backward()
+        grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+        weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+        probe.before(model, optimizer=optimizer)
+        optimizer.step()
+        readings.append(probe.after_deferred(model, 0.1))
+        expected.append((grads, weights, step % 30 == 0))
+    values = StrideReading.read_all(readings)
+    assert values[5] == readings[5].to_dict()
+    for out, (grads, weights, due) in zip(values, expected):
+        for name, g in grads.items():
+            assert out[f"param_stride/{name}"] == pytest.approx(float(g.abs().mean()), rel=1e-9)
+            assert (f"radius_median/{name}" in out) == due
+            if due:
+                ratio = (weights[name] / g).abs().reshape(-1)
+                assert out[f"radius_median/{name}"] == pytest.approx(float(ratio.median()), rel=1e-12)
+    keys = list(values[0])  # each layer's stride then its radii, the whole-network stride last
+    layer = ["param_stride/0.weight", "radius_median/0.weight", "radius_mean/0.weight"]
+    assert keys[:4] == [*layer, "radius_of_medians/0.weight"]
+    assert keys[-1] == "param_stride"
+
+
+def test_stride_probe_radii_leave_out_zero_gradients_and_follow_a_replaced_parameter():
+    model, x, y = _mlp(12)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    _ce(model(x), y).mean().backward()
+    model[0].weight.grad[:, :2] = 0.0  # exact zeros: eq. 17 is undefined there
+    model[0].bias.grad.zero_()  # a layer with no defined radius at all
+    w, g = model[0].weight.detach().clone(), model[0].weight.grad.clone()
+    probe = StrideProbe()
+    probe.before(model, optimizer=optimizer)
+    optimizer.step()
+    out = probe.after(model, 1.0, None, 0.1)
+    keep = g.reshape(-1) != 0
+    ratio = (w.reshape(-1)[keep] / g.reshape(-1)[keep]).abs()
+    assert out["radius_median/0.weight"] == pytest.approx(float(ratio.median()), rel=1e-12)
+    assert out["radius_mean/0.weight"] == pytest.approx(float(ratio.mean()), rel=1e-12)
+    assert out["radius_median/0.bias"] == math.inf and out["radius_of_medians/0.bias"] == math.inf
+    assert out["param_stride/0.bias"] == 0.0
+    # a replaced parameter: the probe measures the new one
+    model[2].weight = nn.Parameter(torch.zeros_like(model[2].weight))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    outs, oracles = _sgd_run(model, x, y, optimizer, probe, 1)
+    for name, value in oracles[0].items():
+        assert outs[0][f"param_stride/{name}"] == pytest.approx(value, rel=1e-9)
+
+
+def test_stride_probe_on_a_half_precision_model_sums_in_float32():
+    model = nn.Linear(3, 2).half()
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 0.5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.25, momentum=0.9)
+    probe = StrideProbe(radius_every=0)
+    probe.before(model, optimizer=optimizer)
+    optimizer.step()
+    out = probe.after(model, 1.0, None, 0.25)
+    assert probe._layout.flat.dtype == torch.float32 and probe._mode == "buffer"
+    assert out == {"param_stride/weight": 0.5, "param_stride/bias": 0.5, "param_stride": 0.5}

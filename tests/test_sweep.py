@@ -245,3 +245,16 @@ def test_eval_every_logs_the_full_loss_at_fixed_update_intervals(tmp_path):
     assert all(math.isfinite(v) and v > 0 for _, v in curve)
     with pytest.raises(ValueError, match="Invalid eval_every"):
         make_config({"eval_every": 0})
+
+
+def test_eval_points_give_each_cell_its_own_interval(tmp_path):
+    args = [*_TINY, "--batch-sizes", "16,64,1000", "--eval-points", "10", "--out", str(tmp_path / "g")]
+    plan = plan_sweep(args)
+    for cell in plan.cells:
+        updates = math.ceil(2 * 1437 / cell.batch_size)  # 2 epochs of the 1437 digits training images
+        assert cell.config["eval_every"] == max(1, updates // 10)
+    assert {c.batch_size: c.config["eval_every"] for c in plan.cells} == {16: 18, 64: 4, 1000: 1}
+    with pytest.raises(ValueError, match="Invalid eval points: '10' .*not both"):
+        plan_sweep([*args, "--eval-every", "5"])
+    with pytest.raises(ValueError, match="Invalid eval points: '0'"):
+        plan_sweep([*_TINY, "--eval-points", "0", "--out", str(tmp_path / "h")])

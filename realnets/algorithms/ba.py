@@ -263,9 +263,13 @@ class BatchAdaptivePolicy(Policy):
         epoch_boundary: ``cap`` or ``cross``.
         shortcut: apply the :math:`a(1) > 5 \\Rightarrow m^* = 1` rule.
         search_max: upper end of the :math:`m^*` search (0: the training-set size).
+        lookahead: let the statistics process the rows this step will probably take at once (the batch the last
+            decision aimed for, on the growth grid), answering each round from that block; the decisions and
+            the sample order are those of the round-by-round rule (see :mod:`realnets.probes.prefix`).
 
     State (plain numbers, checkpointable): the last decision's ``m_star``, ``mu``, ``sigma2``, ``s`` and the
-    number of statistic rounds of the current step (``rounds``).
+    number of statistic rounds of the current step (``rounds``), and the batch the last update took (``taken``,
+    the look-ahead hint).
     """
 
     def __init__(
@@ -283,6 +287,7 @@ class BatchAdaptivePolicy(Policy):
         epoch_boundary: str = "cap",
         shortcut: bool = True,
         search_max: int = 0,
+        lookahead: bool = True,
     ) -> None:
         self.lr = check_number("lr", lr, low=0.0, low_open=True)
         self.rho = check_number("momentum", rho, low=0.0, high=1.0)
@@ -297,6 +302,7 @@ class BatchAdaptivePolicy(Policy):
         self.epoch_boundary = _choice("epoch_boundary", epoch_boundary, EPOCH_BOUNDARY_MODES)
         self.shortcut = SHORTCUT_A if _flag("shortcut", shortcut) else None
         self.search_max = check_number("search_max", search_max, low=0, integer=True)
+        self.lookahead_on = _flag("lookahead", lookahead)
 
     # -- pure helpers --------------------------------------------------------------------------------
     def room(self, info: StepInfo) -> int:
@@ -341,10 +347,19 @@ class BatchAdaptivePolicy(Policy):
 
     # -- the protocol --------------------------------------------------------------------------------
     def init_state(self) -> dict[str, Any]:
-        return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0}
+        return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0, "taken": 0}
 
     def first_draw(self, state: dict[str, Any], info: StepInfo) -> tuple[int, dict[str, Any]]:
         return max(1, min(self.first, self.room(info), self.cap(info))), {**state, "rounds": 0}
+
+    def lookahead(self, state: dict[str, Any], info: StepInfo) -> int:
+        """The batch the last update took, on this step's growth grid (``first + k m0``), capped."""
+        first = max(1, min(self.first, self.room(info), self.cap(info)))
+        if not self.lookahead_on:
+            return 0
+        goal = min(int(state.get("taken", 0)), self.cap(info))
+        rows = first + self.m0 * max(0, math.ceil((goal - first) / self.m0))
+        return max(first, min(rows, self.room(info), self.cap(info)))
 
     def decide(
         self, state: dict[str, Any], info: StepInfo, stats: Mapping[str, Any]
@@ -367,6 +382,12 @@ class BatchAdaptivePolicy(Policy):
         if have >= goal or room <= 0:
             return Update(lr=self.lr), state
         return Grow(min(self.increment(have, goal), room)), state
+
+    def after_update(
+        self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Remember the batch this update took (the next step's look-ahead hint)."""
+        return {**state, "taken": int(record["batch_size"])}
 
     def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Per-update fields for ``metrics.jsonl``: m*, mu, sigma^2 (as used by the rule), s_t, rounds."""
@@ -405,6 +426,7 @@ def _defaults(lr: float, momentum: bool) -> dict[str, Any]:
         "epoch_boundary": "cap",
         "shortcut": True,
         "search_max": 0,
+        "lookahead": True,
         "weight_decay": 0.0,
     }
     if momentum:
@@ -421,6 +443,7 @@ def _policy_kwargs(hp: Mapping[str, Any], rho: float) -> dict[str, Any]:
         "first": hp["batch_size"],
         "shortcut": hp["shortcut"],
         "search_max": hp["search_max"],
+        "lookahead": hp["lookahead"],
     }
 
 

@@ -136,6 +136,16 @@ class Policy:
         """Grow the batch or apply the update, given the statistics of the batch drawn so far."""
         raise NotImplementedError
 
+    def lookahead(self, state: dict[str, Any], info: StepInfo) -> int:
+        """Rows the statistics may process ahead of the batch in this step (0: none, the default).
+
+        A hint, never a decision: when every statistic in :attr:`needs` supports it, the engine peeks this many
+        rows from its sampler (see :mod:`realnets.probes`), still asks :meth:`decide` after every ``Grow`` on
+        the rows drawn so far, and returns the rows the update does not take to the sampler. A good hint is
+        the batch the previous update ended with.
+        """
+        return 0
+
     def after_update(
         self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]
     ) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 One BA update is timed as the engine runs it (through :class:`realnets.engine.TrainStep`): the batch grows from :math:`m_0 = 32` to :math:`B` (the
 paper's step growth, :math:`B/m_0` statistic rounds, or the optional jump growth: :math:`m_0` then
-:math:`B`, two rounds), each round adds the new chunk's forward and backward pass to the incremental
-statistics of :mod:`realnets.probes.ba_stats`, re-evaluates :math:`\\sigma^2` and runs the policy's
-:math:`m^*` search, and the update reuses the gradient the statistic left (no extra pass). The batch size is
+:math:`B`, two rounds). With the look-ahead (the default) the statistics take the block of :math:`B` rows in one
+forward and one backward pass and answer every round from it (:mod:`realnets.probes.prefix`); the
+``no-lookahead`` row is the round-by-round route, where each round adds the new chunk's forward and backward
+pass to the incremental statistics. Every round runs the policy's :math:`m^*` search, and the update reuses the
+gradient the statistic left (no extra pass). The batch size is
 forced to :math:`B` so that both sides process the same samples.
 
 Peers, in the same run, interleaved, medians:
@@ -45,12 +47,13 @@ def _build(
     algo: str,
     device: torch.device,
     stat: str = "exact",
+    lookahead: bool = True,
 ):
     from realnets.models import build_model
     from realnets.registry import get_algorithm
 
     model = build_model(model_name, input_shape=shape, num_outputs=10, **options).to(device)
-    policy, optimizer = get_algorithm(algo).build(model, {"lr": 0.01, "stat": stat})
+    policy, optimizer = get_algorithm(algo).build(model, {"lr": 0.01, "stat": stat, "lookahead": lookahead})
     return model, policy, optimizer
 
 
@@ -86,6 +89,9 @@ class _ForcedGrowth:
         have = info.batch_so_far
         later = [n for n in self.sizes if n > have]
         return (Grow(later[0] - have) if later else Update(lr=self.inner.lr)), state
+
+    def lookahead(self, state, info):
+        return self.sizes[-1] if self.inner.lookahead(state, info) else 0
 
     def after_update(self, state, info, record):
         return self.inner.after_update(state, info, record)
@@ -148,13 +154,14 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
         x, y = _data(shape, 8 * batch, device)  # the sampler walks through 8 batches' worth of samples
         step_sizes = list(range(M0, batch + 1, M0))
         variants = (
-            ("ba-sgd", "exact", step_sizes, "step"),
-            ("ba-sgd", "exact", [M0, batch], "jump"),
-            ("ba-momentum", "exact", step_sizes, "step"),
-            ("ba-sgd", "diag", step_sizes, "step"),
+            ("ba-sgd", "exact", step_sizes, "step", True),
+            ("ba-sgd", "exact", step_sizes, "step", False),
+            ("ba-sgd", "exact", [M0, batch], "jump", True),
+            ("ba-momentum", "exact", step_sizes, "step", True),
+            ("ba-sgd", "diag", step_sizes, "step", True),
         )
-        for algo, stat, sizes, growth in variants:
-            model, policy, optimizer = _build(model_name, shape, options, algo, device, stat)
+        for algo, stat, sizes, growth, lookahead in variants:
+            model, policy, optimizer = _build(model_name, shape, options, algo, device, stat, lookahead)
             peer_model, _, peer_optimizer = _build(model_name, shape, options, algo, device, stat)
             peer_model.load_state_dict(model.state_dict())
             ours, peer = interleaved_medians(
@@ -165,8 +172,8 @@ def ba_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
             )
             rows.append(
                 _row(
-                    f"{model_name} B={batch} {algo} {stat} {growth}",
-                    f"{algo} ({len(sizes)} rounds)",
+                    f"{model_name} B={batch} {algo} {stat} {growth}" + ("" if lookahead else " no-lookahead"),
+                    f"{algo} ({len(sizes)} rounds{'' if lookahead else ', one pass each'})",
                     "plain SGD step",
                     ours,
                     peer,

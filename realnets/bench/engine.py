@@ -3,7 +3,9 @@
 The engine's time per update at a fixed batch size (:meth:`realnets.engine.Run.one_step`, exactly the code
 ``realnets train`` runs, with its logging) against a minimal hand-written PyTorch loop (index the on-device
 data, forward, cross-entropy, backward, optimizer step) on the same model, batch and device. Target: loop time
-/ engine time >= 0.95.
+/ engine time >= 0.97 on the CPU, >= 0.95 on CUDA (issue 15). The engine's logging is part of its time: the
+records are queued per update and written (losses read back in one transfer, one encoder for the lines)
+every :data:`~realnets.engine.SYNC_EVERY` updates, as in training.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def engine_section(device: torch.device, repeats: int) -> list[dict[str, Any]]:
                     "ours_value": 1e3 * ours / steps,
                     "peer_value": 1e3 * peer / steps,
                     "ratio": peer / ours,
-                    "target": ">= 0.95 (peer/ours)",
+                    "target": ">= 0.95 (peer/ours)" if device.type == "cuda" else ">= 0.97 (peer/ours)",
                 }
             )
     return rows

@@ -44,6 +44,7 @@ from realnets.engine.best import best_so_far, keep_best
 from realnets.engine.runlog import (
     check_run_dir,
     clear_artifacts,
+    json_line,
     last_epoch_record,
     repair_metrics,
     write_json,
@@ -174,6 +175,7 @@ class Run:
 
             self.trainer.stride_probe = StrideProbe(radius_every=config.stride_probe)
             self.trainer.stride_radius_every = config.stride_probe
+        self.n_train = self.task.n_train  # per update in one_step: one attribute, not a property chain
         self.evals_done = 0
         self.metric_lines = 0
         self.pending: list[dict[str, Any]] = []
@@ -199,11 +201,12 @@ class Run:
     def one_step(self) -> StepResult:
         """One update through :class:`TrainStep`, its record queued for the next :meth:`flush`."""
         result = self.trainer.run()
+        samples = self.sampler.drawn
         record = {
             "kind": "step",
             "step": result.step,
-            "samples": self.samples,
-            "epoch": self.samples / self.task.n_train,
+            "samples": samples,
+            "epoch": samples / self.n_train,
             "batch_size": result.batch_size,
             "lr": result.decision.lr,
             "loss": result.loss,
@@ -212,11 +215,18 @@ class Run:
         }
         if result.kept != result.batch_size:
             record["kept"] = result.kept
-        self.totals["fwd"] += result.fwd
-        self.totals["bwd"] += result.bwd
-        record.update(self.policy.log_fields(self.trainer.state))
-        if self.trainer.last_strides is not None:  # opt-in (config stride_probe)
-            record.update(self.trainer.last_strides)
+        totals = self.totals
+        totals["fwd"] += result.fwd
+        totals["bwd"] += result.bwd
+        fields = self.policy.log_fields(self.trainer.state)
+        if fields:
+            record.update(fields)
+        strides = self.trainer.last_strides
+        if strides is not None:  # opt-in (config stride_probe): still on the device, read back in flush()
+            if isinstance(strides, dict):
+                record.update(strides)
+            else:
+                record[_STRIDES] = strides
         self.pending.append(record)
         return result
 
@@ -251,6 +261,8 @@ class Run:
 
     def flush(self) -> str:
         """Write pending records; on a non-finite loss, write up to it plus the event and return a message."""
+        _read_strides(self.pending)
+        _read_losses(self.pending)
         lines: list[dict[str, Any]] = []
         for index, record in enumerate(self.pending):
             if record["kind"] == "step":
@@ -266,7 +278,7 @@ class Run:
             lines.append(record)
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
-                stream.writelines(json.dumps(line) + "\n" for line in lines)
+                stream.writelines(json_line(line) for line in lines)
         if self.tensorboard is not None:
             self.tensorboard.add_records(lines)
         self.metric_lines += len(lines)
@@ -352,6 +364,33 @@ class Run:
                 _rank_seed(self.config.seed, self.collective.rank, self.step)
 
 
+#: The key under which a step record holds its stride reading until flush() reads it back.
+_STRIDES = "_strides"
+
+
+def _read_strides(records: list[dict[str, Any]]) -> None:
+    """The stride readings of queued step records read back (one transfer per block of updates) and put
+    in their records, where the strides were (the last fields)."""
+    held = [record for record in records if _STRIDES in record]
+    if held:
+        readings = [record.pop(_STRIDES) for record in held]
+        for record, values in zip(held, type(readings[0]).read_all(readings)):
+            record.update(values)
+
+
+def _read_losses(records: list[dict[str, Any]]) -> None:
+    """The queued step records' losses (0-d tensors) read back at once: one transfer, not one per update."""
+    held = [r for r in records if r["kind"] == "step" and isinstance(r["loss"], torch.Tensor)]
+    if not held:
+        return
+    try:  # stacking promotes mixed float dtypes exactly (float32 in float64 is the same number)
+        values = torch.stack([r["loss"].detach().reshape(()) for r in held]).tolist()
+    except RuntimeError:  # losses on different devices
+        values = [float(r["loss"]) for r in held]
+    for record, value in zip(held, values):
+        record["loss"] = value
+
+
 #: Batch sizes a user may set that are drawn as one batch (a larger value would repeat samples in a batch).
 _DRAWN_BATCH_KEYS = ("batch_size", "m0", "small_batch_size")
 
@@ -394,6 +433,8 @@ def _progress(run: Run):
 
 
 def _show(progress, run: Run, result: StepResult | None) -> None:
+    if not progress.enabled:  # nothing to draw: no per-update work
+        return
     progress.update(
         samples=run.samples,
         step=run.step,

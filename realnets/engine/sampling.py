@@ -15,7 +15,9 @@ Two modes, both without replacement *within* an update and both counting the bud
 
 The sampler's position is the number of samples drawn and the update index, so a checkpoint needs no
 sampler state. :meth:`step_room` is how many more samples the current update can take without repeating a
-sample: to the end of the epoch's permutation (``epoch``), or the rest of X (``fresh``).
+sample: to the end of the epoch's permutation (``epoch``), or the rest of X (``fresh``). :meth:`peek` returns
+the indices the next draws would return without drawing them (a policy's look-ahead block is peeked, and only
+the rows the update takes are drawn, so unused rows stay first in line).
 """
 
 from __future__ import annotations
@@ -84,6 +86,16 @@ class EpochSampler:
             self.drawn += take
             count -= take
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def peek(self, count: int, skip: int = 0) -> torch.Tensor:
+        """The indices that ``draw(count)`` would return after ``skip`` more drawn samples, without drawing."""
+        saved = dict(self.__dict__)  # counters and the cached permutation (tensors by reference)
+        try:
+            idx = self.draw(skip + count)
+        finally:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+        return idx[skip:]
 
 
 class FreshSampler(EpochSampler):

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from realnets.algorithms.base import Grow, Policy, StepInfo, Update
-from realnets.probes import StatContext, compute_statistics
+from realnets.probes import StatContext, compute_statistics, lookahead_supported
 from realnets.probes.scheduled import probe_generator
 
 __all__ = ["StepResult", "TrainStep"]
@@ -122,7 +122,8 @@ class TrainStep:
         # opt-in per-update strides (seed 001; config ``stride_probe``): set by the run, off by default
         self.stride_probe: Any = None
         self.stride_radius_every = 1
-        self.last_strides: dict[str, float] | None = None
+        self.last_strides: Any = None  # the stride probe's reading of the last update (read when logged)
+        self._lookahead_ok: bool | None = None  # the statistics serve a look-ahead block for this model
 
     # -- bookkeeping ------------------------------------------------------------------------------------
     @property
@@ -163,10 +164,13 @@ class TrainStep:
         if self.collective is not None:  # every rank drew the same indices: keep this rank's part
             start, stop = self.collective.shard(idx.shape[0])
             idx = idx[start:stop]
-        x = self.x_train[idx]
+        return self._gather(idx)
+
+    def _gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.x_train.index_select(0, idx)  # about half the cost of x_train[idx] for a small batch
         if self.batch_transform is not None:
             x = self.batch_transform(x)
-        return x, self.y_train[idx]
+        return x, self.y_train.index_select(0, idx)
 
     def _run_probes(self, counts: dict[str, int]) -> tuple[str, ...]:
         ran = []
@@ -208,6 +212,59 @@ class TrainStep:
 
     def _choose(self, info: StepInfo, counts: dict[str, int]):
         """Draw the batch as the policy decides (with ``Grow`` rounds when it asks for them)."""
+        if self.collective is not None:
+            return self._choose_distributed(info, counts)
+        first, self.state = self.policy.first_draw(self.state, info)
+        drawn = _checked_count(first, self.budget - self.samples, self.policy.name)
+        rows = _StepRows(self)
+        ahead = self._lookahead(info, drawn)
+        x, y = rows.take(drawn, reserve=ahead)
+        ctx = StatContext(self.model, self.loss_fn, x, y, self.optimizer, None, counts=counts)
+        if ahead:
+            ctx.ahead = rows.block(ahead)
+        probe_stats = self._probe_stats() if self.policy.probes else None
+        while True:
+            info = self.info(drawn)
+            stats: dict[str, Any] = {}
+            ctx.x, ctx.y, ctx.info = x, y, info
+            if self.policy.needs:
+                stats = compute_statistics(self.policy.needs, ctx)
+            if probe_stats is not None:
+                stats.update(probe_stats)
+            decision, self.state = self.policy.decide(self.state, info, stats)
+            if isinstance(decision, Update):
+                return ctx, decision, stats
+            self._check_grow(decision, info)
+            more = min(decision.n, info.budget_left)
+            x, y = rows.take(more)
+            drawn += more
+            if ahead and drawn > ahead:  # beyond the look-ahead: the block grows by the rows taken
+                ahead = drawn
+                ctx.ahead = rows.block(ahead)
+
+    def _lookahead(self, info: StepInfo, drawn: int) -> int:
+        """Rows of the policy's look-ahead block (0: none; see :mod:`realnets.probes`)."""
+        if not self.policy.needs:
+            return 0
+        if self._lookahead_ok is None:
+            self._lookahead_ok = lookahead_supported(self.policy.needs, self.model)
+        if not self._lookahead_ok:
+            return 0
+        hint = getattr(self.policy, "lookahead", None)
+        if hint is None:
+            return 0
+        rows = min(int(hint(self.state, info)), info.budget_left)
+        return rows if rows > drawn else 0
+
+    def _check_grow(self, decision: Any, info: StepInfo) -> None:
+        if not isinstance(decision, Grow) or info.budget_left == 0:
+            raise RuntimeError(
+                f"Policy {self.policy.name!r} returned {decision!r} with "
+                f"{info.budget_left} samples left (expected Update)"
+            )
+
+    def _choose_distributed(self, info: StepInfo, counts: dict[str, int]):
+        """:meth:`_choose` under torchrun: every rank draws the same indices and keeps its part of each draw."""
         first, self.state = self.policy.first_draw(self.state, info)
         drawn = _checked_count(first, self.budget - self.samples, self.policy.name)
         x, y = self._draw(drawn)
@@ -227,11 +284,7 @@ class TrainStep:
             if isinstance(decision, Update):
                 ctx.x, ctx.y, ctx.info = x, y, info
                 return ctx, decision, stats
-            if not isinstance(decision, Grow) or info.budget_left == 0:
-                raise RuntimeError(
-                    f"Policy {self.policy.name!r} returned {decision!r} with "
-                    f"{info.budget_left} samples left (expected Update)"
-                )
+            self._check_grow(decision, info)
             more = min(decision.n, info.budget_left)
             more_x, more_y = self._draw(more)
             x, y = torch.cat([x, more_x]), torch.cat([y, more_y])
@@ -305,6 +358,8 @@ class TrainStep:
             and decision.objective.reuses_prepared
             and decision.transform is None
         ):
+            if prepared.write is not None:
+                prepared.write()
             loss, kept = torch.as_tensor(prepared.loss).detach(), int(x.shape[0])
             if self.collective is not None:  # the statistic left the global mean gradient and loss
                 kept = int(ctx.info.batch_so_far)
@@ -314,13 +369,14 @@ class TrainStep:
             torch.nn.utils.clip_grad_norm_(self._params, self.grad_clip)
         probe = self.stride_probe
         if probe is not None:  # radii on the run's own update counter: a resumed run keeps the schedule
-            probe.before(self.model, radii=self.step % self.stride_radius_every == 0)
+            radii = self.step % self.stride_radius_every == 0
+            probe.before(self.model, radii=radii, optimizer=self.optimizer)  # SGD: no parameter copy
         if self._needs_closure:
             self.optimizer.step(self._closure(x, y, decision))
         else:
             self.optimizer.step()
         if probe is not None:
-            self.last_strides = probe.after(self.model, float(loss), None, decision.lr)
+            self.last_strides = probe.after_deferred(self.model, decision.lr)  # read back when logged
         return loss, kept
 
     # -- the update ---------------------------------------------------------------------------------------
@@ -381,3 +437,52 @@ def _checked_count(count: Any, left: int, name: str) -> int:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise RuntimeError(f"Policy {name!r} asked for {count!r} samples (expected an integer >= 1)")
     return min(count, left)
+
+
+class _StepRows:
+    """The rows of one update: gathered ahead from the sampler (peeked), drawn only when the policy takes them.
+
+    A capacity-doubling buffer: growing the batch by ``m0`` at a time gathers O(batch) rows in all, not the
+    O(batch^2 / m0) of re-concatenating the batch every round; rows that were gathered but never taken are
+    not drawn, so they come first in the next update.
+    """
+
+    def __init__(self, step: TrainStep) -> None:
+        self.step = step
+        self.taken = 0
+        self.x: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+
+    @property
+    def gathered(self) -> int:
+        return 0 if self.x is None else int(self.x.shape[0])
+
+    def _ensure(self, rows: int) -> None:
+        have = self.gathered
+        if rows <= have:
+            return
+        want = max(rows, 2 * have)
+        room = (
+            self.step.sampler.step_room()
+        )  # rows before the epoch's (or X's) end: peek no further if enough
+        if rows <= self.taken + room:
+            want = min(want, self.taken + room)
+        idx = self.step.sampler.peek(want - have, skip=have - self.taken)
+        x, y = self.step._gather(idx)
+        self.x, self.y = (x, y) if self.x is None else (torch.cat([self.x, x]), torch.cat([self.y, y]))
+
+    def take(self, count: int, reserve: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw ``count`` more rows (gathering at least ``reserve`` rows in all); the batch so far, as views."""
+        if self.x is None and reserve <= count:  # the common case: one draw, nothing ahead
+            self.x, self.y = self.step._gather(self.step.sampler.draw(count))
+            self.taken = count
+            return self.x, self.y
+        self._ensure(max(self.taken + count, reserve))
+        self.step.sampler.draw(count)
+        self.taken += count
+        return self.x[: self.taken], self.y[: self.taken]
+
+    def block(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``rows`` gathered rows (the look-ahead block), as views."""
+        self._ensure(rows)
+        return self.x[:rows], self.y[:rows]

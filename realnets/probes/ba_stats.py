@@ -26,6 +26,11 @@ batch along the new mean gradient (one layer-forward, counted as a forward pass)
 The statistic leaves the batch-mean gradient in ``p.grad`` and sets ``ctx.prepared``, so the engine
 applies the update without another forward/backward pass.
 
+Look-ahead: when the engine passes a block ``ctx.ahead`` (see :mod:`realnets.probes`), ``exact`` and ``diag``
+use :class:`~realnets.probes.prefix.PrefixStats` instead: the whole block in one forward and one backward pass,
+then the statistics of the prefix ``ctx.x`` at every round (counted as one forward and one backward per block
+extension).
+
 BatchNorm in training mode is refused with a ``ValueError`` (per-sample gradients are undefined when a
 batch's samples are normalised together): use a model without BatchNorm, or ghost batch norm in eval
 mode.
@@ -44,6 +49,7 @@ import torch
 from realnets.optim import has_momentum_buffer, momentum_buffer
 from realnets.probes import PreparedGradient, StatContext, register_statistic
 from realnets.probes.gradstats import MODES, GradStatsAccumulator, _diag_term
+from realnets.probes.prefix import PrefixStats, prefix_supported, trainable_parameters
 
 __all__ = ["STAT_NAMES", "ba_statistics", "statistic_name"]
 
@@ -87,6 +93,8 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
     """Statistics of the batch drawn so far in this step (see the module docstring)."""
     if _distributed(ctx):
         return _ba_statistics_distributed(ctx, mode)
+    if ctx.ahead is not None:
+        return _ba_statistics_prefix(ctx, mode)
     acc = _accumulator(ctx, mode)
     fresh = ctx.x.shape[0] - acc.n
     if fresh > 0:
@@ -117,6 +125,45 @@ def ba_statistics(ctx: StatContext, mode: str) -> dict[str, Any]:
         "sigma2": sigma2,
         "mode": mode,
     }
+
+
+def _ba_statistics_prefix(ctx: StatContext, mode: str) -> dict[str, Any]:
+    """:func:`ba_statistics` of the prefix ``ctx.x`` of the look-ahead block ``ctx.ahead`` (one pass per block)."""
+    key = f"ba_prefix_{mode}"
+    block = ctx.cache.get(key)
+    if block is None:
+        direction = _buffers(ctx, trainable_parameters(ctx.model))
+        block = ctx.cache[key] = PrefixStats(ctx.model, ctx.loss_fn, mode=mode, direction=direction)
+    x_block, y_block = ctx.ahead
+    if x_block.shape[0] > block.rows:
+        passes = (block.forwards, block.backwards)
+        block.add(x_block[block.rows :], y_block[block.rows :])
+        ctx.count("fwd", block.forwards - passes[0])
+        ctx.count("bwd", block.backwards - passes[1])
+    n = int(ctx.x.shape[0])
+    result = block.prefix(n)
+
+    def write() -> None:
+        for p, f in zip(block.params, block.mean_grad(n)):
+            p.grad = f  # fresh tensors
+
+    ctx.prepared = PreparedGradient(loss=result.loss, n=n, write=write)
+    return {
+        "n": n,
+        "loss": result.loss,
+        "grad_sq_norm": result.grad_sq_norm,
+        "grad_dot_buffer": 0.0 if result.dot is None else result.dot,
+        "sigma2": result.sigma2,
+        "mode": mode,
+    }
+
+
+def _buffers(ctx: StatContext, params: list[torch.Tensor]) -> list[torch.Tensor | None] | None:
+    """The optimizer's momentum buffer of each parameter (None when it has none yet; None overall without any)."""
+    if ctx.optimizer is None or not has_momentum_buffer(ctx.optimizer):
+        return None
+    buffers = [momentum_buffer(ctx.optimizer, p) for p in params]
+    return buffers if any(b is not None for b in buffers) else None
 
 
 def _ba_statistics_distributed(ctx: StatContext, mode: str) -> dict[str, Any]:
@@ -182,7 +229,8 @@ def _register(mode: str) -> None:
 
     statistic.__qualname__ = f"ba_statistics_{mode}"
     statistic.__doc__ = f"BA statistics with the {mode!r} covariance mode (seed 000, Algorithm 1, lines 7-9)."
-    register_statistic(STAT_NAMES[mode])(statistic)
+    lookahead = None if mode == "full" else (lambda model: prefix_supported(model, mode))
+    register_statistic(STAT_NAMES[mode], lookahead=lookahead)(statistic)
 
 
 for _mode in MODES:

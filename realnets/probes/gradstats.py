@@ -297,7 +297,8 @@ class GradStatsAccumulator:
         for module, pairs in capture.records.items():
             for a, delta in pairs:
                 w_sq, b_sq = _layer_square_sums(module, a, delta)
-                self._sq_sum[index[id(module.weight)]].add_(w_sq)
+                if module.weight.requires_grad:  # a frozen weight next to a trainable bias has no sums
+                    self._sq_sum[index[id(module.weight)]].add_(w_sq)
                 if module.bias is not None and module.bias.requires_grad:
                     self._sq_sum[index[id(module.bias)]].add_(b_sq)
         # the layer pairs are not needed for diag; drop them to save memory
@@ -390,7 +391,12 @@ class GradStatsAccumulator:
         for module, pairs in self._layer_records.items():
             if skip and module in skip:
                 continue
-            weight = v[index[id(module.weight)]]
+            # a frozen weight (next to a trainable bias) contributes nothing along v
+            weight = (
+                v[index[id(module.weight)]]
+                if module.weight.requires_grad
+                else torch.zeros_like(module.weight)
+            )
             has_bias = module.bias is not None and module.bias.requires_grad
             bias = v[index[id(module.bias)]] if has_bias else None
             with torch.no_grad():

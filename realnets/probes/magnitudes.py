@@ -38,12 +38,14 @@ from torch import Tensor, nn
 __all__ = [
     "GradMagnitudeSweep",
     "StrideProbe",
+    "StrideReading",
     "mean_abs_gradient_sweep",
     "per_sample_moments",
     "weighted_loglog_fit",
 ]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+_set_grad_enabled = torch._C._set_grad_enabled
 
 
 def _trainable(model: nn.Module) -> list[tuple[str, Tensor]]:
@@ -285,7 +287,8 @@ class StrideProbe:
     r"""Per-update strides and curvature radii (seed 001, figs. 2, 4, 5, 7), as opt-in engine hooks.
 
     Call :meth:`before` just before ``optimizer.step()`` (after the backward pass, so ``p.grad`` holds the
-    batch gradient :math:`g`) and :meth:`after` just after it. :meth:`after` returns, per layer ``<name>``:
+    batch gradient :math:`g`) and :meth:`after` (or :meth:`after_deferred`) just after it. :meth:`after`
+    returns, per layer ``<name>``:
 
     * ``param_stride/<name>``: normalised parameter stride :math:`E|\Delta w_i| / lr` (seed 001, eq. 6, fig. 4;
       times ``lr`` it is fig. 5's stride), the mean over the layer's coordinates;
@@ -305,6 +308,24 @@ class StrideProbe:
     with :math:`\Delta L` = ``loss_before - loss_after`` (eq. 8, fig. 7; positive when the loss fell). ``w`` and
     ``g`` are taken before the step. Optimizers with momentum or weight decay move :math:`w` by more than
     :math:`lr\,g`; the stride is what they moved.
+
+    How the move is measured. Without ``optimizer`` (or with one whose update is not known exactly), as
+    :math:`|w_{after} - w_{before}|`: :meth:`before` copies the parameters into one preallocated buffer.
+    With ``torch.optim.SGD`` passed to :meth:`before` the move is known from the optimizer's own direction
+    and nothing is copied before the step: :math:`\Delta w = -lr_{group}\,g` for plain SGD (no momentum, no
+    weight decay) and :math:`\Delta w = -lr_{group}\,v` with the updated momentum buffer :math:`v` for
+    heavy-ball momentum (any weight decay and dampening; torch.optim.SGD, ``_single_tensor_sgd``). This is
+    the exact move; the difference of the stored float32 weights carries their rounding (relative
+    ``~1e-7 |w| / |lr g|`` per coordinate), so the two agree to that rounding. Nesterov, plain SGD with weight
+    decay, a tensor learning rate, a parameter without a gradient or one the optimizer does not hold use the
+    difference.
+
+    Cost: all layers at once in a few device ops (|dw| or |d| into a zero-padded flat buffer, one sum per
+    256-coordinate chunk into a preallocated block of rows; the per-layer segment sums of a whole block of
+    updates when they are read), no host sync: :meth:`after_deferred` returns a :class:`StrideReading`
+    whose :meth:`~StrideReading.to_dict` reads the numbers back when they are logged. The curvature radii
+    (medians over all coordinates, each several steps' worth of work on a small net) only on every
+    ``radius_every``-th update.
     """
 
     def __init__(self, radius_every: int = 1) -> None:
@@ -313,79 +334,325 @@ class StrideProbe:
         #: the radii (medians over coordinates, the costly part) on every ``radius_every``-th update; 0: never
         self.radius_every = radius_every
         self.updates = 0
-        self._w: dict[str, Tensor] = {}
-        self._g: dict[str, Tensor | None] = {}
-        self._h: dict[str, Tensor] = {}
+        self._layout: _FlatLayout | None = None
+        self._pending: _FlatLayout | None = None  # the layout between before() and after()
+        self._mode = "difference"  # or "grad" / "buffer": the move read from the optimizer's direction
+        self._optimizer: Any = None
+        # the radii of this update: (layer, key, 0-d tensor on the device)
+        self._extra: list[tuple[int, str, Tensor]] = []
 
     def _radius_due(self) -> bool:
         return self.radius_every > 0 and self.updates % self.radius_every == 0
 
+    def _layout_of(self, model: nn.Module) -> _FlatLayout:
+        layout = self._layout
+        if layout is None or layout.model is not model or not layout.current():
+            layout = self._layout = _FlatLayout(model)
+        return layout
+
     def before(
-        self, model: nn.Module, hessian_diagonal: dict[str, Tensor] | None = None, radii: bool | None = None
+        self,
+        model: nn.Module,
+        hessian_diagonal: dict[str, Tensor] | None = None,
+        radii: bool | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> None:
-        """Snapshot the parameters and their gradients (call just before ``optimizer.step()``).
+        """Prepare the measurement of the next step (call just before ``optimizer.step()``).
 
         ``hessian_diagonal``: optional ``{name: diag H}`` (shaped like each parameter) for the Hessian radius.
-        The gradients are copied only on updates whose radii are due: ``radii`` says so explicitly (the
-        engine passes its own update counter, so that a resumed run keeps the schedule), None follows
-        ``radius_every``.
+        The radii are computed here (from ``w`` and ``g`` before the step) only on updates whose radii are due:
+        ``radii`` says so explicitly (the engine passes its own update counter, so that a resumed run keeps
+        the schedule), None follows ``radius_every``. ``optimizer``: the optimizer about to step; a
+        ``torch.optim.SGD`` lets the move be read from its direction instead of a copy of the parameters
+        (see the class docstring).
         """
         due = self._radius_due() if radii is None else bool(radii)
-        named = _trainable(model)
-        copies = torch._foreach_mul([p.detach() for _, p in named], 1.0) if named else []  # one fused copy
-        self._w = {name: w for (name, _), w in zip(named, copies)}
-        self._g = {
-            name: None if (p.grad is None or not due) else p.grad.detach().clone() for name, p in named
-        }
-        self._h = dict(hessian_diagonal or {}) if due else {}
+        layout = self._layout_of(model)
+        self._extra = []
+        grad_mode = torch.is_grad_enabled()
+        _set_grad_enabled(False)  # not ``with torch.no_grad()``: on small nets its cost shows
+        try:
+            if due:
+                diagonal = hessian_diagonal or {}
+                for layer, (name, p) in enumerate(zip(layout.names, layout.params)):
+                    if p.grad is None:
+                        continue
+                    g = p.grad.detach()
+                    self._extra += [(layer, k, v) for k, v in _radii(name, p.detach(), g)]
+                    h = diagonal.get(name)
+                    if h is not None:
+                        self._extra.append((layer, f"radius_hessian_median/{name}", _hessian_radius(g, h)))
+            self._mode = _direction_mode(optimizer, layout)
+            self._optimizer = optimizer
+            if self._mode == "difference" and layout.params:
+                torch._foreach_copy_(layout.views, layout.params)
+        finally:
+            _set_grad_enabled(grad_mode)
+        self._pending = layout
+
+    def after_deferred(self, model: nn.Module, lr: float) -> StrideReading:
+        """The strides and radii of the update since :meth:`before`, left on the device (no host sync): read
+        them with :meth:`StrideReading.to_dict` (or :meth:`StrideReading.read_all` for many) when logging."""
+        if self._pending is None:
+            raise RuntimeError("StrideProbe.after called without StrideProbe.before")
+        if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"Invalid lr: {lr!r} (expected a finite number > 0)")
+        layout = self._pending
+        grad_mode = torch.is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
+            if self._mode == "difference":
+                divisors = [float(lr)] * len(layout.params)
+                if layout.params:
+                    torch._foreach_sub_(layout.views, layout.params)
+                block, row = layout.chunk_sums(absolute=True)
+            else:
+                optimizer = self._optimizer
+                group_lr = [group["lr"] for group in optimizer.param_groups]
+                divisors = [lr / group_lr[k] for k in layout.group_index(optimizer)]
+                if self._mode == "grad":
+                    directions = [p.grad for p in layout.params]
+                else:
+                    state = optimizer.state
+                    directions = [state[p]["momentum_buffer"] for p in layout.params]
+                if layout.abs_into:  # CPU: |d| straight into the buffer, one pass fewer
+                    for direction, view in zip(directions, layout.views):
+                        torch.abs(direction, out=view)
+                    block, row = layout.chunk_sums(absolute=False)
+                else:  # one multi-tensor copy instead of a kernel per layer
+                    torch._foreach_copy_(layout.views, directions)
+                    block, row = layout.chunk_sums(absolute=True)
+        finally:
+            _set_grad_enabled(grad_mode)
+        reading = StrideReading(layout, block, row, divisors, self._extra)
+        self._pending, self._extra, self._optimizer = None, [], None
+        self.updates += 1
+        return reading
 
     def after(
         self, model: nn.Module, loss_before: float, loss_after: float | None, lr: float
     ) -> dict[str, float]:
-        """The strides and radii of the update since :meth:`before` (see the class docstring); no
-        ``loss_stride`` when ``loss_after`` is None (it needs one more forward pass)."""
-        if not self._w:
-            raise RuntimeError("StrideProbe.after called without StrideProbe.before")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"Invalid lr: {lr!r} (expected a finite number > 0)")
-        out: dict[str, float] = {}
-        named = _trainable(model)
-        names = [name for name, _ in named]
-        count = sum(p.numel() for _, p in named)
-        with torch.no_grad():
-            # fused: the L1 norm of every layer's step in a handful of kernels, one device sync for all layers
-            steps = torch._foreach_sub([p.detach() for _, p in named], [self._w[n] for n in names])
-            norms = torch._foreach_norm(steps, 1) if steps else []
-            values = torch.stack([v.double() for v in norms]).tolist() if norms else []
-            for name, p, total in zip(names, (p for _, p in named), values):
-                out[f"param_stride/{name}"] = total / max(p.numel(), 1) / lr
-                g = self._g.get(name)
-                if g is not None:
-                    w0 = self._w[name]
-                    out.update(_radii(name, w0.double(), g.double()))
-                    h = self._h.get(name)
-                    if h is not None:
-                        curv = h.detach().double().abs().reshape(-1)
-                        keep = curv > 0
-                        radius = (1 + g.double().reshape(-1)[keep].pow(2)).pow(1.5) / curv[keep]
-                        out[f"radius_hessian_median/{name}"] = (
-                            float(radius.median()) if radius.numel() else math.inf
-                        )
-        out["param_stride"] = sum(values) / max(count, 1) / lr
+        """The strides and radii of the update since :meth:`before` (see the class docstring), read back now;
+        no ``loss_stride`` when ``loss_after`` is None (it needs one more forward pass)."""
+        out = self.after_deferred(model, lr).to_dict()
         if loss_after is not None:
             out["loss_stride"] = (float(loss_before) - float(loss_after)) / lr
-        self._w, self._g, self._h = {}, {}, {}
-        self.updates += 1
         return out
 
 
-def _radii(name: str, w: Tensor, g: Tensor) -> dict[str, float]:
+class StrideReading:
+    """One update's strides and radii from :meth:`StrideProbe.after_deferred`, still on the device.
+
+    :meth:`to_dict` gives the dictionary :meth:`StrideProbe.after` returns (without ``loss_stride``);
+    :meth:`read_all` reads many readings back at once (the per-layer sums of all of them in one reduction and
+    one device-to-host transfer per block of updates)."""
+
+    __slots__ = ("_block", "_divisors", "_extra", "_layout", "_row")
+
+    def __init__(
+        self,
+        layout: _FlatLayout,
+        block: Tensor,
+        row: int,
+        divisors: list[float],
+        extra: list[tuple[int, str, Tensor]],
+    ) -> None:
+        self._layout, self._block, self._row = layout, block, row
+        self._divisors, self._extra = divisors, extra
+
+    def _values(self, sums: list[float], extra: list[float]) -> dict[str, float]:
+        layout, divisors = self._layout, self._divisors
+        radii: dict[int, list[tuple[str, float]]] = {}
+        for (layer, key, _), value in zip(self._extra, extra):
+            radii.setdefault(layer, []).append((key, value))
+        if radii:
+            out: dict[str, float] = {}
+            for layer, (key, value, n, d) in enumerate(zip(layout.keys, sums, layout.numels, divisors)):
+                out[key] = value / max(n, 1) / d  # the layer's mean |dw| / lr
+                out.update(radii.get(layer, ()))
+        else:
+            out = {key: v / max(n, 1) / d for key, v, n, d in zip(layout.keys, sums, layout.numels, divisors)}
+        count = max(layout.numel_total, 1)
+        if all(d == divisors[0] for d in divisors):
+            out["param_stride"] = sum(sums) / count / (divisors[0] if divisors else 1.0)
+        else:
+            out["param_stride"] = sum(v / d for v, d in zip(sums, divisors)) / count
+        return out
+
+    def to_dict(self) -> dict[str, float]:
+        """The values as Python floats (one host sync)."""
+        return StrideReading.read_all([self])[0]
+
+    @staticmethod
+    def read_all(readings: Sequence[StrideReading]) -> list[dict[str, float]]:
+        """:meth:`to_dict` of each reading: per block of updates one segment sum over the layers and one
+        device-to-host transfer, and one more for all the radii."""
+        used: dict[int, tuple[StrideReading, int]] = {}  # per block: a reading of it, rows in use
+        for r in readings:
+            seen = used.get(id(r._block))
+            used[id(r._block)] = (r, max(r._row + 1, seen[1] if seen else 0))
+        sums = {key: r._layout.layer_sums(r._block[:rows]).tolist() for key, (r, rows) in used.items()}
+        extras = [v.reshape(-1) for r in readings for _, _, v in r._extra]
+        flat = torch.cat([v.to(extras[0].device, torch.float64) for v in extras]).tolist() if extras else []
+        out, at = [], 0
+        for r in readings:
+            k = len(r._extra)
+            out.append(r._values(sums[id(r._block)][r._row], flat[at : at + k]))
+            at += k
+        return out
+
+
+#: coordinates per chunk of the flat buffer (each layer is padded with zeros to whole chunks)
+_CHUNK = 256
+#: updates per block of chunk sums (the engine reads the readings back every 64 updates)
+_BLOCK_ROWS = 64
+
+
+class _FlatLayout:
+    """A model's trainable parameters laid out in one zero-padded flat buffer on their device.
+
+    Built once and reused while every parameter is the same tensor with the same ``requires_grad`` (a
+    replaced or (un)frozen parameter rebuilds it)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.slots: list[tuple[nn.Module, str, Tensor, bool]] = []
+        for name, p in model.named_parameters():
+            prefix, _, attr = name.rpartition(".")
+            self.slots.append((model.get_submodule(prefix), attr, p, p.requires_grad))
+        named = _trainable(model)
+        self.names = [name for name, _ in named]
+        self.keys = [f"param_stride/{name}" for name in self.names]
+        self.params = [p for _, p in named]
+        self.numels = [p.numel() for p in self.params]
+        self.numel_total = sum(self.numels)
+        devices = {p.device for p in self.params}
+        if len(devices) > 1:
+            raise ValueError(
+                f"Invalid model: parameters on {len(devices)} devices "
+                f"({', '.join(sorted(map(str, devices)))}; expected one device)"
+            )
+        device = devices.pop() if devices else torch.device("cpu")
+        dtypes = {p.dtype for p in self.params}
+        dtype = torch.float32 if dtypes <= {torch.float16, torch.bfloat16, torch.float32} else torch.float64
+        chunks = [max(1, -(-n // _CHUNK)) for n in self.numels]
+        self.flat = torch.zeros(sum(chunks) * _CHUNK, dtype=dtype, device=device)
+        self.views, offset = [], 0
+        for p, n, c in zip(self.params, self.numels, chunks):
+            self.views.append(self.flat[offset : offset + n].view(p.shape))
+            offset += c * _CHUNK
+        self.lengths = torch.tensor(chunks, device=device)
+        self._chunks = self.flat.view(-1, _CHUNK)
+        #: write |d| with one abs per layer (CPU, one dtype); else a multi-tensor copy and an abs_ of the buffer
+        self.abs_into = device.type == "cpu" and dtypes == {dtype}
+        self._block = self.flat.new_empty((0, 0))
+        self._rows: list[Tensor] = []
+        self._row = _BLOCK_ROWS  # a block is allocated at the first update
+        # (optimizer, the group of each parameter or None, the optimizer's group sizes when it was looked at)
+        self._groups: tuple[Any, list[int] | None, list[int]] | None = None
+
+    def current(self) -> bool:
+        """Whether the model still has exactly these parameters."""
+        for module, attr, p, requires_grad in self.slots:
+            if module._parameters.get(attr) is not p or p.requires_grad != requires_grad:
+                return False
+        return True
+
+    def group_index(self, optimizer: torch.optim.Optimizer) -> list[int] | None:
+        """The optimizer's parameter group of each parameter; None unless it holds exactly these."""
+        cached = self._groups
+        groups = optimizer.param_groups
+        if cached is not None and cached[0] is optimizer and cached[2] == [len(g["params"]) for g in groups]:
+            return cached[1]
+        index = {id(p): k for k, group in enumerate(groups) for p in group["params"]}
+        held = sum(len(group["params"]) for group in groups)
+        found = [index.get(id(p)) for p in self.params]
+        result = None if held != len(self.params) or None in found else found
+        self._groups = (optimizer, result, [len(g["params"]) for g in groups])
+        return result
+
+    def chunk_sums(self, absolute: bool) -> tuple[Tensor, int]:
+        """Sum the buffer (its absolute values first, in place, when ``absolute``) over each chunk into the
+        next row of the current block of chunk sums: ``(block, row)``. Blocks of :data:`_BLOCK_ROWS` rows are
+        allocated as they fill; a block lives as long as a reading refers to it."""
+        if self._row == _BLOCK_ROWS:
+            self._block = self.flat.new_empty((_BLOCK_ROWS, self.flat.numel() // _CHUNK))
+            self._rows = list(self._block.unbind(0))  # row views, made once per block
+            self._row = 0
+        row = self._row
+        if absolute:
+            self.flat.abs_()
+        torch.sum(self._chunks, 1, out=self._rows[row])
+        self._row += 1
+        return self._block, row
+
+    def layer_sums(self, chunk_sums: Tensor) -> Tensor:
+        """Per-layer sums ``(rows, layers)`` of rows of chunk sums ``(rows, chunks)``."""
+        if not self.params:
+            return chunk_sums.new_zeros((chunk_sums.shape[0], 0))
+        lengths = self.lengths.expand(chunk_sums.shape[0], -1).contiguous()
+        return torch.segment_reduce(chunk_sums, "sum", lengths=lengths, axis=1)
+
+
+def _direction_mode(optimizer: Any, layout: _FlatLayout) -> str:
+    """How the step's move is read: ``grad`` (plain SGD: lr g), ``buffer`` (heavy ball: lr v) or
+    ``difference`` (w_after - w_before, any other optimizer or case)."""
+    if type(optimizer) is not torch.optim.SGD or not layout.params:
+        return "difference"
+    if (
+        getattr(optimizer, "grad_scale", None) is not None
+        or getattr(optimizer, "found_inf", None) is not None
+    ):
+        return "difference"  # a scaler may skip the step
+    if layout.group_index(optimizer) is None:
+        return "difference"
+    plain = heavy = True
+    for group in optimizer.param_groups:
+        momentum, decay, lr = group["momentum"], group["weight_decay"], group["lr"]
+        if (
+            group["nesterov"]
+            or isinstance(lr, Tensor)
+            or isinstance(momentum, Tensor)
+            or isinstance(decay, Tensor)
+        ):
+            return "difference"
+        plain = plain and momentum == 0 and decay == 0
+        heavy = heavy and momentum != 0
+    if not (plain or heavy):
+        return "difference"
+    for p in layout.params:
+        grad = p.grad
+        if grad is None or grad.is_sparse:  # torch skips the parameter (or the copy is not dense)
+            return "difference"
+    return "grad" if plain else "buffer"
+
+
+def _median_where(values: Tensor, keep: Tensor) -> Tensor:
+    """torch.median of ``values[keep]`` (the lower middle value) without a host sync; inf when none kept."""
+    med = torch.nanmedian(torch.where(keep, values, torch.full_like(values, math.nan)))
+    return torch.where(keep.any(), med, torch.full_like(med, math.inf))
+
+
+def _radii(name: str, w: Tensor, g: Tensor) -> list[tuple[str, Tensor]]:
+    """The three radii of eq. 17 and 20 as 0-d float64 tensors (no host sync). The medians of |w| and |g| are
+    taken in the parameters' own dtype (a cast to float64 is monotone: the same order statistic), the
+    ratios w / g in float64."""
     w_abs, g_abs = w.abs().reshape(-1), g.abs().reshape(-1)
     nonzero = g_abs > 0
-    radius = w_abs[nonzero] / g_abs[nonzero]
-    med_g = float(g_abs.median())
-    return {
-        f"radius_median/{name}": float(radius.median()) if radius.numel() else math.inf,
-        f"radius_mean/{name}": float(radius.mean()) if radius.numel() else math.inf,
-        f"radius_of_medians/{name}": float(w_abs.median()) / med_g if med_g > 0 else math.inf,
-    }
+    radius = w_abs.double() / torch.where(nonzero, g_abs, torch.ones_like(g_abs)).double()
+    count = nonzero.sum()
+    mean = torch.where(nonzero, radius, torch.zeros_like(radius)).sum() / count.clamp_min(1)
+    med_g = g_abs.median().double()
+    inf = torch.full_like(med_g, math.inf)
+    return [
+        (f"radius_median/{name}", _median_where(radius, nonzero)),
+        (f"radius_mean/{name}", torch.where(count > 0, mean, inf)),
+        (f"radius_of_medians/{name}", torch.where(med_g > 0, w_abs.median().double() / med_g, inf)),
+    ]
+
+
+def _hessian_radius(g: Tensor, h: Tensor) -> Tensor:
+    curv = h.detach().double().abs().reshape(-1).to(g.device)
+    keep = curv > 0
+    radius = (1 + g.double().reshape(-1).pow(2)).pow(1.5) / torch.where(keep, curv, torch.ones_like(curv))
+    return _median_where(radius, keep)
