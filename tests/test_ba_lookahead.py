@@ -188,3 +188,23 @@ def test_lookahead_takes_the_decisions_of_the_sequential_rule(kind, algo, hp, sa
     for a, b in zip(ahead[3], seq[3]):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
     assert sum(ahead[2]) < sum(seq[2])  # fewer backward passes: one per block, not one per round
+
+
+def test_the_hint_is_the_smaller_of_the_last_two_batches_on_the_growth_grid():
+    from realnets.algorithms.ba import BatchAdaptivePolicy
+    from realnets.algorithms.base import StepInfo
+
+    info = StepInfo(
+        step=3, samples_seen=0, epoch=0.0, n_train=1000, budget_left=10_000, epoch_left=1000, batch_so_far=0
+    )
+    policy = BatchAdaptivePolicy(lr=0.1, m0=32)
+    state = policy.init_state()
+    assert policy.lookahead(state, info) == 32  # nothing taken yet: the first draw
+    for taken, expected in [(100, 128), (1000, 128), (40, 64), (40, 64), (1000, 64)]:
+        state = policy.after_update(state, info, {"batch_size": taken})
+        assert policy.lookahead(state, info) == expected
+    capped = BatchAdaptivePolicy(lr=0.1, m0=32, max_batch_size=50)
+    assert capped.lookahead({"taken": 1000, "taken_before": 1000}, info) == 50
+    assert BatchAdaptivePolicy(lr=0.1, lookahead=False).lookahead(state, info) == 0
+    with pytest.raises(ValueError, match="Invalid lookahead: 'yes'"):
+        BatchAdaptivePolicy(lr=0.1, lookahead="yes")

@@ -268,8 +268,8 @@ class BatchAdaptivePolicy(Policy):
             the sample order are those of the round-by-round rule (see :mod:`realnets.probes.prefix`).
 
     State (plain numbers, checkpointable): the last decision's ``m_star``, ``mu``, ``sigma2``, ``s`` and the
-    number of statistic rounds of the current step (``rounds``), and the batch the last update took (``taken``,
-    the look-ahead hint).
+    number of statistic rounds of the current step (``rounds``), and the batches the last two updates took
+    (``taken``, ``taken_before``: the look-ahead hint).
     """
 
     def __init__(
@@ -347,17 +347,21 @@ class BatchAdaptivePolicy(Policy):
 
     # -- the protocol --------------------------------------------------------------------------------
     def init_state(self) -> dict[str, Any]:
-        return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0, "taken": 0}
+        return {"m_star": 0, "mu": 0.0, "sigma2": 0.0, "s": 0.0, "rounds": 0, "taken": 0, "taken_before": 0}
 
     def first_draw(self, state: dict[str, Any], info: StepInfo) -> tuple[int, dict[str, Any]]:
         return max(1, min(self.first, self.room(info), self.cap(info))), {**state, "rounds": 0}
 
     def lookahead(self, state: dict[str, Any], info: StepInfo) -> int:
-        """The batch the last update took, on this step's growth grid (``first + k m0``), capped."""
+        """The smaller of the batches the last two updates took, on this step's growth grid (``first + k m0``),
+        capped. The smaller one, because BA's batch can jump to the whole training set for one update and fall
+        back to m0 at the next (a look-ahead that is too long wastes its extra rows' passes; one that is too
+        short costs a pass per extra round, as the round-by-round rule does)."""
         first = max(1, min(self.first, self.room(info), self.cap(info)))
         if not self.lookahead_on:
             return 0
-        goal = min(int(state.get("taken", 0)), self.cap(info))
+        recent = [int(state.get(key, 0)) for key in ("taken", "taken_before")]
+        goal = min(min([n for n in recent if n > 0], default=0), self.cap(info))
         rows = first + self.m0 * max(0, math.ceil((goal - first) / self.m0))
         return max(first, min(rows, self.room(info), self.cap(info)))
 
@@ -387,7 +391,7 @@ class BatchAdaptivePolicy(Policy):
         self, state: dict[str, Any], info: StepInfo, record: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Remember the batch this update took (the next step's look-ahead hint)."""
-        return {**state, "taken": int(record["batch_size"])}
+        return {**state, "taken": int(record["batch_size"]), "taken_before": int(state.get("taken", 0))}
 
     def log_fields(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Per-update fields for ``metrics.jsonl``: m*, mu, sigma^2 (as used by the rule), s_t, rounds."""
