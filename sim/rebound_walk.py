@@ -206,19 +206,26 @@ def _rebound_excess(nu, tau):
     Written with the scaled complementary error function so that it stays accurate (and positive) far in the
     tail, where :math:`\\mathbb E|Y| - \\nu` would cancel to zero in floating point.
     """
-    a = nu / tau
-    phi = np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-    # Phi(-a)/phi(a) = sqrt(pi/2) erfcx(a/sqrt 2) for a >= 0; for a < 0 the plain form does not cancel.
-    # Each branch is evaluated only where it is needed (the same values as np.where over both, at less cost).
-    nonnegative = a >= 0
-    if np.all(nonnegative):
-        tail = phi * (1.0 - a * (math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0))))
-    elif not np.any(nonnegative):
-        tail = phi - a * ndtr(-a)
-    else:
-        mills = math.sqrt(math.pi / 2.0) * erfcx(np.maximum(a, 0.0) / math.sqrt(2.0))
-        tail = np.where(nonnegative, phi * (1.0 - a * mills), phi - a * ndtr(-a))
-    return 2.0 * tau * tail
+    # A tau so small (sigma ~ 1e-180) that nu / tau overflows: the overflowing entries are replaced below by
+    # the tau -> 0 limit, so the floating-point warnings of the intermediate steps carry no information.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        a = nu / tau
+        phi = np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
+        # Phi(-a)/phi(a) = sqrt(pi/2) erfcx(a/sqrt 2) for a >= 0; for a < 0 the plain form does not cancel.
+        # Each branch is evaluated only where it is needed (the same values as np.where over both, at less cost).
+        nonnegative = a >= 0
+        if np.all(nonnegative):
+            tail = phi * (1.0 - a * (math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0))))
+        elif not np.any(nonnegative):
+            tail = phi - a * ndtr(-a)
+        else:
+            mills = math.sqrt(math.pi / 2.0) * erfcx(np.maximum(a, 0.0) / math.sqrt(2.0))
+            tail = np.where(nonnegative, phi * (1.0 - a * mills), phi - a * ndtr(-a))
+        excess = 2.0 * tau * tail
+    overflowed = ~np.isfinite(excess)
+    if np.any(overflowed):  # the deterministic limit: E|Y| - nu -> |nu| - nu as tau -> 0
+        excess = np.where(overflowed, np.abs(nu) - nu, excess)
+    return excess
 
 
 def _utility(m, r, mu, sigma, eta):
@@ -543,7 +550,7 @@ def maximise_utility(*, s, mu, sigma, eta, s_star=0.0, m_max=None, solver="fast"
     m_star = np.ones_like(r)
     # Without noise u(m) = (r - |r - eta*mu|)/m: m* = 1 if that decrease is >= 0, else the largest batch.
     m_star[(sigma == 0) & (r - np.abs(r - eta * mu) < 0)] = np.floor(m_max)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # sigma = 0 or ~1e-180: a = +-inf
         a_at_one = (r - eta * mu) / (eta * sigma)
     # The shortcut m* = 1 needs a rebound-free walk AND a positive expected decrease (mu > 0).
     needs_search = (sigma > 0) & ((a_at_one <= _NO_REBOUND_A) | (mu <= 0)) & (m_max > 1)
