@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
@@ -299,6 +299,9 @@ def test_m_star_grows_as_the_state_approaches_the_floor(gap_a, gap_b, mean, nois
     ) * (1 - 1e-9)
 
 
+# Most draws put m* at 1 (filtered by the assume below); with a random seed Hypothesis's filter health check
+# can trip on a test that is otherwise sound, so it is off here (the ci profile is derandomized anyway).
+@settings(suppress_health_check=[HealthCheck.filter_too_much])
 @given(gaps, positive_means, noises, rates, st.floats(min_value=1.1, max_value=10.0))
 def test_interior_m_star_scales_with_noise_squared(gap, mean, noise, rate, factor):
     base = rw.optimal_batch_size(s=gap, mu=mean, sigma=noise, eta=rate)
