@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections import Counter
@@ -460,14 +461,34 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+#: Set when the executor could not be shut down within its time (see _stop_workers): the interrupted run then
+#: leaves with os._exit, since the interpreter's exit would join the executor's stuck manager thread.
+_UNCLEAN_STOP = False
+
+
 def _stop_workers(executor: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop every worker now: terminate, then kill what is still alive after 5 s, then shut the executor
+    down, waiting at most 10 s (a worker killed while the executor feeds it can leave the executor's manager
+    thread waiting on a dead pipe, a known CPython race; the run must still end)."""
+    global _UNCLEAN_STOP
     terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
         process.terminate()
-    executor.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+    stopper = threading.Thread(
+        target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True
+    )
+    stopper.start()
+    stopper.join(timeout=10)
+    _UNCLEAN_STOP = stopper.is_alive()
 
 
 def _run_parallel(
@@ -573,6 +594,10 @@ def _main(argv: list[str] | None) -> int:
             "(no report written)",
             file=sys.stderr,
         )
+        if _UNCLEAN_STOP:  # the workers are dead, but exiting normally would wait for the executor's thread
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     wall = time.perf_counter() - start
 
