@@ -741,9 +741,9 @@ def _diagonal_run(setting: Setting, lr: float, seed: int) -> dict[str, Any]:
     ds = load_dataset(setting.dataset)
     x, y = ds.x_train, ds.y_train
     if setting.train_fraction < 1:  # the subset the engine trains the diagonal run on (same seed, same rule)
-        from realnets.engine.task import _validation_split
+        from realnets.engine import stratified_split
 
-        keep, _ = _validation_split(x, y, 1 - setting.train_fraction, seed + 1, True)
+        keep, _ = stratified_split(x, y, 1 - setting.train_fraction, seed + 1, True)
         x, y = x[keep], y[keep]
     x, y = x.to(device), y.to(device)
     with torch.random.fork_rng():

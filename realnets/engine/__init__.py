@@ -18,6 +18,7 @@ from realnets.engine.task import (
     mean_squared_error,
     per_sample_cross_entropy,
     per_sample_squared_error,
+    stratified_split,
 )
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "per_sample_squared_error",
     "resolve_device",
     "resume",
+    "stratified_split",
     "train",
 ]

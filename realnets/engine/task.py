@@ -21,6 +21,7 @@ __all__ = [
     "mean_squared_error",
     "per_sample_cross_entropy",
     "per_sample_squared_error",
+    "stratified_split",
 ]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -74,8 +75,19 @@ class Task:
         return int(self.x_train.shape[0])
 
 
-def _validation_split(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int, classification: bool):
-    """``(train_idx, val_idx)``: a stratified (per class) seeded hold-out of ``fraction`` of the samples."""
+def stratified_split(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int, classification: bool):
+    """``(train_idx, val_idx)``: a stratified (per class) seeded hold-out of ``fraction`` of the samples.
+
+    The engine's rule for ``val_fraction`` (seed ``seed``) and ``train_fraction`` (seed ``seed + 1``, the kept
+    part is the first index tensor), so other code can select exactly the rows a run trains on.
+
+    Args:
+        x: the inputs (only their number of rows is used).
+        y: the targets (class labels when ``classification``).
+        fraction: the share held out, in (0, 1).
+        seed: the split's seed.
+        classification: stratify by class (else a plain seeded permutation).
+    """
     generator = torch.Generator().manual_seed((seed * 1_000_003 + 0x7A1) % (2**63))
     n = x.shape[0]
     if classification:
@@ -115,14 +127,14 @@ def build_task(config: Any, device: torch.device) -> Task:
     x_val = y_val = None
     fraction = getattr(config, "val_fraction", 0.0) or 0.0
     if fraction > 0:
-        train_idx, val_idx = _validation_split(x_train, y_train, fraction, config.seed, classification)
+        train_idx, val_idx = stratified_split(x_train, y_train, fraction, config.seed, classification)
         x_val, y_val = x_train[val_idx].to(device), y_train[val_idx].to(device)
         x_train, y_train = x_train[train_idx], y_train[train_idx]
     keep = getattr(config, "train_fraction", 1.0)
     if keep < 1:  # a stratified, seeded subset (seed 002's data fractions), drawn after the validation split
         dropped = 1 - keep
         try:
-            train_idx, _ = _validation_split(x_train, y_train, dropped, config.seed + 1, classification)
+            train_idx, _ = stratified_split(x_train, y_train, dropped, config.seed + 1, classification)
         except ValueError:
             raise ValueError(
                 f"Invalid train_fraction: {keep!r} (keeps all or none of the {x_train.shape[0]} samples)"
