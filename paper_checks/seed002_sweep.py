@@ -46,6 +46,7 @@ from paper_checks.seed002_measured import (
     Z,
     judge_rule_comparison,
     judge_three_regimes,
+    rule_comparison_parts,
 )
 
 DATA = "{dataset}, {model}, SGD momentum 0.9, through `realnets sweep`"
@@ -271,21 +272,7 @@ def _fig2(setup: Mapping) -> Outcome:
     m0, last, lr0 = sizes[0], len(sizes) - 1, setup["lr"]
     mid = [i for i, m in enumerate(sizes) if 2 <= m / m0 <= 4]
 
-    def diff(a: str, b: str, idx: list[int]) -> tuple[float, float]:
-        per_seed = [
-            statistics.fmean(
-                math.log(max(speed[a][s][i], 1e-3)) - math.log(max(speed[b][s][i], 1e-3)) for i in idx
-            )
-            for s in range(n)
-        ]
-        return _mean_se(per_seed)
-
-    parts = {
-        "LSR > BLR (mid)": diff("lsr", "blr", mid),
-        "SRSR > BLR (mid)": diff("srsr", "blr", mid),
-        "BLR > LSR (largest)": diff("blr", "lsr", [last]),
-        "BLR > SRSR (largest)": diff("blr", "srsr", [last]),
-    }
+    parts = rule_comparison_parts(speed, range(n), mid, last)
     verdict = judge_rule_comparison(parts)
     held = [name for name, (d, se) in parts.items() if z_score(d, 0.0, se) > Z]
     return Outcome(
