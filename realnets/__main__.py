@@ -1,7 +1,5 @@
 """``python -m realnets``: the command line (see :mod:`realnets.cli`)."""
 
-import sys
+from realnets.cli import entry
 
-from realnets.cli import main
-
-sys.exit(main())
+entry()

@@ -287,7 +287,7 @@ def test_cli_ranks_with_different_configs_get_one_line(tmp_path):
         ]
 
     (code0, out0, err0), (code1, out1, err1) = _launch(argv)
-    assert (code0, code1) == (2, 2)
+    assert (code0, code1) == (2, 2), (err0[-1500:], err1[-1500:])
     assert err0.count("\n") == 1 and "different configuration from rank 0" in err0, err0
     assert err1 == "" and out0 == out1 == ""
     assert not (tmp_path / "run").exists()
