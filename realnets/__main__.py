@@ -1,5 +1,7 @@
 """``python -m realnets``: the command line (see :mod:`realnets.cli`)."""
 
-from realnets.cli import entry
+import sys
 
-entry()
+from realnets.cli import main
+
+sys.exit(main())

@@ -1001,15 +1001,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _ACTIVE_RUN.clear()
 
 
-def entry() -> None:
-    """The ``realnets`` console script and ``python -m realnets``: :func:`main`, then the exit (a process that
-    ran under torchrun ends through :func:`realnets.distributed.exit_process`)."""
-    from realnets import distributed
-
-    status = main()
-    distributed.exit_process(status)
-    sys.exit(status)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    entry()
+    sys.exit(main())

@@ -38,7 +38,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -51,7 +50,6 @@ __all__ = [
     "NULL",
     "Collective",
     "LaunchError",
-    "exit_process",
     "TorchCollective",
     "check_batch",
     "check_supported",
@@ -327,27 +325,6 @@ def init_from_env(env: dict[str, str] | None = None) -> Collective:
     return TorchCollective()
 
 
-#: Set by :func:`launch_cli` once this process has joined a process group (see :func:`exit_process`).
-_GROUP_USED = False
-
-
-def exit_process(status: int) -> None:
-    """End a process whose command ran under torchrun: flush, then ``os._exit(status)``.
-
-    The interpreter's own teardown can abort such a process ("terminate called without an active exception",
-    exit -6) when rank 0, which hosts the rendezvous store, exits while another rank still holds a connection
-    to it; every output of the run is written and closed by then, so nothing is lost by skipping it. Returns
-    at once when the process never joined a group (one-process runs end normally).
-
-    Args:
-        status: the exit status.
-    """
-    if _GROUP_USED:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-
-
 def launch_cli(command: Callable[[Any], int], args: Any) -> int:
     """Run a CLI command in a process group set up from the environment, and tear it down after.
 
@@ -357,9 +334,7 @@ def launch_cli(command: Callable[[Any], int], args: Any) -> int:
     """
     import torch.distributed as dist
 
-    global _GROUP_USED
     collective = init_from_env()
-    _GROUP_USED = _GROUP_USED or collective.active
     try:
         args = _restart_resumes(args)
         quiet = (
@@ -373,8 +348,7 @@ def launch_cli(command: Callable[[Any], int], args: Any) -> int:
                 return status
             except LaunchError:
                 # every rank raises the same launch error (its checks are agreed or all-gathered): meet
-                # before rank 0, which hosts the rendezvous store, exits; a rank still tearing down its
-                # group when the store vanishes can abort (SIGABRT) instead of exiting with 2
+                # before rank 0, which hosts the rendezvous store, tears down
                 with contextlib.suppress(Exception):
                     dist.barrier()
                 if collective.is_main:
