@@ -318,26 +318,18 @@ class PrefixStats:
         if lo == hi:
             return
         self._ensure_sums()
-        index = self._index
         with torch.no_grad():
-            for module, records in self._records.items():
-                w_i = index.get(id(module.weight))
-                b_i = None if module.bias is None else index.get(id(module.bias))
-                for record in records:
-                    sums = _record_grad_sums(module, record, lo, hi)
-                    if sums is None:
-                        continue
-                    w_grad, b_grad = sums
+            for module, record, (w_i, w_grad), (b_i, b_grad) in self._record_sums(lo, hi):
+                if w_i is not None:
+                    self._sum[w_i].add_(w_grad)
+                if b_i is not None:
+                    self._sum[b_i].add_(b_grad)
+                if self._sq is not None:
+                    w_sq, b_sq = _layer_square_sums(module, *record.rows(lo, hi))
                     if w_i is not None:
-                        self._sum[w_i].add_(w_grad)
+                        self._sq[w_i].add_(w_sq)
                     if b_i is not None:
-                        self._sum[b_i].add_(b_grad)
-                    if self._sq is not None:
-                        w_sq, b_sq = _layer_square_sums(module, *record.rows(lo, hi))
-                        if w_i is not None:
-                            self._sq[w_i].add_(w_sq)
-                        if b_i is not None:
-                            self._sq[b_i].add_(b_sq)
+                        self._sq[b_i].add_(b_sq)
         self._done = n
 
     def _tabulate(self) -> list[list[float]]:
@@ -369,22 +361,26 @@ class PrefixStats:
         self._f = (n, f)
         return f
 
+    def _record_sums(self, lo: int, hi: int):
+        """``(module, record, (weight index, weight sum), (bias index, bias sum))`` for every layer record that
+        overlaps the rows ``[lo, hi)`` (an index is None for a frozen or absent parameter)."""
+        index = self._index
+        for module, records in self._records.items():
+            w_i = index.get(id(module.weight))
+            b_i = None if module.bias is None else index.get(id(module.bias))
+            for record in records:
+                sums = _record_grad_sums(module, record, lo, hi)
+                if sums is not None:
+                    yield module, record, (w_i, sums[0]), (b_i, sums[1])
+
     def _grad_sums(self, n: int) -> list[Tensor]:
         """The gradient sums of the first ``n`` rows, in the parameters' dtype (fresh tensors)."""
         sums: list[Tensor | None] = [None] * len(self._params)
-        index = self._index
         with torch.no_grad():
-            for module, records in self._records.items():
-                w_i = index.get(id(module.weight))
-                b_i = None if module.bias is None else index.get(id(module.bias))
-                for record in records:
-                    sums_ = _record_grad_sums(module, record, 0, n)
-                    if sums_ is None:
-                        continue
-                    w_grad, b_grad = sums_
-                    for i, g in ((w_i, w_grad), (b_i, b_grad)):
-                        if i is not None:
-                            sums[i] = g if sums[i] is None else sums[i] + g
+            for _, _, *parts in self._record_sums(0, n):
+                for i, g in parts:
+                    if i is not None:
+                        sums[i] = g if sums[i] is None else sums[i] + g
         return [torch.zeros_like(p) if t is None else t for t, p in zip(sums, self._params)]
 
     def prefix(self, n: int) -> PrefixResult:
